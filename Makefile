@@ -1,0 +1,59 @@
+# riffle: `make run` to start a server, `make test` to run every test.
+# Every target that builds or tests installs what is missing first.
+
+BUILD_DIR   ?= build
+ASAN_DIR    ?= build-asan
+JOBS        ?= 2
+DATA_DIR    ?= data
+PYTHON      ?= /usr/bin/python3
+CMAKE_FLAGS ?=
+
+.PHONY: all setup configure build run test unit-test asan-test integration-test \
+        bench format format-check clean
+
+all: build
+
+setup:
+	@scripts/setup
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+configure: setup $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	$(BUILD_DIR)/riffle server --data-dir $(DATA_DIR) --print-help-on-ready
+
+test: build format-check unit-test asan-test integration-test
+
+unit-test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L unit -j $(JOBS)
+
+$(ASAN_DIR)/build.ninja:
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRIFFLE_SANITIZE=ON $(CMAKE_FLAGS)
+
+# The unit tests again under AddressSanitizer and UBSan.
+asan-test: setup $(ASAN_DIR)/build.ninja
+	cmake --build $(ASAN_DIR) -j $(JOBS) --target unit_tests
+	cd $(ASAN_DIR) && ctest --output-on-failure -L unit -j $(JOBS)
+
+# The real binary driven by real clients: boto3 and the aws CLI (pytest),
+# and the AWS SDK for JavaScript (node's test runner).
+integration-test: build
+	RIFFLE_BIN=$(abspath $(BUILD_DIR))/riffle $(PYTHON) -m pytest -q tests
+	RIFFLE_BIN=$(abspath $(BUILD_DIR))/riffle node --test tests/
+
+bench: build
+	$(MAKE) -C bench run BUILD_DIR=$(abspath $(BUILD_DIR))
+
+format:
+	git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+format-check:
+	@git ls-files '*.h' '*.cc' | xargs -r clang-format --dry-run --Werror
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)

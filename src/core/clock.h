@@ -1,0 +1,30 @@
+// Wall-clock and monotonic time in the units riffle stores and sends.
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace riffle {
+
+// Milliseconds since the Unix epoch (wall clock): record timestamps, expiry.
+inline int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+inline int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Monotonic nanoseconds, for measuring durations only.
+inline int64_t MonotonicNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace riffle

@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include "core/base64.h"
+#include "core/bytes.h"
+#include "core/crc32c.h"
+#include "core/metrics.h"
+#include "core/status.h"
+
+namespace riffle {
+namespace {
+
+TEST(Crc32c, KnownVectors) {
+  // RFC 3720 B.4 test vectors.
+  std::string zeros(32, '\0');
+  EXPECT_EQ(crc32c::Value(zeros), 0x8A9136AAu);
+  std::string ones(32, '\xff');
+  EXPECT_EQ(crc32c::Value(ones), 0x62A8AB43u);
+  EXPECT_EQ(crc32c::Value(std::string_view("123456789")), 0xE3069283u);
+}
+
+TEST(Crc32c, ExtendEqualsWhole) {
+  std::string s = "hello, world of logs and batches";
+  uint32_t part = crc32c::Value(s.substr(0, 7));
+  EXPECT_EQ(crc32c::Extend(part, s.data() + 7, s.size() - 7),
+            crc32c::Value(s));
+}
+
+TEST(Base64, RoundTripAndRejects) {
+  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
+    EXPECT_EQ(base64::Decode(base64::Encode(s)).value(), s);
+  }
+  EXPECT_EQ(base64::Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64::Encode("fo"), "Zm8=");
+  EXPECT_FALSE(base64::Decode("Zm8").has_value());
+  EXPECT_FALSE(base64::Decode("Z=m8").has_value());
+  EXPECT_FALSE(base64::Decode("Zm!=").has_value());
+  EXPECT_EQ(base64::DecodedSize("Zm8="), 2u);
+}
+
+TEST(Bytes, VarintRoundTrip) {
+  std::string buf;
+  for (uint64_t v : {0ull, 1ull, 127ull, 128ull, 300ull, ~0ull}) {
+    bytes::PutVarint64(&buf, v);
+  }
+  std::string_view in = buf;
+  for (uint64_t v : {0ull, 1ull, 127ull, 128ull, 300ull, ~0ull}) {
+    EXPECT_EQ(bytes::GetVarint64(&in), v);
+  }
+  EXPECT_TRUE(in.empty());
+  std::string_view truncated("\x80\x80", 2);
+  EXPECT_FALSE(bytes::GetVarint64(&truncated).has_value());
+}
+
+Result<int> Half(int x) {
+  if (x % 2) return InvalidArgument("odd");
+  return x / 2;
+}
+Result<int> Quarter(int x) {
+  ASSIGN_OR_RETURN(int h, Half(x));
+  ASSIGN_OR_RETURN(int q, Half(h));
+  return q;
+}
+
+TEST(Status, Macros) {
+  EXPECT_EQ(Quarter(8).value(), 2);
+  EXPECT_EQ(Quarter(6).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Metrics, RendersPrometheusText) {
+  metrics::Registry r;
+  r.GetCounter("riffle_requests_total", {{"op", "PutRecord"}}, "Requests").Add(3);
+  r.GetHistogram("riffle_latency_seconds", {}).Observe(0.002);
+  std::string text = r.RenderText();
+  EXPECT_NE(text.find("riffle_requests_total{op=\"PutRecord\"} 3"),
+            std::string::npos);
+  EXPECT_NE(text.find("riffle_latency_seconds_bucket{le=\"+Inf\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE riffle_latency_seconds histogram"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace riffle

@@ -1,0 +1,135 @@
+// The durable, segmented, append-only log of one shard, and the syncer that
+// group-commits appends for all logs of a process.
+//
+// Records in a log have dense offsets starting at 0 for the first record
+// ever appended (offsets survive retention: the first readable offset grows,
+// offsets are never reused). Each Append is written as one CRC32C-checked
+// batch. The on-disk format is specified in docs/formats/log.md.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace riffle::storage {
+
+// One record as appended.
+struct LogRecord {
+  std::string key;    // the partition key
+  std::string value;  // the payload
+};
+
+// One record as read back.
+struct StoredRecord {
+  uint64_t offset = 0;
+  int64_t timestamp_ms = 0;  // arrival time, non-decreasing within a log
+  std::string key;
+  std::string value;
+};
+
+struct LogOptions {
+  // A segment rolls when it would grow past this many bytes...
+  uint64_t segment_bytes = 128ull << 20;
+  // ...or when its first record is older than this.
+  int64_t segment_ms = 60ll * 60 * 1000;
+  // One offset/time index entry per this many bytes of batches.
+  uint32_t index_interval_bytes = 4096;
+  // Strict durability: acknowledge an append only after fdatasync. Relaxed
+  // (false) acknowledges once the batch is written to the OS.
+  bool sync = true;
+};
+
+class LogSyncer;
+
+// A shard's log: a directory of segments. Thread-safe: any thread may
+// Append and Read concurrently. Appends are completed on the syncer's
+// thread; Read does positional reads of the segment files on the calling
+// thread.
+class Log {
+ public:
+  using AppendCallback = std::function<void(Result<uint64_t> first_offset)>;
+
+  // Opens (creating if missing) the log in `dir`. Recovery truncates a torn
+  // or corrupt tail of the last segment at the last valid batch; anything
+  // before it is kept. `syncer` must outlive the log.
+  static Result<std::unique_ptr<Log>> Open(const std::filesystem::path& dir,
+                                           const LogOptions& options,
+                                           LogSyncer* syncer);
+
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // Appends `records` as one batch with arrival time `timestamp_ms` (raised
+  // to the log's last timestamp if the clock went back). Offsets are
+  // assigned in call order. `done` runs exactly once, on the syncer thread,
+  // after the batch is durable (or written, when !options.sync), with the
+  // offset of the first record or the error that failed the write. After a
+  // failed write the log refuses further appends (Unavailable): a gap must
+  // never be acknowledged.
+  void Append(std::vector<LogRecord> records, int64_t timestamp_ms,
+              AppendCallback done);
+
+  // Reads acknowledged records from `offset` on: at most `max_records`, and
+  // at most `max_bytes` of key+value bytes (but always at least one record
+  // when one is there). An offset below start_offset() reads from
+  // start_offset(); at or past end_offset() returns an empty vector.
+  Result<std::vector<StoredRecord>> Read(uint64_t offset, size_t max_records,
+                                         size_t max_bytes) const;
+
+  // The first readable offset (after retention) and one past the last
+  // acknowledged offset. Readers never see unacknowledged records.
+  uint64_t start_offset() const;
+  uint64_t end_offset() const;
+  // Arrival time of the last acknowledged record, or nullopt when empty.
+  std::optional<int64_t> last_timestamp_ms() const;
+
+  // The first offset whose record arrived at or after `timestamp_ms`;
+  // end_offset() when none did.
+  Result<uint64_t> OffsetForTimestamp(int64_t timestamp_ms) const;
+
+  // Deletes whole segments whose newest record arrived before
+  // `min_timestamp_ms`, never the active segment's records that are newer.
+  // Returns the new start_offset().
+  Result<uint64_t> EnforceRetention(int64_t min_timestamp_ms);
+
+  // Waits for in-flight appends and closes files. Called by the destructor.
+  void Close();
+
+  // Closes the log and removes its directory.
+  Status Destroy();
+
+ private:
+  class Impl;
+  explicit Log(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Owns the writer thread that writes batches of every Log, syncs each dirty
+// file once per group (group commit: concurrent appends share one
+// fdatasync), then runs their callbacks. Thread-safe. Must outlive its logs;
+// its destructor drains pending appends.
+class LogSyncer {
+ public:
+  LogSyncer();
+  ~LogSyncer();
+  LogSyncer(const LogSyncer&) = delete;
+  LogSyncer& operator=(const LogSyncer&) = delete;
+
+  // Number of fdatasync calls made so far (for tests and metrics).
+  uint64_t sync_count() const;
+
+ private:
+  friend class Log;
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace riffle::storage
