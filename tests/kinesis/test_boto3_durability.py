@@ -1,0 +1,207 @@
+"""What survives the process: a clean restart (SIGTERM, start again on the
+same data directory), kill -9 under concurrent PutRecords load, and
+retention expiry driven by a fake clock."""
+
+import collections
+import itertools
+import threading
+import time
+
+import pytest
+
+import kinesis_helpers as kh
+
+pytestmark = pytest.mark.needs_binary
+
+HOUR_MS = 3600 * 1000
+
+
+def all_records(client, name):
+    """{shard id: records} for every shard, read from TRIM_HORIZON."""
+    return {s["ShardId"]: kh.read_shard(client, name, s["ShardId"])
+            for s in kh.list_all_shards(client, name)}
+
+
+def test_clean_restart_keeps_metadata_and_records(riffle_factory):
+    server = riffle_factory()
+    client = kh.boto3_client(server.aws)
+    client.create_stream(StreamName="kept", ShardCount=3)
+    kh.wait_for_status(client, "kept")
+    client.add_tags_to_stream(StreamName="kept", Tags={"owner": "tests"})
+    client.increase_stream_retention_period(StreamName="kept", RetentionPeriodHours=48)
+    kh.put_keys(client, "kept", [f"k{i}" for i in range(60)])
+    client.split_shard(StreamName="kept", ShardToSplit=kh.shard_id(0),
+                       NewStartingHashKey=str(2 ** 126))
+    kh.wait_for_status(client, "kept")
+    kh.put_keys(client, "kept", [f"after-split-{i}" for i in range(20)], prefix="s")
+    client.create_stream(StreamName="empty", ShardCount=1)
+    kh.wait_for_status(client, "empty")
+
+    shards_before = kh.list_all_shards(client, "kept")
+    summary_before = client.describe_stream_summary(StreamName="kept")["StreamDescriptionSummary"]
+    records_before = all_records(client, "kept")
+    assert sum(len(r) for r in records_before.values()) == 80
+
+    server.restart()
+    client = kh.boto3_client(server.aws)
+
+    assert sorted(client.list_streams()["StreamNames"]) == ["empty", "kept"]
+    assert kh.list_all_shards(client, "kept") == shards_before
+    summary = client.describe_stream_summary(StreamName="kept")["StreamDescriptionSummary"]
+    assert summary == summary_before
+    assert client.list_tags_for_stream(StreamName="kept")["Tags"] == \
+        [{"Key": "owner", "Value": "tests"}]
+    assert all_records(client, "kept") == records_before
+
+    # New records continue above everything written before the restart.
+    for shard, records in records_before.items():
+        if "EndingSequenceNumber" in next(s for s in shards_before
+                                          if s["ShardId"] == shard)["SequenceNumberRange"]:
+            continue
+        lo, _ = kh.hash_range(next(s for s in shards_before if s["ShardId"] == shard))
+        reply = client.put_record(StreamName="kept", PartitionKey="x", Data=b"new",
+                                  ExplicitHashKey=str(lo))
+        assert reply["ShardId"] == shard
+        assert all(kh.seq(reply) > kh.seq(r) for r in records)
+
+
+class Producer(threading.Thread):
+    """Writes until told to stop; keeps every acknowledged record."""
+
+    def __init__(self, endpoint, stream, number, batch):
+        super().__init__(daemon=True)
+        self.client = kh.boto3_client(endpoint)
+        self.stream, self.number, self.batch = stream, number, batch
+        self.acked = []  # (shard id, sequence number, data), in acknowledgement order
+        self.stop = threading.Event()
+        self.failures = 0
+
+    def run(self):
+        for n in itertools.count():
+            if self.stop.is_set():
+                return
+            try:
+                self.put(n)
+            except Exception:  # The server is being killed: unacknowledged.
+                self.failures += 1
+                if self.failures > 3:
+                    return
+                time.sleep(0.01)
+
+    def put(self, n):
+        if self.batch == 1:
+            data = f"p{self.number}-{n}".encode()
+            reply = self.client.put_record(StreamName=self.stream, PartitionKey=f"p{self.number}",
+                                           Data=data)
+            self.acked.append((reply["ShardId"], reply["SequenceNumber"], data))
+            return
+        entries = [{"PartitionKey": f"p{self.number}-{i}", "Data": f"p{self.number}-{n}-{i}".encode()}
+                   for i in range(self.batch)]
+        reply = self.client.put_records(StreamName=self.stream, Records=entries)
+        for entry, result in zip(entries, reply["Records"]):
+            if "SequenceNumber" in result:
+                self.acked.append((result["ShardId"], result["SequenceNumber"], entry["Data"]))
+
+
+def test_kill_9_under_load_loses_no_acknowledged_record(riffle_factory):
+    server = riffle_factory()
+    client = kh.boto3_client(server.aws)
+    client.create_stream(StreamName="crash", ShardCount=4)
+    kh.wait_for_status(client, "crash")
+
+    producers = [Producer(server.aws, "crash", n, batch) for n, batch in
+                 enumerate([1, 1, 1, 25, 25, 100])]
+    for p in producers:
+        p.start()
+    time.sleep(2.0)
+    server.kill9()
+    for p in producers:
+        p.stop.set()
+        p.join(30)
+    acked = [record for p in producers for record in p.acked]
+    assert len(acked) > 100, "too few writes acknowledged before the kill to prove anything"
+
+    server.start()
+    client = kh.boto3_client(server.aws)
+    stored = all_records(client, "crash")
+    for shard, records in stored.items():
+        kh.assert_strictly_increasing(records, f"sequence numbers in {shard}")
+        data = [r["Data"] for r in records]
+        assert len(data) == len(set(data)), f"duplicate records in {shard}"
+
+    position = {(shard, r["SequenceNumber"]): (i, r["Data"])
+                for shard, records in stored.items() for i, r in enumerate(records)}
+    missing = [(s, q) for s, q, _ in acked if (s, q) not in position]
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged records lost, e.g. {missing[:3]}"
+    for shard, sequence_number, data in acked:
+        assert position[(shard, sequence_number)][1] == data
+    # Each producer's acknowledged records keep their order within a shard.
+    for p in producers:
+        per_shard = collections.defaultdict(list)
+        for shard, sequence_number, _ in p.acked:
+            per_shard[shard].append(position[(shard, sequence_number)][0])
+        for shard, indexes in per_shard.items():
+            assert indexes == sorted(indexes), f"producer {p.number} reordered in {shard}"
+
+    # Nothing after the last acknowledged record is a gap, and writing resumes above it.
+    reply = client.put_record(StreamName="crash", PartitionKey="after", Data=b"after")
+    last = stored[reply["ShardId"]]
+    assert not last or kh.seq(reply) > kh.seq(last[-1])
+
+
+# ---------------------------------------------------------------- retention
+
+def fake_clock_server(riffle_factory, tmp_path):
+    clock = tmp_path / "clock-offset-ms"
+    clock.write_text("0")
+    server = riffle_factory(extra_args=["--retention-check-ms", "100"],
+                            env={"RIFFLE_FAKE_CLOCK_OFFSET_FILE": str(clock)})
+    return server, clock
+
+
+def wait_for(predicate, timeout=10, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_retention_expiry_moves_trim_horizon(riffle_factory, tmp_path):
+    server, clock = fake_clock_server(riffle_factory, tmp_path)
+    client = kh.boto3_client(server.aws)
+    client.create_stream(StreamName="aging", ShardCount=1)
+    kh.wait_for_status(client, "aging")
+    shard = kh.shard_id(0)
+    old = [client.put_record(StreamName="aging", PartitionKey="k", Data=f"old{i}".encode())
+           for i in range(5)]
+
+    clock.write_text(str(25 * HOUR_MS))  # One hour past the 24-hour retention.
+    new = [client.put_record(StreamName="aging", PartitionKey="k", Data=f"new{i}".encode())
+           for i in range(3)]
+    assert kh.seq(new[0]) > kh.seq(old[-1]), "sequence numbers went backwards with the clock"
+
+    def trim_horizon_data():
+        return [r["Data"] for r in kh.read_shard(client, "aging", shard)]
+
+    wait_for(lambda: trim_horizon_data() == [b"new0", b"new1", b"new2"],
+             what="expired records to disappear from TRIM_HORIZON")
+    # Expired records are unreadable by sequence number too.
+    at_old = kh.iterator(client, "aging", shard, "AT_SEQUENCE_NUMBER",
+                         StartingSequenceNumber=old[0]["SequenceNumber"])
+    assert all(not r["Data"].startswith(b"old") for r in kh.read_from(client, at_old)[0])
+
+
+def test_longer_retention_keeps_records(riffle_factory, tmp_path):
+    server, clock = fake_clock_server(riffle_factory, tmp_path)
+    client = kh.boto3_client(server.aws)
+    client.create_stream(StreamName="kept-longer", ShardCount=1)
+    kh.wait_for_status(client, "kept-longer")
+    client.increase_stream_retention_period(StreamName="kept-longer", RetentionPeriodHours=48)
+    client.put_record(StreamName="kept-longer", PartitionKey="k", Data=b"young enough")
+    clock.write_text(str(25 * HOUR_MS))
+    time.sleep(0.5)  # Several retention passes.
+    assert [r["Data"] for r in kh.read_shard(client, "kept-longer", kh.shard_id(0))] == \
+        [b"young enough"]
+    clock.write_text(str(49 * HOUR_MS))
+    wait_for(lambda: kh.read_shard(client, "kept-longer", kh.shard_id(0)) == [],
+             what="the record to expire after 48 hours")
