@@ -46,8 +46,14 @@ integration-test: build
 	RIFFLE_BIN=$(abspath $(BUILD_DIR))/riffle $(PYTHON) -m pytest -q tests
 	RIFFLE_BIN=$(abspath $(BUILD_DIR))/riffle node --test tests/
 
+# riffle against kinesalite with the same records (docs/benchmarks.md); a few
+# minutes, never part of `make test`. BENCH_ARGS passes flags to bench/run,
+# e.g. BENCH_ARGS="--runs 5 --relaxed".
+BENCH_ARGS ?=
 bench: build
-	$(MAKE) -C bench run BUILD_DIR=$(abspath $(BUILD_DIR))
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target kinesis_load
+	$(PYTHON) bench/run --riffle $(abspath $(BUILD_DIR))/riffle \
+	  --load $(abspath $(BUILD_DIR))/bench/kinesis_load $(BENCH_ARGS)
 
 format:
 	git ls-files '*.h' '*.cc' | xargs clang-format -i
