@@ -1,0 +1,267 @@
+#include "app/server_command.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/clock.h"
+#include "core/logging.h"
+#include "core/thread_pool.h"
+#include "http/aws_json.h"
+#include "http/ops.h"
+#include "http/server.h"
+#include "json/writer.h"
+#include "storage/log/log.h"
+#include "streams/kinesis_api.h"
+#include "streams/service.h"
+
+namespace riffle::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// Test hook: when RIFFLE_FAKE_CLOCK_OFFSET_FILE names a file, its content
+// (milliseconds) is added to the wall clock, re-read on every use, so that
+// tests can make records expire without waiting a day.
+std::function<int64_t()> MakeClock() {
+  const char* path = std::getenv("RIFFLE_FAKE_CLOCK_OFFSET_FILE");
+  if (!path || !*path) return [] { return NowMillis(); };
+  std::string file = path;
+  RLOG_WARN("clock offset from {} (a test hook): do not use in production", file);
+  return [file] {
+    std::ifstream in(file);
+    long long offset = 0;
+    in >> offset;
+    return NowMillis() + offset;
+  };
+}
+
+// Holds DATA_DIR/LOCK for the life of the process, so that two servers can
+// never write the same data.
+class DataDirLock {
+ public:
+  Status Acquire(const fs::path& dir) {
+    fd_ = ::open((dir / "LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return Internal(fmt::format("cannot open {}/LOCK", dir.string()));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      return FailedPrecondition(
+          fmt::format("{} is in use by another riffle process", dir.string()));
+    }
+    return Status::Ok();
+  }
+  ~DataDirLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+Status WriteEndpoints(const fs::path& dir, const std::string& aws, const std::string& registry,
+                      const std::string& http) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject().Key("aws").String(aws).Key("registry").String(registry).Key("http").String(
+      http);
+  w.EndObject();
+  out.push_back('\n');
+  fs::path tmp = dir / "endpoints.json.tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << out;
+    if (!f) return Internal("cannot write endpoints.json");
+  }
+  std::error_code ec;
+  fs::rename(tmp, dir / "endpoints.json", ec);
+  if (ec) return Internal("cannot write endpoints.json: " + ec.message());
+  return Status::Ok();
+}
+
+http::Response JsonNotFound() {
+  http::Response r;
+  r.status = 404;
+  r.SetHeader("content-type", "application/json");
+  r.body = R"({"message":"Not Found"})";
+  return r;
+}
+
+// The registry port until the schema registry lands: Confluent's root
+// answer and its 404 shape.
+http::Handler RegistryPlaceholder() {
+  return [](http::Request request, http::Responder respond) {
+    http::Response r;
+    r.SetHeader("content-type", "application/vnd.schemaregistry.v1+json");
+    if (request.path == "/") {
+      r.body = "{}";
+    } else {
+      r.status = 404;
+      r.body = R"({"error_code":404,"message":"HTTP 404 Not Found"})";
+    }
+    respond(std::move(r));
+  };
+}
+
+void PrintWelcome(const std::string& aws, const std::string& registry, const std::string& http) {
+  std::printf(
+      "\nriffle is running.\n"
+      "  AWS APIs (Kinesis):  %s\n"
+      "  Schema registry:     %s\n"
+      "  Health and metrics:  %s/health  %s/metrics\n\n"
+      "Try it with the aws CLI (any credentials work locally):\n"
+      "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1\n"
+      "  aws --endpoint-url %s kinesis create-stream --stream-name demo --shard-count 1\n"
+      "  aws --endpoint-url %s kinesis put-record --stream-name demo --partition-key k "
+      "--data aGVsbG8= \n"
+      "  aws --endpoint-url %s kinesis list-shards --stream-name demo\n\n"
+      "Stop with Ctrl-C.\n",
+      aws.c_str(), registry.c_str(), http.c_str(), http.c_str(), aws.c_str(), aws.c_str(),
+      aws.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int RunServer(const ServerConfig& config) {
+  if (!IsLoopback(config.host)) {
+    RLOG_ERROR(
+        "refusing to listen on {}: binding a non-loopback address requires authentication, "
+        "which this build does not configure yet",
+        config.host);
+    return 2;
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    RLOG_ERROR("--tls-cert and --tls-key go together");
+    return 2;
+  }
+
+  // Block the shutdown signals in every thread; the main thread waits for
+  // them with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  fs::path data_dir = config.data_dir;
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  if (ec) {
+    RLOG_ERROR("cannot create {}: {}", data_dir.string(), ec.message());
+    return 1;
+  }
+  fs::remove(data_dir / "endpoints.json", ec);
+  DataDirLock lock;
+  if (Status s = lock.Acquire(data_dir); !s.ok()) {
+    RLOG_ERROR("{}", s.message());
+    return 1;
+  }
+
+  int threads = config.threads > 0 ? config.threads
+                                   : std::max(1u, std::thread::hardware_concurrency());
+  auto syncer = std::make_unique<storage::LogSyncer>();
+  streams::ServiceOptions stream_options;
+  stream_options.dir = data_dir / "streams";
+  stream_options.log.sync = config.durability == "strict";
+  stream_options.enforce_shard_limits = config.enforce_shard_limits;
+  stream_options.now_ms = MakeClock();
+  auto streams_or = streams::Service::Open(stream_options, syncer.get());
+  if (!streams_or.ok()) {
+    RLOG_ERROR("cannot open streams: {}", streams_or.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<streams::Service> streams = std::move(streams_or).value();
+  auto blocking = std::make_unique<ThreadPool>(2);
+
+  http::AwsJsonRouter router;
+  router.AddService(streams::MakeKinesisApi(*streams, *blocking));
+  router.SetFallback([](http::Request, http::Responder respond) { respond(JsonNotFound()); });
+
+  http::IoPool io(threads);
+  auto options = [&](std::string name, int port) {
+    http::ServerOptions o;
+    o.name = std::move(name);
+    o.host = config.host;
+    o.port = static_cast<uint16_t>(port);
+    o.max_body_bytes = config.max_body_bytes;
+    if (!config.tls_cert.empty()) o.tls = http::TlsOptions{config.tls_cert, config.tls_key};
+    return o;
+  };
+  http::Server aws(io, options("aws", config.aws_port), http::MakeOpsHandler(router.AsHandler()));
+  http::Server registry(io, options("registry", config.registry_port), RegistryPlaceholder());
+  http::Server web(io, options("http", config.http_port),
+                   http::MakeOpsHandler([](http::Request, http::Responder respond) {
+                     respond(JsonNotFound());
+                   }));
+  for (http::Server* s : {&aws, &registry, &web}) {
+    if (Status st = s->Listen(); !st.ok()) {
+      RLOG_ERROR("cannot listen: {}", st.ToString());
+      return 1;
+    }
+  }
+  io.Start();
+
+  // Retention runs off the network threads.
+  std::mutex retention_mu;
+  std::condition_variable retention_cv;
+  bool stopping = false;
+  std::thread retention([&] {
+    std::unique_lock l(retention_mu);
+    while (!retention_cv.wait_for(l, std::chrono::milliseconds(config.retention_check_ms),
+                                  [&] { return stopping; })) {
+      streams->EnforceRetention();
+    }
+  });
+
+  if (Status s = WriteEndpoints(data_dir, aws.url(), registry.url(), web.url()); !s.ok()) {
+    RLOG_ERROR("{}", s.message());
+    return 1;
+  }
+  RLOG_INFO("riffle ready: aws={} registry={} http={} data={} durability={}", aws.url(),
+            registry.url(), web.url(), data_dir.string(), config.durability);
+  if (config.print_welcome) PrintWelcome(aws.url(), registry.url(), web.url());
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  RLOG_INFO("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+
+  for (http::Server* s : {&aws, &registry, &web}) s->StopAccepting();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline &&
+         aws.in_flight() + registry.in_flight() + web.in_flight() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (http::Server* s : {&aws, &registry, &web}) s->CloseAll();
+  {
+    std::lock_guard l(retention_mu);
+    stopping = true;
+  }
+  retention_cv.notify_all();
+  retention.join();
+  blocking.reset();  // finishes queued control operations
+  io.Stop();
+  streams.reset();  // closes the logs
+  syncer.reset();   // drains and syncs the last appends
+  fs::remove(data_dir / "endpoints.json", ec);
+  RLOG_INFO("riffle stopped");
+  return 0;
+}
+
+}  // namespace riffle::app

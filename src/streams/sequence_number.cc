@@ -1,0 +1,58 @@
+#include "streams/sequence_number.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace riffle::streams {
+namespace {
+
+template <typename T>
+bool ParseDigits(std::string_view s, T* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+}  // namespace
+
+std::string SequenceNumber::ToString() const {
+  return fmt::format("4{:013d}{:016d}{:06d}{:020d}", stream_epoch_ms,
+                     shard_epoch_us, shard_index, offset);
+}
+
+std::optional<SequenceNumber> SequenceNumber::Parse(std::string_view text) {
+  if (text.size() != kSequenceNumberDigits || text[0] != '4') return std::nullopt;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  SequenceNumber s;
+  if (!ParseDigits(text.substr(1, 13), &s.stream_epoch_ms) ||
+      !ParseDigits(text.substr(14, 16), &s.shard_epoch_us) ||
+      !ParseDigits(text.substr(30, 6), &s.shard_index) ||
+      !ParseDigits(text.substr(36, 20), &s.offset)) {
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::string ShardIdFromIndex(int index) {
+  return fmt::format("shardId-{:012d}", index);
+}
+
+std::optional<int> ShardIndexFromId(std::string_view shard_id) {
+  std::string_view digits = shard_id;
+  if (auto dash = shard_id.rfind('-'); dash != std::string_view::npos) {
+    if (shard_id.substr(0, dash) != "shardId") return std::nullopt;
+    digits = shard_id.substr(dash + 1);
+  }
+  if (digits.empty() || digits.size() > 12) return std::nullopt;
+  int64_t v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v > 999999) return std::nullopt;
+  return static_cast<int>(v);
+}
+
+}  // namespace riffle::streams
