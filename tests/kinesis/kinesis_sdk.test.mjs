@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, openSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, openSync, accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,11 @@ async function waitForEndpoints(file, proc, timeoutMs = 20000) {
 }
 
 before(async () => {
+  try {
+    accessSync(riffleBin, constants.X_OK);
+  } catch {
+    throw new Error(`riffle binary not found at ${riffleBin} (run \`make build\`)`);
+  }
   dataDir = mkdtempSync(join(tmpdir(), 'riffle-sdk-'));
   const log = openSync(join(dataDir, 'riffle.log'), 'a');
   server = spawn(riffleBin, ['server', '--data-dir', join(dataDir, 'data'), '--host', '127.0.0.1',
@@ -66,7 +71,7 @@ after(async () => {
     const { code } = await exited;
     assert.equal(code, 0, 'riffle exits 0 on SIGTERM');
   }
-  rmSync(dataDir, { recursive: true, force: true });
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 function hashKey(partitionKey) {

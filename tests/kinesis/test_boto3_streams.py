@@ -320,22 +320,35 @@ def test_update_stream_mode_unknown_stream(kinesis):
                                    StreamModeDetails={"StreamMode": "ON_DEMAND"})
 
 
-def test_describe_limits_counts_open_shards(kinesis, streams):
-    before = kinesis.describe_limits()
+@pytest.mark.needs_binary
+def test_describe_limits_counts_open_shards(riffle_factory):
+    # A private server: streams other tests delete must not change the counts.
+    client = kh.boto3_client(riffle_factory().aws)
+    before = client.describe_limits()
     for key in ("ShardLimit", "OpenShardCount", "OnDemandStreamCount", "OnDemandStreamCountLimit"):
         assert isinstance(before[key], int), key
-    assert before["ShardLimit"] >= before["OpenShardCount"]
-    streams.create(shards=3)
-    streams.create(shards=None, mode="ON_DEMAND")
-    after = kinesis.describe_limits()
-    assert after["OpenShardCount"] == before["OpenShardCount"] + 3 + 4
-    assert after["OnDemandStreamCount"] == before["OnDemandStreamCount"] + 1
+    assert (before["OpenShardCount"], before["OnDemandStreamCount"]) == (0, 0)
+    assert before["ShardLimit"] > 0 and before["OnDemandStreamCountLimit"] > 0
+    client.create_stream(StreamName="limits-a", ShardCount=3)
+    client.create_stream(StreamName="limits-b", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    kh.wait_for_status(client, "limits-a")
+    kh.wait_for_status(client, "limits-b")
+    after = client.describe_limits()
+    assert after["OpenShardCount"] == 3 + 4
+    assert after["OnDemandStreamCount"] == 1
+    client.split_shard(StreamName="limits-a", ShardToSplit=kh.shard_id(0),
+                       NewStartingHashKey="12345")
+    kh.wait_for_status(client, "limits-a")
+    assert client.describe_limits()["OpenShardCount"] == 8  # One closed, two opened.
 
 
-def test_create_stream_over_shard_limit(kinesis, streams):
-    limits = kinesis.describe_limits()
+@pytest.mark.needs_binary
+def test_create_stream_over_shard_limit(riffle_factory):
+    client = kh.boto3_client(riffle_factory().aws)
+    client.create_stream(StreamName="some-shards", ShardCount=2)
+    kh.wait_for_status(client, "some-shards")
+    limits = client.describe_limits()
     extra = limits["ShardLimit"] - limits["OpenShardCount"] + 1
-    name = streams.name()
     with expect_error(
             "LimitExceededException",
             match=(rf"This request would exceed the shard limit for the account {kh.ACCOUNT} in "
@@ -345,7 +358,9 @@ def test_create_stream_over_shard_limit(kinesis, streams):
                    r"Refer to the AWS Service Limits page \(https?://docs\.aws\.amazon\.com/"
                    r"general/latest/gr/aws_service_limits\.html\) for current limits and how to "
                    r"request higher limits\.")):
-        kinesis.create_stream(StreamName=name, ShardCount=extra)
+        client.create_stream(StreamName="too-many-shards", ShardCount=extra)
+    with expect_error("ResourceNotFoundException", kh.stream_not_found("too-many-shards")):
+        client.describe_stream_summary(StreamName="too-many-shards")
 
 
 # ---------------------------------------------------------------- StreamARN
