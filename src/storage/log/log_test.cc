@@ -1,0 +1,898 @@
+// Tests of Log and LogSyncer through the public interface, in the manner of
+// leveldb's db/log_test.cc: write, damage the files on purpose (flip a byte,
+// truncate, zero-fill, drop the index), reopen, and check what survives.
+#include "storage/log/log.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "storage/log/log_format.h"
+
+namespace riffle::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Opens a gate once; threads wait at it. For holding the writer thread
+// inside a callback while the test queues more work behind it.
+class Gate {
+ public:
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+std::string ValueFor(uint64_t offset, size_t size) {
+  std::string v(size, '\0');
+  for (size_t i = 0; i < size; ++i) {
+    v[i] = static_cast<char>((offset * 131 + i * 7) & 0xFF);
+  }
+  return v;
+}
+
+std::vector<LogRecord> MakeRecords(uint64_t first_offset, size_t count,
+                                   size_t value_size = 40) {
+  std::vector<LogRecord> records;
+  for (size_t i = 0; i < count; ++i) {
+    records.push_back(LogRecord{"key" + std::to_string(first_offset + i),
+                                ValueFor(first_offset + i, value_size)});
+  }
+  return records;
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteFile(const fs::path& p, const std::string& data) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << data;
+}
+
+void FlipByte(const fs::path& p, uint64_t position) {
+  std::string data = ReadFile(p);
+  ASSERT_LT(position, data.size());
+  data[position] = static_cast<char>(data[position] ^ 0x5A);
+  WriteFile(p, data);
+}
+
+class LogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/riffle_log_test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    dir_ = root_ / "shard";
+    syncer_ = std::make_unique<LogSyncer>();
+    options_.segment_bytes = 64 << 10;
+    options_.index_interval_bytes = 512;
+  }
+
+  void TearDown() override {
+    log_.reset();
+    syncer_.reset();
+    fs::remove_all(root_);
+  }
+
+  void Reopen() {
+    log_.reset();
+    auto log = Log::Open(dir_, options_, syncer_.get());
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(*log);
+  }
+
+  // Appends and waits for the acknowledgement.
+  Result<uint64_t> AppendWait(std::vector<LogRecord> records,
+                              int64_t timestamp_ms, Log* log = nullptr) {
+    std::promise<Result<uint64_t>> done;
+    auto future = done.get_future();
+    (log ? log : log_.get())
+        ->Append(std::move(records), timestamp_ms,
+                 [&done](Result<uint64_t> r) { done.set_value(std::move(r)); });
+    return future.get();
+  }
+
+  // Appends a batch of `count` records numbered from end_offset(), keeping
+  // `expected_` in step.
+  uint64_t AppendBatch(size_t count, int64_t timestamp_ms,
+                       size_t value_size = 40) {
+    uint64_t first = log_->end_offset();
+    auto records = MakeRecords(first, count, value_size);
+    auto r = AppendWait(records, timestamp_ms);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(*r, first);
+    for (size_t i = 0; i < records.size(); ++i) {
+      expected_.push_back(StoredRecord{first + i, timestamp_ms, records[i].key,
+                                       records[i].value});
+    }
+    return first;
+  }
+
+  std::vector<StoredRecord> ReadAll(uint64_t from = 0) {
+    std::vector<StoredRecord> out;
+    for (;;) {
+      auto r = log_->Read(from, 7, 1 << 20);  // odd limit: reads split batches
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      if (!r.ok() || r->empty()) return out;
+      from = r->back().offset + 1;
+      out.insert(out.end(), r->begin(), r->end());
+    }
+  }
+
+  void ExpectRecords(const std::vector<StoredRecord>& got,
+                     const std::vector<StoredRecord>& want) {
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].offset, want[i].offset) << i;
+      EXPECT_EQ(got[i].timestamp_ms, want[i].timestamp_ms) << i;
+      EXPECT_EQ(got[i].key, want[i].key) << i;
+      EXPECT_EQ(got[i].value, want[i].value) << i;
+    }
+  }
+
+  std::vector<StoredRecord> ExpectedPrefix(uint64_t end) {
+    std::vector<StoredRecord> out;
+    for (const auto& r : expected_) {
+      if (r.offset < end) out.push_back(r);
+    }
+    return out;
+  }
+
+  fs::path SegmentPath(uint64_t base, const char* ext) {
+    return dir_ / log_format::SegmentFileName(base, ext);
+  }
+
+  std::vector<uint64_t> SegmentBases() {
+    std::vector<uint64_t> bases;
+    for (const auto& e : fs::directory_iterator(dir_)) {
+      auto base = log_format::ParseSegmentFileName(e.path().filename().string(),
+                                                   ".log");
+      if (base) bases.push_back(*base);
+    }
+    std::sort(bases.begin(), bases.end());
+    return bases;
+  }
+
+  fs::path root_;
+  fs::path dir_;
+  LogOptions options_;
+  std::unique_ptr<LogSyncer> syncer_;
+  std::unique_ptr<Log> log_;
+  std::vector<StoredRecord> expected_;
+};
+
+TEST_F(LogTest, EmptyLog) {
+  Reopen();
+  EXPECT_EQ(log_->start_offset(), 0u);
+  EXPECT_EQ(log_->end_offset(), 0u);
+  EXPECT_FALSE(log_->last_timestamp_ms().has_value());
+  auto r = log_->Read(0, 10, 1000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+  EXPECT_EQ(*log_->OffsetForTimestamp(0), 0u);
+  EXPECT_TRUE(fs::exists(SegmentPath(0, ".log")));
+  EXPECT_TRUE(fs::exists(SegmentPath(0, ".idx")));
+  Reopen();
+  EXPECT_EQ(log_->end_offset(), 0u);
+}
+
+TEST_F(LogTest, RoundTrip) {
+  Reopen();
+  std::vector<LogRecord> odd = {
+      {"", ""},
+      {"k", std::string("\0\xff\0", 3)},
+      {std::string(300, 'x'), std::string(70000, 'y')}};
+  EXPECT_EQ(*AppendWait(MakeRecords(0, 2), 1000), 0u);
+  EXPECT_EQ(*AppendWait(odd, 1001), 2u);
+  EXPECT_EQ(*AppendWait(MakeRecords(5, 1), 1002), 5u);
+  EXPECT_EQ(log_->end_offset(), 6u);
+  EXPECT_EQ(log_->last_timestamp_ms(), 1002);
+
+  auto all = log_->Read(0, 100, 1 << 30);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 6u);
+  for (uint64_t i = 0; i < 6; ++i) EXPECT_EQ((*all)[i].offset, i);
+  EXPECT_EQ((*all)[0].key, "key0");
+  EXPECT_EQ((*all)[0].timestamp_ms, 1000);
+  EXPECT_EQ((*all)[2].key, "");
+  EXPECT_EQ((*all)[2].value, "");
+  EXPECT_EQ((*all)[3].value, std::string("\0\xff\0", 3));
+  EXPECT_EQ((*all)[4].key, std::string(300, 'x'));
+  EXPECT_EQ((*all)[4].value, std::string(70000, 'y'));
+  EXPECT_EQ((*all)[4].timestamp_ms, 1001);
+  EXPECT_EQ((*all)[5].timestamp_ms, 1002);
+
+  Reopen();
+  auto again = log_->Read(0, 100, 1 << 30);
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 6u);
+  EXPECT_EQ((*again)[4].value, std::string(70000, 'y'));
+  EXPECT_EQ(log_->last_timestamp_ms(), 1002);
+}
+
+TEST_F(LogTest, ManySegmentsAcrossRestarts) {
+  options_.segment_bytes = 2048;
+  options_.index_interval_bytes = 300;
+  std::mt19937 rng(42);
+  int64_t ts = 1000;
+  for (int restart = 0; restart < 4; ++restart) {
+    Reopen();
+    ASSERT_EQ(log_->end_offset(), expected_.size());
+    for (int i = 0; i < 60; ++i) {
+      AppendBatch(1 + rng() % 6, ts += rng() % 3, rng() % 120);
+    }
+    ExpectRecords(ReadAll(), expected_);
+  }
+  Reopen();
+  ExpectRecords(ReadAll(), expected_);
+  EXPECT_GT(SegmentBases().size(), 20u);
+  // Every segment name is the offset of its first record.
+  for (uint64_t base : SegmentBases()) {
+    auto r = log_->Read(base, 1, 1);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_EQ(r->front().offset, base);
+    EXPECT_LE(fs::file_size(SegmentPath(base, ".log")), 2048u);
+  }
+  // Reads starting anywhere.
+  for (uint64_t from = 0; from < expected_.size(); from += 13) {
+    auto r = log_->Read(from, 5, 1 << 20);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->size(), std::min<size_t>(5, expected_.size() - from));
+    EXPECT_EQ(r->front().offset, from);
+    EXPECT_EQ(r->front().value, expected_[from].value);
+  }
+}
+
+TEST_F(LogTest, ReadLimits) {
+  Reopen();
+  AppendBatch(10, 1, 100);  // offsets 0..9, 100-byte values, "keyN" keys
+  AppendBatch(10, 2, 100);  // 10..19
+  auto r = log_->Read(0, 3, 1 << 20);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->size(), 3u);
+
+  // Key+value bytes: "key0".."key9" are 4 bytes, so 104 per record.
+  r = log_->Read(0, 100, 3 * 104);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->size(), 3u);
+  r = log_->Read(0, 100, 3 * 104 - 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->size(), 2u);
+
+  // Always at least one record.
+  r = log_->Read(4, 100, 1);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ(r->front().offset, 4u);
+
+  // From the middle of a batch across into the next.
+  r = log_->Read(7, 6, 1 << 20);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 6u);
+  EXPECT_EQ(r->front().offset, 7u);
+  EXPECT_EQ(r->back().offset, 12u);
+  EXPECT_EQ(r->back().timestamp_ms, 2);
+
+  r = log_->Read(20, 100, 1 << 20);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+  r = log_->Read(1000, 100, 1 << 20);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+  r = log_->Read(0, 0, 1 << 20);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+}
+
+TEST_F(LogTest, TimestampsNeverDecrease) {
+  Reopen();
+  AppendBatch(1, 500);
+  auto first = AppendWait(MakeRecords(1, 1), 100);  // the clock went back
+  ASSERT_TRUE(first.ok());
+  auto r = log_->Read(1, 1, 100);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->front().timestamp_ms, 500);
+  EXPECT_EQ(log_->last_timestamp_ms(), 500);
+  Reopen();
+  ASSERT_TRUE(AppendWait(MakeRecords(2, 1), 200).ok());
+  EXPECT_EQ(log_->last_timestamp_ms(), 500);
+}
+
+// Appends 10 batches to one segment; sizes[i] is the file size after batch
+// i, firsts[i] its first offset.
+class RecoveryTest : public LogTest {
+ protected:
+  void Fill() {
+    Reopen();
+    for (int i = 0; i < 10; ++i) {
+      firsts_.push_back(AppendBatch(3, 100 + i));
+      sizes_.push_back(fs::file_size(Path()));
+    }
+    log_.reset();
+  }
+  fs::path Path() { return SegmentPath(0, ".log"); }
+  // Reopens and checks that exactly batches [0, kept) survived and that the
+  // log accepts appends again after them.
+  void ExpectKept(int kept) {
+    Reopen();
+    uint64_t end = kept == 0 ? 0 : firsts_[kept - 1] + 3;
+    EXPECT_EQ(log_->end_offset(), end);
+    EXPECT_EQ(fs::file_size(Path()), kept == 0 ? 0 : sizes_[kept - 1]);
+    ExpectRecords(ReadAll(), ExpectedPrefix(end));
+    if (kept > 0) {
+      EXPECT_EQ(log_->last_timestamp_ms(), 100 + kept - 1);
+    }
+    expected_ = ExpectedPrefix(end);
+    AppendBatch(2, 500);
+    Reopen();
+    ExpectRecords(ReadAll(), expected_);
+  }
+  std::vector<uint64_t> firsts_;
+  std::vector<uint64_t> sizes_;
+};
+
+TEST_F(RecoveryTest, FlippedByteInLastBatch) {
+  Fill();
+  FlipByte(Path(), sizes_[8] + 40);
+  ExpectKept(9);
+}
+
+TEST_F(RecoveryTest, FlippedByteInEarlierBatchDropsTheTail) {
+  Fill();
+  FlipByte(Path(), sizes_[2] + 50);
+  ExpectKept(3);
+}
+
+TEST_F(RecoveryTest, FlippedByteInHeader) {
+  Fill();
+  FlipByte(Path(), sizes_[5] + log_format::kBaseOffsetPos);
+  ExpectKept(6);
+}
+
+TEST_F(RecoveryTest, FlippedByteInFirstBatch) {
+  Fill();
+  FlipByte(Path(), 10);
+  ExpectKept(0);
+}
+
+TEST_F(RecoveryTest, BadCrc) {
+  Fill();
+  for (int i = 0; i < 4; ++i) FlipByte(Path(), sizes_[6] + i);
+  ExpectKept(7);
+}
+
+TEST_F(RecoveryTest, TruncatedMidBatch) {
+  Fill();
+  fs::resize_file(Path(), sizes_[8] - 7);
+  ExpectKept(8);
+}
+
+TEST_F(RecoveryTest, TruncatedMidHeader) {
+  Fill();
+  fs::resize_file(Path(), sizes_[8] + 10);
+  ExpectKept(9);
+}
+
+TEST_F(RecoveryTest, ZeroFilledTail) {
+  Fill();
+  fs::resize_file(Path(), sizes_[9] + 8192);
+  ExpectKept(10);
+}
+
+TEST_F(RecoveryTest, GarbageTail) {
+  Fill();
+  std::string data = ReadFile(Path());
+  data.append(std::string(1000, '\x7f'));
+  WriteFile(Path(), data);
+  ExpectKept(10);
+}
+
+TEST_F(LogTest, EmptyLastSegmentLeftByARoll) {
+  Reopen();
+  AppendBatch(4, 1);
+  log_.reset();
+  WriteFile(SegmentPath(4, ".log"), "");  // crashed right after creating it
+  Reopen();
+  EXPECT_EQ(log_->end_offset(), 4u);
+  AppendBatch(2, 2);
+  Reopen();
+  ExpectRecords(ReadAll(), expected_);
+  EXPECT_EQ(SegmentBases(), (std::vector<uint64_t>{0, 4}));
+}
+
+// Several sealed segments plus an active one, with timestamps 1000 + offset.
+class SegmentedTest : public LogTest {
+ protected:
+  void Fill() {
+    options_.segment_bytes = 1024;
+    options_.index_interval_bytes = 200;
+    Reopen();
+    for (int i = 0; i < 40; ++i) AppendBatch(2, 1000 + log_->end_offset(), 60);
+    bases_ = SegmentBases();
+    ASSERT_GT(bases_.size(), 5u);
+  }
+  std::vector<uint64_t> bases_;
+};
+
+TEST_F(SegmentedTest, IndexMissing) {
+  Fill();
+  log_.reset();
+  for (uint64_t b : bases_) fs::remove(SegmentPath(b, ".idx"));
+  Reopen();
+  ExpectRecords(ReadAll(), expected_);
+  for (uint64_t b : bases_) EXPECT_TRUE(fs::exists(SegmentPath(b, ".idx")));
+  EXPECT_EQ(*log_->OffsetForTimestamp(1000 + 33), 34u);
+  EXPECT_EQ(log_->end_offset(), 80u);
+}
+
+TEST_F(SegmentedTest, IndexCorrupt) {
+  Fill();
+  log_.reset();
+  std::string saved = ReadFile(SegmentPath(bases_[1], ".idx"));
+  FlipByte(SegmentPath(bases_[0], ".idx"), 20);  // an entry's bytes
+  fs::resize_file(SegmentPath(bases_[1], ".idx"), 8 + 32 + 5);  // torn
+  WriteFile(SegmentPath(bases_[2], ".idx"), "garbage");
+  WriteFile(SegmentPath(bases_[3], ".idx"), saved);         // another segment's
+  fs::resize_file(SegmentPath(bases_[4], ".idx"), 8 + 32);  // last missing
+  FlipByte(SegmentPath(bases_.back(), ".idx"), 3);          // the active one's
+  Reopen();
+  ExpectRecords(ReadAll(), expected_);
+  for (uint64_t ts = 1000; ts < 1085; ts += 3) {
+    uint64_t want = std::min<uint64_t>(80, (ts - 1000 + 1) / 2 * 2);
+    EXPECT_EQ(*log_->OffsetForTimestamp(static_cast<int64_t>(ts)), want) << ts;
+  }
+  // Rebuilt indexes are valid on the next open.
+  log_.reset();
+  for (uint64_t b : bases_) {
+    auto entries = log_format::ParseIndexFile(ReadFile(SegmentPath(b, ".idx")));
+    ASSERT_TRUE(entries.has_value()) << b;
+    ASSERT_FALSE(entries->empty());
+    EXPECT_EQ(entries->front().offset, b);
+  }
+}
+
+TEST_F(SegmentedTest, CorruptSealedSegmentIsReportedNotTruncated) {
+  Fill();
+  log_.reset();
+  // Damage the second batch of the second segment.
+  uint64_t victim = bases_[1];
+  fs::path p = SegmentPath(victim, ".log");
+  uint64_t size = fs::file_size(p);
+  FlipByte(p, size / 2 + 1);
+  for (bool drop_index : {false, true}) {
+    if (drop_index) {
+      log_.reset();
+      fs::remove(SegmentPath(victim, ".idx"));
+    }
+    Reopen();
+    EXPECT_EQ(log_->end_offset(), 80u);
+    EXPECT_EQ(fs::file_size(p), size);
+    // Everything before the damage reads; then DataLoss; then the next
+    // segment reads again.
+    std::vector<StoredRecord> got;
+    uint64_t from = 0;
+    Result<std::vector<StoredRecord>> r = std::vector<StoredRecord>{};
+    for (;;) {
+      r = log_->Read(from, 1000, 1 << 20);
+      if (!r.ok() || r->empty()) break;
+      got.insert(got.end(), r->begin(), r->end());
+      from = got.back().offset + 1;
+    }
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+    EXPECT_GE(from, victim);
+    EXPECT_LT(from, bases_[2]);
+    ExpectRecords(got, ExpectedPrefix(from));
+    std::vector<StoredRecord> rest;
+    for (const auto& rec : expected_) {
+      if (rec.offset >= bases_[2]) rest.push_back(rec);
+    }
+    ExpectRecords(ReadAll(bases_[2]), rest);
+  }
+  AppendBatch(1, 5000);
+  EXPECT_EQ(log_->end_offset(), 81u);
+}
+
+TEST_F(LogTest, RollBySize) {
+  options_.segment_bytes = 1000;
+  Reopen();
+  // Each 3-record batch of 90-byte values is 32 + 3 * (1 + 4 + 1 + 90) =
+  // 320 bytes: three fit in 1000 bytes, a fourth rolls.
+  for (int i = 0; i < 7; ++i) AppendBatch(3, 1, 90);
+  EXPECT_EQ(SegmentBases(), (std::vector<uint64_t>{0, 9, 18}));
+  EXPECT_EQ(fs::file_size(SegmentPath(0, ".log")), 960u);
+  // A batch larger than a segment gets a segment of its own.
+  AppendBatch(1, 1, 5000);
+  AppendBatch(1, 1, 10);
+  EXPECT_EQ(SegmentBases(), (std::vector<uint64_t>{0, 9, 18, 21, 22}));
+  Reopen();
+  ExpectRecords(ReadAll(), expected_);
+}
+
+TEST_F(LogTest, RollByAge) {
+  options_.segment_ms = 1000;
+  Reopen();
+  AppendBatch(1, 10000);
+  AppendBatch(1, 10500);
+  AppendBatch(1, 11000);  // exactly segment_ms old: not older
+  AppendBatch(1, 11001);  // rolls
+  AppendBatch(1, 12001);
+  AppendBatch(1, 12002);  // rolls
+  EXPECT_EQ(SegmentBases(), (std::vector<uint64_t>{0, 3, 5}));
+  Reopen();
+  AppendBatch(1, 13003);  // the recovered active segment keeps its age
+  EXPECT_EQ(SegmentBases(), (std::vector<uint64_t>{0, 3, 5, 6}));
+  ExpectRecords(ReadAll(), expected_);
+}
+
+TEST_F(SegmentedTest, Retention) {
+  Fill();
+  // Record at offset o has timestamp 1000 + o rounded down to even.
+  uint64_t start = *log_->EnforceRetention(1000);
+  EXPECT_EQ(start, 0u);
+  // Segment 0 holds offsets [0, bases_[1]); its newest timestamp is
+  // 1000 + bases_[1] - 2.
+  start = *log_->EnforceRetention(static_cast<int64_t>(1000 + bases_[1] - 2));
+  EXPECT_EQ(start, 0u);
+  start = *log_->EnforceRetention(static_cast<int64_t>(1000 + bases_[1] - 1));
+  EXPECT_EQ(start, bases_[1]);
+  EXPECT_EQ(log_->start_offset(), bases_[1]);
+  EXPECT_FALSE(fs::exists(SegmentPath(0, ".log")));
+  EXPECT_FALSE(fs::exists(SegmentPath(0, ".idx")));
+  auto r = log_->Read(0, 1, 1000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->front().offset, bases_[1]);
+  EXPECT_EQ(*log_->OffsetForTimestamp(0), bases_[1]);
+
+  // Everything expired: all sealed segments go, the active one stays.
+  start = *log_->EnforceRetention(1 << 30);
+  EXPECT_EQ(start, bases_.back());
+  EXPECT_EQ(SegmentBases(), (std::vector<uint64_t>{bases_.back()}));
+  EXPECT_EQ(log_->end_offset(), 80u);
+  ExpectRecords(ReadAll(),
+                std::vector<StoredRecord>(expected_.begin() + bases_.back(),
+                                          expected_.end()));
+
+  Reopen();
+  EXPECT_EQ(log_->start_offset(), bases_.back());
+  EXPECT_EQ(log_->end_offset(), 80u);
+  AppendBatch(1, 9000);
+  EXPECT_EQ(log_->end_offset(), 81u);
+}
+
+TEST_F(LogTest, RetentionOrphanIndexIsRemoved) {
+  Reopen();
+  AppendBatch(1, 1);
+  log_.reset();
+  WriteFile(SegmentPath(77, ".idx"), "left over");
+  Reopen();
+  EXPECT_FALSE(fs::exists(SegmentPath(77, ".idx")));
+  EXPECT_EQ(log_->end_offset(), 1u);
+}
+
+TEST_F(LogTest, OffsetForTimestamp) {
+  options_.segment_bytes = 700;
+  options_.index_interval_bytes = 150;
+  Reopen();
+  std::mt19937 rng(7);
+  int64_t ts = 100;
+  for (int i = 0; i < 80; ++i) {
+    ts += rng() % 3 == 0 ? 0 : rng() % 20;
+    AppendBatch(1 + rng() % 3, ts, 30);
+  }
+  ASSERT_GT(SegmentBases().size(), 5u);
+  auto check = [&] {
+    for (int64_t t = 90; t <= ts + 2; ++t) {
+      uint64_t want = log_->end_offset();
+      for (const auto& r : expected_) {
+        if (r.timestamp_ms >= t) {
+          want = r.offset;
+          break;
+        }
+      }
+      auto got = log_->OffsetForTimestamp(t);
+      ASSERT_TRUE(got.ok());
+      EXPECT_EQ(*got, want) << "t=" << t;
+    }
+  };
+  check();
+  Reopen();
+  check();
+}
+
+TEST_F(LogTest, ConcurrentAppendsShareSyncs) {
+  options_.sync = true;
+  Reopen();
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 50;
+  struct Ack {
+    uint64_t offset;
+    uint32_t count;
+    int thread;
+    int seq;
+  };
+  std::mutex mu;
+  std::vector<Ack> acks;
+  Gate gate;
+  std::promise<void> all_done;
+  int remaining = kThreads * kPerThread + 1;
+  auto on_ack = [&](Result<uint64_t> r, uint32_t count, int thread, int seq) {
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    bool last;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      acks.push_back(Ack{r.ok() ? *r : ~0ull, count, thread, seq});
+      last = --remaining == 0;
+    }
+    // Outside the lock: once set, the test may return and free `mu`.
+    if (last) all_done.set_value();
+  };
+  // Holds the writer thread so that the threads' appends queue up behind.
+  log_->Append(MakeRecords(0, 1), 1, [&](Result<uint64_t> r) {
+    gate.Wait();
+    on_ack(std::move(r), 1, -1, 0);
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        uint32_t count = 1 + (t + i) % 3;
+        std::vector<LogRecord> records;
+        for (uint32_t j = 0; j < count; ++j) {
+          records.push_back(LogRecord{std::to_string(t) + "/" +
+                                          std::to_string(i) + "/" +
+                                          std::to_string(j),
+                                      ValueFor(t * 1000 + i, 20)});
+        }
+        log_->Append(std::move(records), 2,
+                     [&, count, t, i](Result<uint64_t> r) {
+                       on_ack(std::move(r), count, t, i);
+                     });
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  gate.Open();
+  all_done.get_future().wait();
+
+  EXPECT_LT(syncer_->sync_count(),
+            static_cast<uint64_t>(kThreads * kPerThread));
+  std::sort(acks.begin(), acks.end(),
+            [](const Ack& a, const Ack& b) { return a.offset < b.offset; });
+  uint64_t next = 0;
+  std::vector<int> last_seq(kThreads, -1);
+  for (const Ack& a : acks) {
+    EXPECT_EQ(a.offset, next);  // distinct and dense
+    next = a.offset + a.count;
+    if (a.thread >= 0) {
+      EXPECT_GT(a.seq, last_seq[a.thread]);  // in call order
+      last_seq[a.thread] = a.seq;
+    }
+  }
+  EXPECT_EQ(log_->end_offset(), next);
+  // Every record is where its acknowledgement said.
+  auto all = ReadAll();
+  ASSERT_EQ(all.size(), next);
+  for (const Ack& a : acks) {
+    if (a.thread < 0) continue;
+    for (uint32_t j = 0; j < a.count; ++j) {
+      EXPECT_EQ(all[a.offset + j].key, std::to_string(a.thread) + "/" +
+                                           std::to_string(a.seq) + "/" +
+                                           std::to_string(j));
+    }
+  }
+}
+
+TEST_F(LogTest, ManyLogsShareOneSyncer) {
+  options_.sync = true;
+  constexpr int kLogs = 3;
+  constexpr int kPerLog = 40;
+  std::vector<std::unique_ptr<Log>> logs;
+  for (int i = 0; i < kLogs; ++i) {
+    auto log = Log::Open(root_ / ("shard" + std::to_string(i)), options_,
+                         syncer_.get());
+    ASSERT_TRUE(log.ok());
+    logs.push_back(std::move(*log));
+  }
+  Gate gate;
+  std::promise<void> first_done;
+  logs[0]->Append(MakeRecords(0, 1), 1, [&](Result<uint64_t>) {
+    first_done.set_value();
+    gate.Wait();
+  });
+  first_done.get_future().wait();  // the writer thread is now held
+  uint64_t syncs_before = syncer_->sync_count();
+  std::mutex mu;
+  std::vector<std::vector<uint64_t>> offsets(kLogs);
+  std::vector<std::thread> threads;
+  for (int l = 0; l < kLogs; ++l) {
+    threads.emplace_back([&, l] {
+      for (int i = 0; i < kPerLog; ++i) {
+        logs[l]->Append(MakeRecords(i, 2), 5, [&, l](Result<uint64_t> r) {
+          EXPECT_TRUE(r.ok());
+          std::lock_guard<std::mutex> lock(mu);
+          offsets[l].push_back(r.ok() ? *r : ~0ull);
+        });
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  gate.Open();
+  for (auto& log : logs) log->Close();  // waits for the appends
+  // One group: one sync per log.
+  EXPECT_EQ(syncer_->sync_count() - syncs_before, static_cast<uint64_t>(kLogs));
+  for (int l = 0; l < kLogs; ++l) {
+    ASSERT_EQ(offsets[l].size(), static_cast<size_t>(kPerLog));
+    uint64_t first = l == 0 ? 1 : 0;
+    for (int i = 0; i < kPerLog; ++i) EXPECT_EQ(offsets[l][i], first + 2 * i);
+    EXPECT_EQ(logs[l]->end_offset(), first + 2 * kPerLog);
+  }
+}
+
+TEST_F(LogTest, UnacknowledgedRecordsAreInvisible) {
+  Reopen();
+  Gate gate;
+  std::promise<void> first_done;
+  log_->Append(MakeRecords(0, 2), 1, [&](Result<uint64_t>) {
+    first_done.set_value();
+    gate.Wait();
+  });
+  first_done.get_future().wait();
+  std::promise<void> second_done;
+  log_->Append(MakeRecords(2, 3), 7,
+               [&](Result<uint64_t>) { second_done.set_value(); });
+  EXPECT_EQ(log_->end_offset(), 2u);
+  EXPECT_EQ(log_->last_timestamp_ms(), 1);
+  EXPECT_EQ(log_->Read(0, 100, 1 << 20)->size(), 2u);
+  EXPECT_EQ(*log_->OffsetForTimestamp(5), 2u);
+  gate.Open();
+  second_done.get_future().wait();
+  EXPECT_EQ(log_->end_offset(), 5u);
+  EXPECT_EQ(log_->Read(0, 100, 1 << 20)->size(), 5u);
+}
+
+TEST_F(LogTest, RelaxedDurabilitySkipsSync) {
+  options_.sync = false;
+  options_.segment_bytes = 500;
+  Reopen();
+  for (int i = 0; i < 20; ++i) AppendBatch(2, i);
+  EXPECT_EQ(syncer_->sync_count(), 0u);
+  Reopen();
+  ExpectRecords(ReadAll(), expected_);
+}
+
+TEST_F(LogTest, StrictDurabilitySyncs) {
+  options_.sync = true;
+  Reopen();
+  AppendBatch(1, 1);
+  EXPECT_GE(syncer_->sync_count(), 1u);
+}
+
+TEST_F(LogTest, CloseWaitsForInFlightAppends) {
+  options_.sync = true;
+  Reopen();
+  std::atomic<int> acked{0};
+  for (int i = 0; i < 200; ++i) {
+    log_->Append(MakeRecords(i, 1), 1, [&](Result<uint64_t> r) {
+      EXPECT_TRUE(r.ok());
+      acked.fetch_add(1);
+    });
+  }
+  log_->Close();
+  EXPECT_EQ(acked.load(), 200);
+  EXPECT_EQ(log_->end_offset(), 200u);
+  auto r = log_->Read(0, 1, 1);
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  auto after = AppendWait(MakeRecords(0, 1), 1);
+  EXPECT_EQ(after.status().code(), StatusCode::kFailedPrecondition);
+  Reopen();
+  EXPECT_EQ(log_->end_offset(), 200u);
+}
+
+TEST_F(LogTest, CallbacksRunOnTheSyncerThread) {
+  Reopen();
+  std::promise<std::thread::id> ok_thread, refused_thread;
+  log_->Append(MakeRecords(0, 1), 1, [&](Result<uint64_t>) {
+    ok_thread.set_value(std::this_thread::get_id());
+  });
+  log_->Append({}, 1, [&](Result<uint64_t> r) {
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    refused_thread.set_value(std::this_thread::get_id());
+  });
+  auto id = ok_thread.get_future().get();
+  EXPECT_NE(id, std::this_thread::get_id());
+  EXPECT_EQ(refused_thread.get_future().get(), id);
+}
+
+TEST_F(LogTest, SyncerDestructorDrains) {
+  Reopen();
+  log_->Close();
+  std::atomic<int> called{0};
+  for (int i = 0; i < 100; ++i) {
+    log_->Append(MakeRecords(0, 1), 1, [&](Result<uint64_t>) { ++called; });
+  }
+  log_.reset();
+  syncer_.reset();
+  EXPECT_EQ(called.load(), 100);
+}
+
+TEST_F(LogTest, OversizedBatchIsRefused) {
+  Reopen();
+  std::vector<LogRecord> big = {
+      {"k", std::string(log_format::kMaxBatchBytes, 'v')}};
+  auto r = AppendWait(std::move(big), 1);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  AppendBatch(1, 1);  // the log is still fine
+}
+
+TEST_F(LogTest, FailedWriteRefusesFurtherAppends) {
+  Reopen();
+  AppendBatch(3, 1);
+  uint64_t size = fs::file_size(SegmentPath(0, ".log"));
+  // Make the next write fail with EFBIG partway through the batch.
+  struct sigaction ignore = {}, old_action = {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &old_action), 0);
+  struct rlimit old_limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  struct rlimit limit = old_limit;
+  limit.rlim_cur = size + 50;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  auto failed = AppendWait(MakeRecords(3, 5, 100), 2);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  ASSERT_EQ(::sigaction(SIGXFSZ, &old_action, nullptr), 0);
+
+  EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable);
+  auto refused = AppendWait(MakeRecords(3, 1), 3);
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(log_->end_offset(), 3u);
+  ExpectRecords(ReadAll(), expected_);
+
+  Reopen();  // recovery cuts the partial batch
+  EXPECT_EQ(log_->end_offset(), 3u);
+  EXPECT_EQ(fs::file_size(SegmentPath(0, ".log")), size);
+  AppendBatch(2, 4);
+  ExpectRecords(ReadAll(), expected_);
+}
+
+TEST_F(LogTest, Destroy) {
+  Reopen();
+  AppendBatch(1, 1);
+  EXPECT_TRUE(log_->Destroy().ok());
+  EXPECT_FALSE(fs::exists(dir_));
+}
+
+TEST_F(LogTest, OpenRejectsBadOptions) {
+  options_.segment_bytes = 0;
+  EXPECT_EQ(Log::Open(dir_, options_, syncer_.get()).status().code(),
+            StatusCode::kInvalidArgument);
+  options_ = LogOptions();
+  EXPECT_EQ(Log::Open(dir_, options_, nullptr).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace riffle::storage
