@@ -8,15 +8,16 @@ namespace riffle::http {
 
 std::string LowerFirst(std::string_view name) {
   std::string out(name);
-  if (!out.empty() && out[0] >= 'A' && out[0] <= 'Z') out[0] = out[0] - 'A' + 'a';
+  if (!out.empty() && out[0] >= 'A' && out[0] <= 'Z')
+    out[0] = out[0] - 'A' + 'a';
   return out;
 }
 
 bool MatchesNamePattern(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -24,7 +25,8 @@ bool MatchesNamePattern(std::string_view s) {
 
 bool MatchesDecimalPattern(std::string_view s, size_t max_digits) {
   if (s == "0") return true;
-  if (s.empty() || s.size() > max_digits || s[0] < '1' || s[0] > '9') return false;
+  if (s.empty() || s.size() > max_digits || s[0] < '1' || s[0] > '9')
+    return false;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
   }
@@ -32,7 +34,8 @@ bool MatchesDecimalPattern(std::string_view s, size_t max_digits) {
 }
 
 AwsInput::AwsInput(const json::Value& object, std::string path)
-    : AwsInput(object, std::move(path), std::make_shared<std::optional<std::string>>(),
+    : AwsInput(object, std::move(path),
+               std::make_shared<std::optional<std::string>>(),
                std::make_shared<std::vector<std::string>>()) {}
 
 AwsInput::AwsInput(const json::Value& object, std::string path,
@@ -43,8 +46,10 @@ AwsInput::AwsInput(const json::Value& object, std::string path,
       serialization_(std::move(serialization)),
       violations_(std::move(violations)) {}
 
-AwsInput AwsInput::Child(const json::Value& object, std::string_view member_path) {
-  return AwsInput(object, std::string(member_path), serialization_, violations_);
+AwsInput AwsInput::Child(const json::Value& object,
+                         std::string_view member_path) {
+  return AwsInput(object, std::string(member_path), serialization_,
+                  violations_);
 }
 
 std::string AwsInput::PathOf(std::string_view name) const {
@@ -70,11 +75,14 @@ std::string FoundInsteadOf(const json::Value& v, std::string_view wanted) {
     case json::Value::Type::kObject:
       return "Start of structure or map found where not expected.";
     case json::Value::Type::kBool:
-      return fmt::format("class java.lang.Boolean can not be converted to an {}", wanted);
+      return fmt::format(
+          "class java.lang.Boolean can not be converted to an {}", wanted);
     case json::Value::Type::kNumber:
-      return fmt::format("class java.math.BigDecimal can not be converted to an {}", wanted);
+      return fmt::format(
+          "class java.math.BigDecimal can not be converted to an {}", wanted);
     case json::Value::Type::kString:
-      return fmt::format("class java.lang.String can not be converted to an {}", wanted);
+      return fmt::format("class java.lang.String can not be converted to an {}",
+                         wanted);
     default:
       return "Unexpected value";
   }
@@ -133,21 +141,24 @@ std::optional<std::string> AwsInput::Blob(std::string_view name) {
   if (!v->is_string()) {
     std::string msg = FoundInsteadOf(*v, "Blob");
     // The Java wording for blobs says "a Blob", not "an Blob".
-    if (auto p = msg.find("an Blob"); p != std::string::npos) msg.replace(p, 7, "a Blob");
+    if (auto p = msg.find("an Blob"); p != std::string::npos)
+      msg.replace(p, 7, "a Blob");
     SerializationError(std::move(msg));
     return std::nullopt;
   }
   const std::string& text = v->text();
   if (text.size() % 4 != 0) {
-    SerializationError(fmt::format(
-        "'{}' can not be converted to a Blob: Base64 encoded length is expected a "
-        "multiple of 4 bytes but found: {}",
-        text, text.size()));
+    SerializationError(
+        fmt::format("'{}' can not be converted to a Blob: Base64 encoded "
+                    "length is expected a "
+                    "multiple of 4 bytes but found: {}",
+                    text, text.size()));
     return std::nullopt;
   }
   auto decoded = base64::Decode(text);
   if (!decoded) {
-    SerializationError(fmt::format("'{}' can not be converted to a Blob: Invalid Base64 character", text));
+    SerializationError(fmt::format(
+        "'{}' can not be converted to a Blob: Invalid Base64 character", text));
     return std::nullopt;
   }
   return decoded;
@@ -157,8 +168,9 @@ const json::Value* AwsInput::List(std::string_view name) {
   const json::Value* v = Member(name);
   if (!v) return nullptr;
   if (!v->is_array()) {
-    SerializationError(v->is_object() ? "Start of structure or map found where not expected."
-                             : "Expected list or null");
+    SerializationError(
+        v->is_object() ? "Start of structure or map found where not expected."
+                       : "Expected list or null");
     return nullptr;
   }
   return v;
@@ -168,7 +180,8 @@ const json::Value* AwsInput::Map(std::string_view name) {
   const json::Value* v = Member(name);
   if (!v) return nullptr;
   if (!v->is_object()) {
-    SerializationError(v->is_array() ? "Start of list found where not expected" : "Expected map or null");
+    SerializationError(v->is_array() ? "Start of list found where not expected"
+                                     : "Expected map or null");
     return nullptr;
   }
   return v;
@@ -178,7 +191,8 @@ const json::Value* AwsInput::Struct(std::string_view name) {
   const json::Value* v = Member(name);
   if (!v) return nullptr;
   if (!v->is_object()) {
-    SerializationError(v->is_array() ? "Start of list found where not expected" : "Expected null");
+    SerializationError(v->is_array() ? "Start of list found where not expected"
+                                     : "Expected null");
     return nullptr;
   }
   return v;
@@ -186,68 +200,87 @@ const json::Value* AwsInput::Struct(std::string_view name) {
 
 void AwsInput::AddViolation(std::string_view name, std::string_view value_text,
                             std::string_view constraint) {
-  violations_->push_back(fmt::format("Value {} at '{}' failed to satisfy constraint: {}",
-                                     value_text, PathOf(name), constraint));
+  violations_->push_back(
+      fmt::format("Value {} at '{}' failed to satisfy constraint: {}",
+                  value_text, PathOf(name), constraint));
 }
 
 void AwsInput::Required(std::string_view name, bool present) {
   if (!present) AddViolation(name, "null", "Member must not be null");
 }
 
-void AwsInput::Length(std::string_view name, const std::string* value, size_t min, size_t max) {
+void AwsInput::Length(std::string_view name, const std::string* value,
+                      size_t min, size_t max) {
   if (!value) return;
   // AWS counts characters; for the ASCII-only members checked here bytes do.
   if (value->size() < min) {
-    AddViolation(name, fmt::format("'{}'", *value),
-                 fmt::format("Member must have length greater than or equal to {}", min));
+    AddViolation(
+        name, fmt::format("'{}'", *value),
+        fmt::format("Member must have length greater than or equal to {}",
+                    min));
   } else if (value->size() > max) {
-    AddViolation(name, fmt::format("'{}'", *value),
-                 fmt::format("Member must have length less than or equal to {}", max));
+    AddViolation(
+        name, fmt::format("'{}'", *value),
+        fmt::format("Member must have length less than or equal to {}", max));
   }
 }
 
-void AwsInput::BlobLength(std::string_view name, const std::optional<std::string>& value,
-                          size_t min, size_t max) {
-  if (!value) return;
-  std::string shown = fmt::format("'java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]'", value->size());
-  if (value->size() < min) {
-    AddViolation(name, shown,
-                 fmt::format("Member must have length greater than or equal to {}", min));
-  } else if (value->size() > max) {
-    AddViolation(name, shown, fmt::format("Member must have length less than or equal to {}", max));
-  }
-}
-
-void AwsInput::ListLength(std::string_view name, const json::Value* list, size_t min,
+void AwsInput::BlobLength(std::string_view name,
+                          const std::optional<std::string>& value, size_t min,
                           size_t max) {
+  if (!value) return;
+  std::string shown = fmt::format(
+      "'java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]'", value->size());
+  if (value->size() < min) {
+    AddViolation(
+        name, shown,
+        fmt::format("Member must have length greater than or equal to {}",
+                    min));
+  } else if (value->size() > max) {
+    AddViolation(
+        name, shown,
+        fmt::format("Member must have length less than or equal to {}", max));
+  }
+}
+
+void AwsInput::ListLength(std::string_view name, const json::Value* list,
+                          size_t min, size_t max) {
   if (!list) return;
   size_t n = list->is_array() ? list->items().size() : list->members().size();
   std::string shown = list->is_array() ? "'[...]'" : "'{...}'";
   if (n < min) {
-    AddViolation(name, shown,
-                 fmt::format("Member must have length greater than or equal to {}", min));
+    AddViolation(
+        name, shown,
+        fmt::format("Member must have length greater than or equal to {}",
+                    min));
   } else if (n > max) {
-    AddViolation(name, shown, fmt::format("Member must have length less than or equal to {}", max));
+    AddViolation(
+        name, shown,
+        fmt::format("Member must have length less than or equal to {}", max));
   }
 }
 
-void AwsInput::Range(std::string_view name, std::optional<int64_t> value, int64_t min,
-                     int64_t max) {
+void AwsInput::Range(std::string_view name, std::optional<int64_t> value,
+                     int64_t min, int64_t max) {
   if (!value) return;
   if (*value < min) {
-    AddViolation(name, fmt::format("'{}'", *value),
-                 fmt::format("Member must have value greater than or equal to {}", min));
+    AddViolation(
+        name, fmt::format("'{}'", *value),
+        fmt::format("Member must have value greater than or equal to {}", min));
   } else if (*value > max) {
-    AddViolation(name, fmt::format("'{}'", *value),
-                 fmt::format("Member must have value less than or equal to {}", max));
+    AddViolation(
+        name, fmt::format("'{}'", *value),
+        fmt::format("Member must have value less than or equal to {}", max));
   }
 }
 
-void AwsInput::Pattern(std::string_view name, const std::string* value, std::string_view pattern,
+void AwsInput::Pattern(std::string_view name, const std::string* value,
+                       std::string_view pattern,
                        const std::function<bool(std::string_view)>& matches) {
   if (!value || matches(*value)) return;
   AddViolation(name, fmt::format("'{}'", *value),
-               fmt::format("Member must satisfy regular expression pattern: {}", pattern));
+               fmt::format("Member must satisfy regular expression pattern: {}",
+                           pattern));
 }
 
 void AwsInput::Enum(std::string_view name, const std::string* value,
@@ -257,7 +290,8 @@ void AwsInput::Enum(std::string_view name, const std::string* value,
     if (*value == a) return;
   }
   AddViolation(name, fmt::format("'{}'", *value),
-               fmt::format("Member must satisfy enum value set: [{}]", fmt::join(allowed, ", ")));
+               fmt::format("Member must satisfy enum value set: [{}]",
+                           fmt::join(allowed, ", ")));
 }
 
 std::optional<AwsError> AwsInput::Error() const {
@@ -269,8 +303,9 @@ std::optional<AwsError> AwsInput::Error() const {
   }
   if (violations_->empty()) return std::nullopt;
   size_t n = violations_->size();
-  std::string message = fmt::format("{} validation error{} detected: {}", n, n > 1 ? "s" : "",
-                                    fmt::join(*violations_, "; "));
+  std::string message =
+      fmt::format("{} validation error{} detected: {}", n, n > 1 ? "s" : "",
+                  fmt::join(*violations_, "; "));
   return AwsError{"ValidationException", std::move(message), 400};
 }
 

@@ -43,13 +43,18 @@ class AwsInput {
   // `present` is whether the value exists; absent values pass every check
   // but Required.
   void Required(std::string_view name, bool present);
-  void Length(std::string_view name, const std::string* value, size_t min, size_t max);
-  void BlobLength(std::string_view name, const std::optional<std::string>& value,
-                  size_t min, size_t max);
-  void ListLength(std::string_view name, const json::Value* list, size_t min, size_t max);
-  void Range(std::string_view name, std::optional<int64_t> value, int64_t min, int64_t max);
+  void Length(std::string_view name, const std::string* value, size_t min,
+              size_t max);
+  void BlobLength(std::string_view name,
+                  const std::optional<std::string>& value, size_t min,
+                  size_t max);
+  void ListLength(std::string_view name, const json::Value* list, size_t min,
+                  size_t max);
+  void Range(std::string_view name, std::optional<int64_t> value, int64_t min,
+             int64_t max);
   // `pattern` is the regular expression as AWS prints it; `matches` decides.
-  void Pattern(std::string_view name, const std::string* value, std::string_view pattern,
+  void Pattern(std::string_view name, const std::string* value,
+               std::string_view pattern,
                const std::function<bool(std::string_view)>& matches);
   void Enum(std::string_view name, const std::string* value,
             std::initializer_list<std::string_view> allowed);
@@ -85,7 +90,8 @@ class AwsInput {
 std::string LowerFirst(std::string_view name);
 
 // Common patterns.
-bool MatchesNamePattern(std::string_view s);     // [a-zA-Z0-9_.-]+
-bool MatchesDecimalPattern(std::string_view s, size_t max_digits);  // 0|([1-9]\d{0,N-1})
+bool MatchesNamePattern(std::string_view s);  // [a-zA-Z0-9_.-]+
+bool MatchesDecimalPattern(std::string_view s,
+                           size_t max_digits);  // 0|([1-9]\d{0,N-1})
 
 }  // namespace riffle::http

@@ -16,7 +16,9 @@
 
 namespace riffle::http {
 
-// Owns the io_context and the threads that run it. Thread-safe.
+// Owns the io_contexts and the threads that run them: one io_context per
+// thread, so that everything of one connection runs on one thread without
+// strands or locks. Thread-safe.
 class IoPool {
  public:
   explicit IoPool(int threads);
@@ -31,9 +33,13 @@ class IoPool {
   // Stops the threads (pending handlers are dropped) and joins them.
   void Stop();
 
-  // The io_context, as void* so that this header stays free of Asio; only
-  // http's own translation units cast it back.
+  // The first io_context (run by one thread), as void* so that this header
+  // stays free of Asio; only http's own translation units cast it back.
   void* native_context();
+  // The io_context number `index % size()`.
+  void* native_context(size_t index);
+  // The number of threads (and io_contexts).
+  size_t size() const;
 
  private:
   struct Impl;
@@ -56,12 +62,27 @@ struct ServerOptions {
   size_t max_header_bytes = 64u << 10;
   // Idle keep-alive connections close after this long.
   int idle_timeout_seconds = 120;
+  // Once a request's first byte has arrived, all of it (and a TLS
+  // handshake) must arrive within this; slow clients are cut off.
+  int request_timeout_seconds = 30;
+  // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection.
+  uint32_t max_concurrent_streams = 128;
   std::optional<TlsOptions> tls;
 };
 
 // One listening socket and its connections. Thread-safe. The handler runs
 // on the pool's threads, possibly concurrently for different connections
 // (and for different streams of one HTTP/2 connection).
+//
+// Replies: every response gets content-length; HTTP/1 requests with a body
+// over max_body_bytes get 413, oversized headers 431, malformed requests
+// 400, each followed by closing the connection; HTTP/2 streams get the same
+// statuses and a RST_STREAM(NO_ERROR) instead. A handler that throws, or
+// drops its Responder without calling it, yields a 500.
+//
+// Lifetime: the Server must be destroyed before its IoPool. After ~Server no
+// new request reaches the handler, but a handler already running may still
+// call its Responder (harmlessly).
 class Server {
  public:
   Server(IoPool& pool, ServerOptions options, Handler handler);

@@ -20,7 +20,8 @@ struct SigV4Credentials {
   std::string signature;  // hex
 };
 
-// Parses "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/kinesis/aws4_request,
+// Parses "AWS4-HMAC-SHA256
+// Credential=AKID/20260101/us-east-1/kinesis/aws4_request,
 // SignedHeaders=host;x-amz-date, Signature=abcd". InvalidArgument when the
 // header is not a well-formed SigV4 header.
 Result<SigV4Credentials> ParseSigV4Authorization(std::string_view header);
