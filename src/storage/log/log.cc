@@ -1,6 +1,7 @@
 #include "storage/log/log.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -328,6 +329,7 @@ class LogCore {
   const fs::path dir_;
   const LogOptions options_;
   SyncQueue* const queue_;
+  Fd dir_lock_;  // holds flock(dir) until Close
 
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;  // in_flight_ reached 0
@@ -389,7 +391,10 @@ void SyncQueue::ProcessGroup(std::vector<AppendRequest>* group) {
     CountSync();
   }
   for (LogGroup& g : logs) g.log->CompleteGroup(&g);
-  for (AppendRequest* r : refused) r->done(std::move(r->error));
+  for (AppendRequest* r : refused) {
+    Log::AppendCallback done = std::move(r->done);
+    done(std::move(r->error));
+  }
 }
 
 Result<std::unique_ptr<LogCore>> LogCore::Open(const fs::path& dir,
@@ -404,6 +409,15 @@ Result<std::unique_ptr<LogCore>> LogCore::Open(const fs::path& dir,
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Unavailable("create " + dir.string() + ": " + ec.message());
+  // Two writers would interleave batches; flock on the directory itself
+  // keeps them apart without adding a file to the format.
+  ASSIGN_OR_RETURN(Fd dir_lock, OpenFile(dir, O_RDONLY | O_DIRECTORY));
+  if (::flock(dir_lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return FailedPrecondition("log " + dir.string() + " is already open");
+    }
+    return IoError("lock", dir, errno);
+  }
 
   std::set<uint64_t> logs;
   std::set<uint64_t> indexes;
@@ -425,6 +439,7 @@ Result<std::unique_ptr<LogCore>> LogCore::Open(const fs::path& dir,
   }
 
   std::unique_ptr<LogCore> core(new LogCore(dir, options, queue));
+  core->dir_lock_ = std::move(dir_lock);
   if (logs.empty()) {
     ASSIGN_OR_RETURN(auto seg, core->CreateSegment(0));
     core->segments_.push_back(std::move(seg));
@@ -798,10 +813,13 @@ void LogCore::CompleteGroup(LogGroup* group) {
     }
   }
   for (AppendRequest* r : group->requests) {
+    // Moved out so the callback (and what it captured) is gone before Close
+    // can return.
+    Log::AppendCallback done = std::move(r->done);
     if (group->status.ok()) {
-      r->done(r->base_offset);
+      done(r->base_offset);
     } else {
-      r->done(writer_status_);
+      done(writer_status_);
     }
   }
   // Last touch of this LogCore: once in_flight_ is 0, Close may return and
@@ -976,6 +994,7 @@ void LogCore::Close() {
   // flight keep theirs open through their shared_ptr).
   segments_.clear();
   active_.reset();
+  dir_lock_.Reset();
 }
 
 Status LogCore::Destroy() {

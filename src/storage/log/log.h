@@ -58,7 +58,12 @@ class Log {
 
   // Opens (creating if missing) the log in `dir`. Recovery truncates a torn
   // or corrupt tail of the last segment at the last valid batch; anything
-  // before it is kept. `syncer` must outlive the log.
+  // before it is kept. Earlier (sealed) segments are never truncated: damage
+  // there is reported by Read as DataLoss, and missing or stale .idx files
+  // are rebuilt. Fails with InvalidArgument for bad options, DataLoss when
+  // the segments' offsets overlap, Unavailable on I/O errors. `syncer` must
+  // outlive the log. At most one Log may have `dir` open at a time
+  // (FailedPrecondition otherwise, enforced with flock).
   static Result<std::unique_ptr<Log>> Open(const std::filesystem::path& dir,
                                            const LogOptions& options,
                                            LogSyncer* syncer);
@@ -73,7 +78,9 @@ class Log {
   // after the batch is durable (or written, when !options.sync), with the
   // offset of the first record or the error that failed the write. After a
   // failed write the log refuses further appends (Unavailable): a gap must
-  // never be acknowledged.
+  // never be acknowledged. Empty or oversized (> 64 MiB encoded) batches get
+  // InvalidArgument, appends after Close FailedPrecondition. `records` are
+  // serialized on the calling thread; the syncer thread only writes.
   void Append(std::vector<LogRecord> records, int64_t timestamp_ms,
               AppendCallback done);
 
@@ -81,6 +88,9 @@ class Log {
   // at most `max_bytes` of key+value bytes (but always at least one record
   // when one is there). An offset below start_offset() reads from
   // start_offset(); at or past end_offset() returns an empty vector.
+  // DataLoss when the batch holding `offset` is damaged (records read before
+  // reaching a damaged batch are returned first). FailedPrecondition after
+  // Close.
   Result<std::vector<StoredRecord>> Read(uint64_t offset, size_t max_records,
                                          size_t max_bytes) const;
 
@@ -96,11 +106,16 @@ class Log {
   Result<uint64_t> OffsetForTimestamp(int64_t timestamp_ms) const;
 
   // Deletes whole segments whose newest record arrived before
-  // `min_timestamp_ms`, never the active segment's records that are newer.
+  // `min_timestamp_ms`, oldest first, never the active segment's records that
+  // are newer. The active (last) segment is never deleted, so its expired
+  // records stay readable until it rolls; callers filter by timestamp.
   // Returns the new start_offset().
   Result<uint64_t> EnforceRetention(int64_t min_timestamp_ms);
 
-  // Waits for in-flight appends and closes files. Called by the destructor.
+  // Waits for in-flight appends (their callbacks have returned when Close
+  // does) and closes files; later calls fail with FailedPrecondition.
+  // Called by the destructor. Must not be called from an append callback,
+  // which runs on the syncer thread that Close waits for.
   void Close();
 
   // Closes the log and removes its directory.

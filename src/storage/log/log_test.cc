@@ -885,6 +885,14 @@ TEST_F(LogTest, Destroy) {
   EXPECT_FALSE(fs::exists(dir_));
 }
 
+TEST_F(LogTest, OneOpenerPerDirectory) {
+  Reopen();
+  auto second = Log::Open(dir_, options_, syncer_.get());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  log_->Close();
+  EXPECT_TRUE(Log::Open(dir_, options_, syncer_.get()).ok());
+}
+
 TEST_F(LogTest, OpenRejectsBadOptions) {
   options_.segment_bytes = 0;
   EXPECT_EQ(Log::Open(dir_, options_, syncer_.get()).status().code(),
