@@ -83,7 +83,7 @@ class RiffleServer:
     def command(self):
         return [RIFFLE_BIN, "server", "--data-dir", str(self.data_dir),
                 "--host", "127.0.0.1", "--aws-port", "0", "--registry-port", "0",
-                "--http-port", "0", "--log-level", "info", *self.extra_args]
+                "--http-port", "0", *self.extra_args]
 
     def start(self):
         if not os.access(RIFFLE_BIN, os.X_OK):

@@ -207,7 +207,9 @@ def test_list_shards_shard_filters(kinesis, streams):
         return [s["ShardId"] for s in kh.list_all_shards(kinesis, name, ShardFilter=shard_filter)]
 
     assert filtered(Type="AT_LATEST") == [kh.shard_id(1), kh.shard_id(2), kh.shard_id(3)]
-    assert filtered(Type="AT_TRIM_HORIZON") == everything
+    # AT_TRIM_HORIZON: the shards that were open at the trim horizon, before
+    # the split; FROM_TRIM_HORIZON: those and every shard opened since.
+    assert filtered(Type="AT_TRIM_HORIZON") == [kh.shard_id(0), kh.shard_id(1)]
     assert filtered(Type="FROM_TRIM_HORIZON") == everything
     assert filtered(Type="AFTER_SHARD_ID", ShardId=kh.shard_id(1)) == \
         [kh.shard_id(2), kh.shard_id(3)]
