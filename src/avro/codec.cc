@@ -1,0 +1,1568 @@
+#include "avro/codec.h"
+
+#include <cstring>
+#include <map>
+#include <tuple>
+
+#include "avro/json_codec.h"
+#include "avro/logical.h"
+#include "core/bytes.h"
+
+namespace riffle::avro {
+
+namespace {
+
+enum Op : uint8_t {
+  kEnd,
+  kNull,
+  kBool,
+  kInt,
+  kLong,
+  kFloat,
+  kDouble,
+  kBytes,
+  kString,
+  kFixed,
+  kIntToLong,
+  kIntToFloat,
+  kIntToDouble,
+  kLongToFloat,
+  kLongToDouble,
+  kFloatToDouble,
+  kStringToBytes,
+  kBytesToString,
+  kEnum,
+  kArray,
+  kMap,
+  kUnion,
+  kReaderUnion,
+  kRecord,
+  kDefault,
+  kFail,
+  // Logical types: decoded as their underlying type, shown differently in
+  // the plain JSON projection.
+  kDecimalBytes,
+  kDecimalFixed,
+  kUuidFixed,
+  kDate,
+  kTimeMillis,
+  kTimeMicros,
+  kTimestamp,
+  kDuration,
+  // Skips of writer data the reader does not want.
+  kSkipBool,
+  kSkipVarint,
+  kSkipFixed,
+  kSkipBytes,
+  kSkipArray,
+  kSkipMap,
+  kSkipUnion,
+  kSkipRecord,
+};
+
+constexpr uint32_t kSelf = UINT32_MAX;
+// Inst.flags bits.
+constexpr uint8_t kFlagEmptyItems = 1;  // array items may take zero bytes
+// kTimestamp flags: unit in bits 0-1, UTC in bit 2.
+constexpr uint8_t kFlagUtc = 4;
+
+}  // namespace
+
+struct Decoder::Inst {
+  uint8_t op = kEnd;
+  uint8_t flags = 0;
+  uint16_t key_len = 0;  // JSON text written before the value
+  uint32_t key_off = 0;
+  uint32_t arg = 0;        // function pc, table index, or size
+  uint32_t aux = 0;        // record field count, branch count, decimal scale
+  uint32_t field = kSelf;  // reader field index for Value output
+};
+
+struct Decoder::Branch {
+  uint32_t pc = 0;
+  int32_t reader_branch = -1;
+  // Avro JSON wrapper ("{\"string\":"), empty for null and non-unions.
+  uint32_t wrap_off = 0;
+  uint16_t wrap_len = 0;
+  bool fail = false;
+  uint32_t message = 0;
+};
+
+struct Decoder::EnumMap {
+  std::vector<int32_t> reader_index;  // -1: no symbol and no default
+  std::vector<std::string> json;      // quoted reader symbol
+  std::string name;
+};
+
+struct Decoder::Default {
+  std::string avro_json;
+  std::string plain_json;
+  Value value;
+};
+
+struct Decoder::Context {
+  const uint8_t* begin;
+  const uint8_t* p;
+  const uint8_t* end;
+  int depth = 0;
+  int64_t empty_budget = 0;
+  std::string error;
+
+  bool Fail(std::string what) {
+    if (error.empty()) {
+      error = std::move(what) + " at byte " + std::to_string(p - begin);
+    }
+    return false;
+  }
+};
+
+namespace {
+
+using Ctx = Decoder::Context;
+
+// Unsigned LEB128 of up to 10 bytes. The fast path avoids bounds checks when
+// ten bytes remain.
+inline bool ReadVarint(Ctx& c, uint64_t* out) {
+  const uint8_t* p = c.p;
+  if (c.end - p >= 10) {
+    uint64_t b = *p++;
+    uint64_t r = b;
+    if (b < 0x80) {
+      c.p = p;
+      *out = r;
+      return true;
+    }
+    r &= 0x7f;
+    for (int shift = 7; shift < 70; shift += 7) {
+      b = *p++;
+      r |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        c.p = p;
+        *out = r;
+        return true;
+      }
+    }
+    return c.Fail("varint longer than 10 bytes");
+  }
+  uint64_t r = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (p >= c.end) return c.Fail("truncated varint");
+    uint64_t b = *p++;
+    r |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      c.p = p;
+      *out = r;
+      return true;
+    }
+  }
+  return c.Fail("varint longer than 10 bytes");
+}
+
+inline bool ReadLong(Ctx& c, int64_t* v) {
+  uint64_t u;
+  if (!ReadVarint(c, &u)) return false;
+  *v = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+  return true;
+}
+
+inline bool ReadInt(Ctx& c, int32_t* v) {
+  uint64_t u;
+  if (!ReadVarint(c, &u)) return false;
+  if (u > 0xFFFFFFFFu) return c.Fail("int out of range");
+  *v = static_cast<int32_t>(static_cast<uint32_t>((u >> 1) ^ (~(u & 1) + 1)));
+  return true;
+}
+
+inline bool ReadFloat(Ctx& c, float* f) {
+  if (c.end - c.p < 4) return c.Fail("truncated float");
+  std::memcpy(f, c.p, 4);
+  c.p += 4;
+  return true;
+}
+
+inline bool ReadDouble(Ctx& c, double* d) {
+  if (c.end - c.p < 8) return c.Fail("truncated double");
+  std::memcpy(d, c.p, 8);
+  c.p += 8;
+  return true;
+}
+
+inline bool ReadBytes(Ctx& c, std::string_view* s) {
+  int64_t n;
+  if (!ReadLong(c, &n)) return false;
+  if (n < 0) return c.Fail("negative length");
+  if (n > c.end - c.p) return c.Fail("length past the end of the input");
+  *s = std::string_view(reinterpret_cast<const char*>(c.p),
+                        static_cast<size_t>(n));
+  c.p += n;
+  return true;
+}
+
+inline bool ReadFixed(Ctx& c, uint32_t size, std::string_view* s) {
+  if (c.end - c.p < static_cast<int64_t>(size))
+    return c.Fail("truncated fixed");
+  *s = std::string_view(reinterpret_cast<const char*>(c.p), size);
+  c.p += size;
+  return true;
+}
+
+// Reads an array or map block header; *count is 0 at the end. Each item of
+// a non-empty type takes at least one byte, which bounds the count.
+inline bool ReadBlock(Ctx& c, bool empty_items, int64_t* count) {
+  int64_t n;
+  if (!ReadLong(c, &n)) return false;
+  if (n < 0) {
+    if (n == INT64_MIN) return c.Fail("invalid block count");
+    n = -n;
+    int64_t size;
+    if (!ReadLong(c, &size)) return false;
+    if (size < 0 || size > c.end - c.p) return c.Fail("invalid block size");
+  }
+  if (empty_items) {
+    c.empty_budget -= n;
+    if (c.empty_budget < 0) return c.Fail("too many empty items");
+  } else if (n > c.end - c.p) {
+    return c.Fail("block count past the end of the input");
+  }
+  *count = n;
+  return true;
+}
+
+bool NamesMatch(const Node& w, const Node& r) {
+  if (w.name == r.name) return true;
+  for (const auto& a : r.aliases) {
+    if (a == w.full_name) return true;
+  }
+  return false;
+}
+
+bool Promotable(Type w, Type r) {
+  switch (w) {
+    case Type::kInt:
+      return r == Type::kLong || r == Type::kFloat || r == Type::kDouble;
+    case Type::kLong:
+      return r == Type::kFloat || r == Type::kDouble;
+    case Type::kFloat:
+      return r == Type::kDouble;
+    case Type::kString:
+      return r == Type::kBytes;
+    case Type::kBytes:
+      return r == Type::kString;
+    default:
+      return false;
+  }
+}
+
+// The reader union branch a (non-union) writer schema resolves to, or -1:
+// an exact match first, then a named type by unqualified name or alias,
+// then a promotion.
+int BestBranch(const Node& r, const Node& w) {
+  const auto& bs = r.branches;
+  for (size_t i = 0; i < bs.size(); ++i) {
+    if (bs[i]->type != w.type) continue;
+    if (!w.is_named() || bs[i]->full_name == w.full_name)
+      return static_cast<int>(i);
+  }
+  for (size_t i = 0; i < bs.size(); ++i) {
+    if (bs[i]->type == w.type && w.is_named() && NamesMatch(w, *bs[i])) {
+      return static_cast<int>(i);
+    }
+  }
+  for (size_t i = 0; i < bs.size(); ++i) {
+    if (Promotable(w.type, bs[i]->type)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::string Describe(const Node& n) {
+  if (n.is_named()) {
+    return std::string(TypeName(n.type)) + " '" + n.full_name + "'";
+  }
+  return std::string(TypeName(n.type));
+}
+
+std::string Join(const std::string& where, const std::string& what) {
+  return where.empty() ? what : where + ": " + what;
+}
+
+// Smallest number of bytes a datum of `n` takes (0 for null and records of
+// nulls); recursion through `visiting` counts as zero.
+int64_t MinSize(const Node& n, std::vector<const Node*>* visiting) {
+  switch (n.type) {
+    case Type::kNull:
+      return 0;
+    case Type::kFixed:
+      return n.fixed_size;
+    case Type::kRecord: {
+      for (const Node* v : *visiting) {
+        if (v == &n) return 0;
+      }
+      visiting->push_back(&n);
+      int64_t total = 0;
+      for (const auto& f : n.fields) {
+        total += MinSize(*f.type, visiting);
+        if (total > 0) break;
+      }
+      visiting->pop_back();
+      return total;
+    }
+    default:
+      return 1;
+  }
+}
+
+}  // namespace
+
+// Compiles one Decoder. Single use; not thread-safe.
+class DecoderCompiler {
+ public:
+  using Inst = Decoder::Inst;
+
+  explicit DecoderCompiler(Decoder* d) : d_(d) {}
+
+  Status Compile() {
+    const Node& w = d_->writer_->root();
+    const Node& r = d_->reader_->root();
+    auto entry = ValueFunc(w, r, "");
+    if (!entry.ok()) return entry.status();
+    ASSIGN_OR_RETURN(uint32_t skip, SkipFunc(w));
+    // Lay the functions out one after another and turn function numbers
+    // into program counters.
+    std::vector<uint32_t> pcs;
+    for (auto& f : funcs_) {
+      pcs.push_back(static_cast<uint32_t>(d_->code_.size()));
+      for (auto& inst : f) d_->code_.push_back(inst);
+    }
+    for (auto& inst : d_->code_) {
+      switch (inst.op) {
+        case kArray:
+        case kMap:
+        case kRecord:
+        case kSkipArray:
+        case kSkipMap:
+        case kSkipRecord:
+          inst.arg = pcs[inst.arg];
+          break;
+        default:
+          break;
+      }
+    }
+    for (auto& b : d_->branches_) {
+      if (!b.fail) b.pc = pcs[b.pc];
+    }
+    d_->entry_ = pcs[*entry];
+    d_->skip_entry_ = pcs[skip];
+    return Status::Ok();
+  }
+
+ private:
+  enum Kind { kValueFn, kRecordFn, kSkipFn, kSkipRecordFn };
+  using Key = std::tuple<int, int, int>;
+
+  uint32_t Literal(std::string_view text) {
+    auto it = literal_index_.find(std::string(text));
+    if (it != literal_index_.end()) return it->second;
+    auto off = static_cast<uint32_t>(d_->literals_.size());
+    d_->literals_.append(text);
+    literal_index_.emplace(std::string(text), off);
+    return off;
+  }
+
+  Inst Make(uint8_t op, std::string_view key = {}, uint32_t field = kSelf) {
+    Inst in;
+    in.op = op;
+    in.key_len = static_cast<uint16_t>(key.size());
+    in.key_off = key.empty() ? 0 : Literal(key);
+    in.field = field;
+    return in;
+  }
+
+  uint32_t NewFunc() {
+    funcs_.emplace_back();
+    return static_cast<uint32_t>(funcs_.size() - 1);
+  }
+
+  // A failed function body still gets a well-formed body, so that any
+  // reference taken to it while it was being compiled fails cleanly.
+  void FailFunc(uint32_t f, const Status& s) {
+    d_->messages_.push_back(s.message());
+    Inst in = Make(kFail);
+    in.arg = static_cast<uint32_t>(d_->messages_.size() - 1);
+    funcs_[f] = {in, Make(kEnd)};
+  }
+
+  Result<uint32_t> ValueFunc(const Node& w, const Node& r,
+                             const std::string& where) {
+    Key key{kValueFn, w.id, r.id};
+    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+    uint32_t f = NewFunc();
+    memo_[key] = f;
+    std::vector<Inst> body;
+    Status s = ValueInst(w, r, {}, kSelf, where, &body);
+    if (!s.ok()) {
+      FailFunc(f, s);
+      return s;
+    }
+    body.push_back(Make(kEnd));
+    funcs_[f] = std::move(body);
+    return f;
+  }
+
+  Result<uint32_t> RecordFunc(const Node& w, const Node& r) {
+    Key key{kRecordFn, w.id, r.id};
+    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+    uint32_t f = NewFunc();
+    memo_[key] = f;
+    std::vector<Inst> body;
+    Status s = RecordBody(w, r, &body);
+    if (!s.ok()) {
+      FailFunc(f, s);
+      return s;
+    }
+    funcs_[f] = std::move(body);
+    return f;
+  }
+
+  Status RecordBody(const Node& w, const Node& r, std::vector<Inst>* body) {
+    std::string where = "record '" + r.full_name + "'";
+    std::vector<bool> matched(r.fields.size(), false);
+    bool first = true;
+    auto key_for = [&](const Field& rf) {
+      std::string k = first ? "{" : ",";
+      first = false;
+      internal::AppendJsonString(rf.name, &k);
+      k.push_back(':');
+      return k;
+    };
+    for (const Field& wf : w.fields) {
+      int ri = r.FieldIndex(wf.name);
+      if (ri < 0) {
+        for (const Field& rf : r.fields) {
+          for (const auto& a : rf.aliases) {
+            if (a == wf.name) ri = rf.position;
+          }
+        }
+      }
+      if (ri < 0 || matched[ri]) {
+        RETURN_IF_ERROR(SkipInst(*wf.type, body));
+        continue;
+      }
+      matched[ri] = true;
+      const Field& rf = r.fields[ri];
+      RETURN_IF_ERROR(ValueInst(*wf.type, *rf.type, key_for(rf),
+                                static_cast<uint32_t>(ri),
+                                where + " field '" + rf.name + "'", body));
+    }
+    for (size_t i = 0; i < r.fields.size(); ++i) {
+      if (matched[i]) continue;
+      const Field& rf = r.fields[i];
+      if (!rf.default_value) {
+        return InvalidArgument(where + " field '" + rf.name +
+                               "': not in the writer's record '" + w.full_name +
+                               "' and has no default");
+      }
+      ASSIGN_OR_RETURN(Value v, DefaultToValue(*rf.type, *rf.default_value));
+      Decoder::Default def;
+      RETURN_IF_ERROR(
+          ValueToJson(*rf.type, v, JsonFormat::kAvro, &def.avro_json));
+      RETURN_IF_ERROR(
+          ValueToJson(*rf.type, v, JsonFormat::kPlain, &def.plain_json));
+      def.value = std::move(v);
+      d_->defaults_.push_back(std::move(def));
+      Inst in = Make(kDefault, key_for(rf), static_cast<uint32_t>(i));
+      in.arg = static_cast<uint32_t>(d_->defaults_.size() - 1);
+      body->push_back(in);
+    }
+    body->push_back(Make(kEnd, first ? "{}" : "}"));
+    return Status::Ok();
+  }
+
+  Decoder::Branch MakeBranch(const Node* reader_branch, int index) {
+    Decoder::Branch b;
+    b.reader_branch = index;
+    if (reader_branch != nullptr && reader_branch->type != Type::kNull) {
+      std::string wrap = "{";
+      internal::AppendJsonString(
+          reader_branch->is_named()
+              ? reader_branch->full_name
+              : std::string(TypeName(reader_branch->type)),
+          &wrap);
+      wrap.push_back(':');
+      b.wrap_off = Literal(wrap);
+      b.wrap_len = static_cast<uint16_t>(wrap.size());
+    }
+    return b;
+  }
+
+  Status ValueInst(const Node& w, const Node& r, std::string_view key,
+                   uint32_t field, const std::string& where,
+                   std::vector<Inst>* body) {
+    if (w.type == Type::kUnion) {
+      std::vector<Decoder::Branch> branches;
+      for (size_t i = 0; i < w.branches.size(); ++i) {
+        const Node& wb = *w.branches[i];
+        Decoder::Branch b;
+        Result<uint32_t> f = InvalidArgument("");
+        if (r.type == Type::kUnion) {
+          int rb = BestBranch(r, wb);
+          if (rb < 0) {
+            f = InvalidArgument(
+                Join(where, "writer union branch " + Describe(wb) +
+                                " is not in the reader's union"));
+          } else {
+            b = MakeBranch(r.branches[rb], rb);
+            f = ValueFunc(wb, *r.branches[rb], where);
+          }
+        } else {
+          f = ValueFunc(wb, r, where);
+        }
+        if (f.ok()) {
+          b.pc = *f;
+        } else {
+          // Spec: an unresolvable writer branch is an error only when data
+          // uses it.
+          b.fail = true;
+          d_->messages_.push_back(f.status().message());
+          b.message = static_cast<uint32_t>(d_->messages_.size() - 1);
+        }
+        branches.push_back(b);
+      }
+      bool any = false;
+      for (const auto& b : branches) any |= !b.fail;
+      if (!any && !branches.empty()) {
+        return InvalidArgument(d_->messages_[branches[0].message]);
+      }
+      Inst in = Make(kUnion, key, field);
+      in.arg = static_cast<uint32_t>(d_->branches_.size());
+      in.aux = static_cast<uint32_t>(branches.size());
+      for (auto& b : branches) d_->branches_.push_back(b);
+      body->push_back(in);
+      return Status::Ok();
+    }
+    if (r.type == Type::kUnion) {
+      int rb = BestBranch(r, w);
+      if (rb < 0) {
+        return InvalidArgument(Join(
+            where,
+            "writer type " + Describe(w) + " is not in the reader's union"));
+      }
+      ASSIGN_OR_RETURN(uint32_t f, ValueFunc(w, *r.branches[rb], where));
+      Decoder::Branch b = MakeBranch(r.branches[rb], rb);
+      b.pc = f;
+      Inst in = Make(kReaderUnion, key, field);
+      in.arg = static_cast<uint32_t>(d_->branches_.size());
+      d_->branches_.push_back(b);
+      body->push_back(in);
+      return Status::Ok();
+    }
+    Inst in = Make(kFail, key, field);
+    auto mismatch = [&] {
+      return InvalidArgument(
+          Join(where, "writer type " + Describe(w) +
+                          " does not resolve to reader type " + Describe(r)));
+    };
+    if (w.type != r.type) {
+      static constexpr struct {
+        Type w, r;
+        uint8_t op;
+      } kPromotions[] = {
+          {Type::kInt, Type::kLong, kIntToLong},
+          {Type::kInt, Type::kFloat, kIntToFloat},
+          {Type::kInt, Type::kDouble, kIntToDouble},
+          {Type::kLong, Type::kFloat, kLongToFloat},
+          {Type::kLong, Type::kDouble, kLongToDouble},
+          {Type::kFloat, Type::kDouble, kFloatToDouble},
+          {Type::kString, Type::kBytes, kStringToBytes},
+          {Type::kBytes, Type::kString, kBytesToString},
+      };
+      for (const auto& p : kPromotions) {
+        if (p.w == w.type && p.r == r.type) {
+          in.op = p.op;
+          body->push_back(in);
+          return Status::Ok();
+        }
+      }
+      return mismatch();
+    }
+    LogicalType lt = r.logical_type;
+    switch (w.type) {
+      case Type::kNull:
+        in.op = kNull;
+        break;
+      case Type::kBoolean:
+        in.op = kBool;
+        break;
+      case Type::kInt:
+        in.op = lt == LogicalType::kDate         ? kDate
+                : lt == LogicalType::kTimeMillis ? kTimeMillis
+                                                 : kInt;
+        break;
+      case Type::kLong:
+        in.op = kLong;
+        switch (lt) {
+          case LogicalType::kTimeMicros:
+            in.op = kTimeMicros;
+            break;
+          case LogicalType::kTimestampMillis:
+          case LogicalType::kTimestampMicros:
+          case LogicalType::kTimestampNanos:
+          case LogicalType::kLocalTimestampMillis:
+          case LogicalType::kLocalTimestampMicros:
+          case LogicalType::kLocalTimestampNanos: {
+            in.op = kTimestamp;
+            bool utc = lt == LogicalType::kTimestampMillis ||
+                       lt == LogicalType::kTimestampMicros ||
+                       lt == LogicalType::kTimestampNanos;
+            internal::TimeUnit unit =
+                (lt == LogicalType::kTimestampMillis ||
+                 lt == LogicalType::kLocalTimestampMillis)
+                    ? internal::TimeUnit::kMillis
+                : (lt == LogicalType::kTimestampMicros ||
+                   lt == LogicalType::kLocalTimestampMicros)
+                    ? internal::TimeUnit::kMicros
+                    : internal::TimeUnit::kNanos;
+            in.flags = static_cast<uint8_t>(unit) | (utc ? kFlagUtc : 0);
+            break;
+          }
+          default:
+            break;
+        }
+        break;
+      case Type::kFloat:
+        in.op = kFloat;
+        break;
+      case Type::kDouble:
+        in.op = kDouble;
+        break;
+      case Type::kBytes:
+        in.op = kBytes;
+        if (lt == LogicalType::kDecimal) {
+          in.op = kDecimalBytes;
+          in.aux = static_cast<uint32_t>(r.scale);
+        }
+        break;
+      case Type::kString:
+        in.op = kString;
+        break;
+      case Type::kFixed:
+        if (!NamesMatch(w, r) || w.fixed_size != r.fixed_size)
+          return mismatch();
+        in.op = kFixed;
+        in.arg = static_cast<uint32_t>(r.fixed_size);
+        if (lt == LogicalType::kDecimal) {
+          in.op = kDecimalFixed;
+          in.aux = static_cast<uint32_t>(r.scale);
+        } else if (lt == LogicalType::kUuid) {
+          in.op = kUuidFixed;
+        } else if (lt == LogicalType::kDuration) {
+          in.op = kDuration;
+        }
+        break;
+      case Type::kEnum: {
+        if (!NamesMatch(w, r)) return mismatch();
+        Decoder::EnumMap m;
+        m.name = r.full_name;
+        for (const auto& sym : w.symbols) {
+          int ri = r.SymbolIndex(sym);
+          if (ri < 0 && r.enum_default) ri = *r.enum_default;
+          m.reader_index.push_back(ri);
+          std::string q;
+          if (ri >= 0) internal::AppendJsonString(r.symbols[ri], &q);
+          m.json.push_back(std::move(q));
+        }
+        in.op = kEnum;
+        in.arg = static_cast<uint32_t>(d_->enums_.size());
+        d_->enums_.push_back(std::move(m));
+        break;
+      }
+      case Type::kArray: {
+        ASSIGN_OR_RETURN(uint32_t f, ValueFunc(*w.items, *r.items,
+                                               Join(where, "array items")));
+        in.op = kArray;
+        in.arg = f;
+        std::vector<const Node*> visiting;
+        if (MinSize(*w.items, &visiting) == 0) in.flags |= kFlagEmptyItems;
+        break;
+      }
+      case Type::kMap: {
+        ASSIGN_OR_RETURN(uint32_t f, ValueFunc(*w.values, *r.values,
+                                               Join(where, "map values")));
+        in.op = kMap;
+        in.arg = f;
+        break;
+      }
+      case Type::kRecord: {
+        if (!NamesMatch(w, r)) return mismatch();
+        ASSIGN_OR_RETURN(uint32_t f, RecordFunc(w, r));
+        in.op = kRecord;
+        in.arg = f;
+        in.aux = static_cast<uint32_t>(r.fields.size());
+        break;
+      }
+      case Type::kUnion:
+        return Internal("unreachable");
+    }
+    body->push_back(in);
+    return Status::Ok();
+  }
+
+  Result<uint32_t> SkipFunc(const Node& w) {
+    Key key{kSkipFn, w.id, 0};
+    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+    uint32_t f = NewFunc();
+    memo_[key] = f;
+    std::vector<Inst> body;
+    RETURN_IF_ERROR(SkipInst(w, &body));
+    body.push_back(Make(kEnd));
+    funcs_[f] = std::move(body);
+    return f;
+  }
+
+  Result<uint32_t> SkipRecordFunc(const Node& w) {
+    Key key{kSkipRecordFn, w.id, 0};
+    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+    uint32_t f = NewFunc();
+    memo_[key] = f;
+    std::vector<Inst> body;
+    for (const auto& field : w.fields) {
+      RETURN_IF_ERROR(SkipInst(*field.type, &body));
+    }
+    body.push_back(Make(kEnd));
+    funcs_[f] = std::move(body);
+    return f;
+  }
+
+  Status SkipInst(const Node& w, std::vector<Inst>* body) {
+    Inst in;
+    switch (w.type) {
+      case Type::kNull:
+        return Status::Ok();
+      case Type::kBoolean:
+        in.op = kSkipBool;
+        break;
+      case Type::kInt:
+      case Type::kLong:
+      case Type::kEnum:
+        in.op = kSkipVarint;
+        break;
+      case Type::kFloat:
+        in.op = kSkipFixed;
+        in.arg = 4;
+        break;
+      case Type::kDouble:
+        in.op = kSkipFixed;
+        in.arg = 8;
+        break;
+      case Type::kFixed:
+        in.op = kSkipFixed;
+        in.arg = static_cast<uint32_t>(w.fixed_size);
+        break;
+      case Type::kBytes:
+      case Type::kString:
+        in.op = kSkipBytes;
+        break;
+      case Type::kArray: {
+        ASSIGN_OR_RETURN(in.arg, SkipFunc(*w.items));
+        in.op = kSkipArray;
+        std::vector<const Node*> visiting;
+        if (MinSize(*w.items, &visiting) == 0) in.flags |= kFlagEmptyItems;
+        break;
+      }
+      case Type::kMap: {
+        ASSIGN_OR_RETURN(in.arg, SkipFunc(*w.values));
+        in.op = kSkipMap;
+        break;
+      }
+      case Type::kRecord: {
+        ASSIGN_OR_RETURN(in.arg, SkipRecordFunc(w));
+        in.op = kSkipRecord;
+        break;
+      }
+      case Type::kUnion: {
+        std::vector<Decoder::Branch> bs;
+        for (const Node* b : w.branches) {
+          Decoder::Branch br;
+          ASSIGN_OR_RETURN(br.pc, SkipFunc(*b));
+          bs.push_back(br);
+        }
+        in.op = kSkipUnion;
+        in.arg = static_cast<uint32_t>(d_->branches_.size());
+        in.aux = static_cast<uint32_t>(bs.size());
+        for (auto& b : bs) d_->branches_.push_back(b);
+        break;
+      }
+    }
+    body->push_back(in);
+    return Status::Ok();
+  }
+
+  Decoder* d_;
+  std::vector<std::vector<Inst>> funcs_;
+  std::map<Key, uint32_t> memo_;
+  std::map<std::string, uint32_t> literal_index_;
+};
+
+Decoder::~Decoder() = default;
+
+Result<std::shared_ptr<const Decoder>> Decoder::Create(
+    std::shared_ptr<const Schema> writer, std::shared_ptr<const Schema> reader,
+    const DecoderOptions& options) {
+  if (writer == nullptr) return InvalidArgument("no writer schema");
+  std::shared_ptr<Decoder> d(new Decoder());
+  d->writer_ = writer;
+  d->reader_ = reader ? std::move(reader) : std::move(writer);
+  d->options_ = options;
+  DecoderCompiler compiler(d.get());
+  RETURN_IF_ERROR(compiler.Compile());
+  return std::shared_ptr<const Decoder>(std::move(d));
+}
+
+namespace {
+
+// Skip ops shared by all interpreters.
+inline bool SkipSimple(const Decoder::Inst& in, Ctx& c) {
+  switch (in.op) {
+    case kSkipBool:
+      if (c.p >= c.end) return c.Fail("truncated boolean");
+      ++c.p;
+      return true;
+    case kSkipVarint: {
+      uint64_t u;
+      return ReadVarint(c, &u);
+    }
+    case kSkipFixed:
+      if (c.end - c.p < static_cast<int64_t>(in.arg)) {
+        return c.Fail("truncated input");
+      }
+      c.p += in.arg;
+      return true;
+    case kSkipBytes: {
+      std::string_view s;
+      return ReadBytes(c, &s);
+    }
+    default:
+      return c.Fail("bad instruction");
+  }
+}
+
+}  // namespace
+
+bool Decoder::RunSkip(uint32_t pc, Context& c) const {
+  if (++c.depth > options_.max_depth) return c.Fail("nested too deeply");
+  for (;; ++pc) {
+    const Inst& in = code_[pc];
+    switch (in.op) {
+      case kEnd:
+        --c.depth;
+        return true;
+      case kSkipArray:
+      case kSkipMap:
+      case kSkipUnion:
+        if (!SkipComplex(in, c)) return false;
+        break;
+      case kSkipRecord:
+        if (!RunSkip(in.arg, c)) return false;
+        break;
+      case kFail:
+        return c.Fail(messages_[in.arg]);
+      default:
+        if (!SkipSimple(in, c)) return false;
+    }
+  }
+}
+
+template <JsonFormat F>
+bool Decoder::Logical(const Inst& in, Context& c, std::string& out) const {
+  switch (in.op) {
+    case kDecimalBytes:
+    case kDecimalFixed: {
+      std::string_view s;
+      if (!(in.op == kDecimalBytes ? ReadBytes(c, &s)
+                                   : ReadFixed(c, in.arg, &s))) {
+        return false;
+      }
+      if (F == JsonFormat::kAvro) {
+        internal::AppendLatin1String(s, &out);
+      } else {
+        if (s.size() > options_.max_decimal_bytes)
+          return c.Fail("decimal too long");
+        internal::AppendDecimal(s, static_cast<int>(in.aux), &out);
+      }
+      return true;
+    }
+    case kUuidFixed: {
+      std::string_view s;
+      if (!ReadFixed(c, in.arg, &s)) return false;
+      if (F == JsonFormat::kAvro) {
+        internal::AppendLatin1String(s, &out);
+      } else {
+        internal::AppendUuid(s, &out);
+      }
+      return true;
+    }
+    case kDuration: {
+      std::string_view s;
+      if (!ReadFixed(c, in.arg, &s)) return false;
+      if (F == JsonFormat::kAvro) {
+        internal::AppendLatin1String(s, &out);
+      } else {
+        out.append("{\"months\":");
+        internal::AppendInt(bytes::DecodeFixed32(s.data()), &out);
+        out.append(",\"days\":");
+        internal::AppendInt(bytes::DecodeFixed32(s.data() + 4), &out);
+        out.append(",\"millis\":");
+        internal::AppendInt(bytes::DecodeFixed32(s.data() + 8), &out);
+        out.push_back('}');
+      }
+      return true;
+    }
+    case kDate:
+    case kTimeMillis: {
+      int32_t v;
+      if (!ReadInt(c, &v)) return false;
+      bool done = false;
+      if (F == JsonFormat::kPlain) {
+        done = in.op == kDate ? internal::AppendDate(v, &out)
+                              : internal::AppendTimeOfDay(
+                                    v, internal::TimeUnit::kMillis, &out);
+      }
+      if (!done) internal::AppendInt(v, &out);
+      return true;
+    }
+    case kTimeMicros:
+    case kTimestamp: {
+      int64_t v;
+      if (!ReadLong(c, &v)) return false;
+      bool done = false;
+      if (F == JsonFormat::kPlain) {
+        done = in.op == kTimeMicros
+                   ? internal::AppendTimeOfDay(v, internal::TimeUnit::kMicros,
+                                               &out)
+                   : internal::AppendTimestamp(
+                         v, static_cast<internal::TimeUnit>(in.flags & 3),
+                         in.flags & kFlagUtc, &out);
+      }
+      if (!done) internal::AppendInt(v, &out);
+      return true;
+    }
+    default:
+      return c.Fail("bad instruction");
+  }
+}
+
+template <JsonFormat F>
+bool Decoder::RunJson(uint32_t pc, Context& c, std::string& out) const {
+  if (++c.depth > options_.max_depth) return c.Fail("nested too deeply");
+  const char* lit = literals_.data();
+  for (;; ++pc) {
+    const Inst& in = code_[pc];
+    if (in.key_len) out.append(lit + in.key_off, in.key_len);
+    switch (in.op) {
+      case kEnd:
+        --c.depth;
+        return true;
+      case kNull:
+        out.append("null", 4);
+        break;
+      case kBool:
+        if (c.p >= c.end) return c.Fail("truncated boolean");
+        if (*c.p > 1) return c.Fail("invalid boolean");
+        if (*c.p++) {
+          out.append("true", 4);
+        } else {
+          out.append("false", 5);
+        }
+        break;
+      case kInt:
+      case kIntToLong: {
+        int32_t v;
+        if (!ReadInt(c, &v)) return false;
+        internal::AppendInt(v, &out);
+        break;
+      }
+      case kLong: {
+        int64_t v;
+        if (!ReadLong(c, &v)) return false;
+        internal::AppendInt(v, &out);
+        break;
+      }
+      case kIntToFloat: {
+        int32_t v;
+        if (!ReadInt(c, &v)) return false;
+        internal::AppendFloat(static_cast<float>(v), &out);
+        break;
+      }
+      case kIntToDouble: {
+        int32_t v;
+        if (!ReadInt(c, &v)) return false;
+        internal::AppendDouble(v, &out);
+        break;
+      }
+      case kLongToFloat: {
+        int64_t v;
+        if (!ReadLong(c, &v)) return false;
+        internal::AppendFloat(static_cast<float>(v), &out);
+        break;
+      }
+      case kLongToDouble: {
+        int64_t v;
+        if (!ReadLong(c, &v)) return false;
+        internal::AppendDouble(static_cast<double>(v), &out);
+        break;
+      }
+      case kFloat: {
+        float v;
+        if (!ReadFloat(c, &v)) return false;
+        internal::AppendFloat(v, &out);
+        break;
+      }
+      case kFloatToDouble: {
+        float v;
+        if (!ReadFloat(c, &v)) return false;
+        internal::AppendDouble(v, &out);
+        break;
+      }
+      case kDouble: {
+        double v;
+        if (!ReadDouble(c, &v)) return false;
+        internal::AppendDouble(v, &out);
+        break;
+      }
+      case kString:
+      case kBytesToString: {
+        std::string_view s;
+        if (!ReadBytes(c, &s)) return false;
+        internal::AppendJsonString(s, &out);
+        break;
+      }
+      case kBytes:
+      case kStringToBytes: {
+        std::string_view s;
+        if (!ReadBytes(c, &s)) return false;
+        if (F == JsonFormat::kAvro) {
+          internal::AppendLatin1String(s, &out);
+        } else {
+          internal::AppendBase64String(s, &out);
+        }
+        break;
+      }
+      case kFixed: {
+        std::string_view s;
+        if (!ReadFixed(c, in.arg, &s)) return false;
+        if (F == JsonFormat::kAvro) {
+          internal::AppendLatin1String(s, &out);
+        } else {
+          internal::AppendBase64String(s, &out);
+        }
+        break;
+      }
+      case kEnum: {
+        int64_t idx;
+        if (!ReadLong(c, &idx)) return false;
+        const EnumMap& m = enums_[in.arg];
+        if (idx < 0 || idx >= static_cast<int64_t>(m.reader_index.size())) {
+          return c.Fail("enum index out of range");
+        }
+        if (m.reader_index[idx] < 0) {
+          return c.Fail("writer symbol not in reader enum '" + m.name + "'");
+        }
+        out.append(m.json[idx]);
+        break;
+      }
+      case kRecord:
+        if (!RunJson<F>(in.arg, c, out)) return false;
+        break;
+      case kArray:
+      case kMap: {
+        bool map = in.op == kMap;
+        out.push_back(map ? '{' : '[');
+        bool first = true;
+        while (true) {
+          int64_t n;
+          if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
+          if (n == 0) break;
+          for (int64_t i = 0; i < n; ++i) {
+            if (!first) out.push_back(',');
+            first = false;
+            if (map) {
+              std::string_view k;
+              if (!ReadBytes(c, &k)) return false;
+              internal::AppendJsonString(k, &out);
+              out.push_back(':');
+            }
+            if (!RunJson<F>(in.arg, c, out)) return false;
+          }
+        }
+        out.push_back(map ? '}' : ']');
+        break;
+      }
+      case kUnion:
+      case kReaderUnion: {
+        uint32_t b = in.arg;
+        if (in.op == kUnion) {
+          int64_t idx;
+          if (!ReadLong(c, &idx)) return false;
+          if (idx < 0 || idx >= in.aux)
+            return c.Fail("union index out of range");
+          b += static_cast<uint32_t>(idx);
+        }
+        const Branch& br = branches_[b];
+        if (br.fail) return c.Fail(messages_[br.message]);
+        bool wrap = F == JsonFormat::kAvro && br.wrap_len;
+        if (wrap) out.append(lit + br.wrap_off, br.wrap_len);
+        if (!RunJson<F>(br.pc, c, out)) return false;
+        if (wrap) out.push_back('}');
+        break;
+      }
+      case kDefault:
+        out.append(F == JsonFormat::kAvro ? defaults_[in.arg].avro_json
+                                          : defaults_[in.arg].plain_json);
+        break;
+      case kFail:
+        return c.Fail(messages_[in.arg]);
+      case kSkipRecord:
+        if (!RunSkip(in.arg, c)) return false;
+        break;
+      case kSkipArray:
+      case kSkipMap:
+      case kSkipUnion:
+        if (!SkipComplex(in, c)) return false;
+        break;
+      case kSkipBool:
+      case kSkipVarint:
+      case kSkipFixed:
+      case kSkipBytes:
+        if (!SkipSimple(in, c)) return false;
+        break;
+      default:
+        if (!Logical<F>(in, c, out)) return false;
+    }
+  }
+}
+
+// Skips one array, map or union described by `in`.
+bool Decoder::SkipComplex(const Inst& in, Context& c) const {
+  if (in.op == kSkipUnion) {
+    int64_t idx;
+    if (!ReadLong(c, &idx)) return false;
+    if (idx < 0 || idx >= in.aux) return c.Fail("union index out of range");
+    return RunSkip(branches_[in.arg + idx].pc, c);
+  }
+  while (true) {
+    int64_t raw;
+    const uint8_t* save = c.p;
+    if (!ReadLong(c, &raw)) return false;
+    if (raw < 0) {
+      if (raw == INT64_MIN) return c.Fail("invalid block count");
+      int64_t size;
+      if (!ReadLong(c, &size)) return false;
+      if (size < 0 || size > c.end - c.p) return c.Fail("invalid block size");
+      c.p += size;
+      continue;
+    }
+    c.p = save;
+    int64_t n;
+    if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
+    if (n == 0) return true;
+    for (int64_t i = 0; i < n; ++i) {
+      if (in.op == kSkipMap) {
+        std::string_view k;
+        if (!ReadBytes(c, &k)) return false;
+      }
+      if (!RunSkip(in.arg, c)) return false;
+    }
+  }
+}
+
+bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
+  if (++c.depth > options_.max_depth) return c.Fail("nested too deeply");
+  for (;; ++pc) {
+    const Inst& in = code_[pc];
+    if (in.op == kEnd) {
+      --c.depth;
+      return true;
+    }
+    Value* v = in.field == kSelf ? target : &target->items[in.field];
+    v->branch = -1;
+    switch (in.op) {
+      case kNull:
+        v->type = Type::kNull;
+        break;
+      case kBool:
+        if (c.p >= c.end) return c.Fail("truncated boolean");
+        if (*c.p > 1) return c.Fail("invalid boolean");
+        v->type = Type::kBoolean;
+        v->boolean = *c.p++;
+        break;
+      case kInt:
+      case kDate:
+      case kTimeMillis: {
+        int32_t x;
+        if (!ReadInt(c, &x)) return false;
+        v->type = Type::kInt;
+        v->integer = x;
+        break;
+      }
+      case kIntToLong: {
+        int32_t x;
+        if (!ReadInt(c, &x)) return false;
+        v->type = Type::kLong;
+        v->integer = x;
+        break;
+      }
+      case kLong:
+      case kTimeMicros:
+      case kTimestamp: {
+        int64_t x;
+        if (!ReadLong(c, &x)) return false;
+        v->type = Type::kLong;
+        v->integer = x;
+        break;
+      }
+      case kIntToFloat:
+      case kLongToFloat: {
+        int64_t x;
+        if (in.op == kIntToFloat) {
+          int32_t i;
+          if (!ReadInt(c, &i)) return false;
+          x = i;
+        } else if (!ReadLong(c, &x)) {
+          return false;
+        }
+        v->type = Type::kFloat;
+        v->float_value = static_cast<float>(x);
+        break;
+      }
+      case kIntToDouble:
+      case kLongToDouble: {
+        int64_t x;
+        if (in.op == kIntToDouble) {
+          int32_t i;
+          if (!ReadInt(c, &i)) return false;
+          x = i;
+        } else if (!ReadLong(c, &x)) {
+          return false;
+        }
+        v->type = Type::kDouble;
+        v->double_value = static_cast<double>(x);
+        break;
+      }
+      case kFloat:
+        v->type = Type::kFloat;
+        if (!ReadFloat(c, &v->float_value)) return false;
+        break;
+      case kFloatToDouble: {
+        float f;
+        if (!ReadFloat(c, &f)) return false;
+        v->type = Type::kDouble;
+        v->double_value = f;
+        break;
+      }
+      case kDouble:
+        v->type = Type::kDouble;
+        if (!ReadDouble(c, &v->double_value)) return false;
+        break;
+      case kString:
+      case kBytes:
+      case kStringToBytes:
+      case kBytesToString:
+      case kDecimalBytes: {
+        std::string_view s;
+        if (!ReadBytes(c, &s)) return false;
+        v->type = (in.op == kString || in.op == kBytesToString) ? Type::kString
+                                                                : Type::kBytes;
+        v->bytes.assign(s.data(), s.size());
+        break;
+      }
+      case kFixed:
+      case kDecimalFixed:
+      case kUuidFixed:
+      case kDuration: {
+        std::string_view s;
+        if (!ReadFixed(c, in.arg, &s)) return false;
+        v->type = Type::kFixed;
+        v->bytes.assign(s.data(), s.size());
+        break;
+      }
+      case kEnum: {
+        int64_t idx;
+        if (!ReadLong(c, &idx)) return false;
+        const EnumMap& m = enums_[in.arg];
+        if (idx < 0 || idx >= static_cast<int64_t>(m.reader_index.size())) {
+          return c.Fail("enum index out of range");
+        }
+        if (m.reader_index[idx] < 0) {
+          return c.Fail("writer symbol not in reader enum '" + m.name + "'");
+        }
+        v->type = Type::kEnum;
+        v->integer = m.reader_index[idx];
+        break;
+      }
+      case kRecord:
+        v->type = Type::kRecord;
+        v->keys.clear();
+        v->items.resize(in.aux);
+        if (!RunValue(in.arg, c, v)) return false;
+        break;
+      case kArray:
+      case kMap: {
+        bool map = in.op == kMap;
+        v->type = map ? Type::kMap : Type::kArray;
+        size_t count = 0;
+        if (map) v->keys.clear();
+        while (true) {
+          int64_t n;
+          if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
+          if (n == 0) break;
+          v->items.resize(count + static_cast<size_t>(n));
+          for (int64_t i = 0; i < n; ++i, ++count) {
+            if (map) {
+              std::string_view k;
+              if (!ReadBytes(c, &k)) return false;
+              v->keys.emplace_back(k);
+            }
+            if (!RunValue(in.arg, c, &v->items[count])) return false;
+          }
+        }
+        v->items.resize(count);
+        break;
+      }
+      case kUnion:
+      case kReaderUnion: {
+        uint32_t b = in.arg;
+        if (in.op == kUnion) {
+          int64_t idx;
+          if (!ReadLong(c, &idx)) return false;
+          if (idx < 0 || idx >= in.aux)
+            return c.Fail("union index out of range");
+          b += static_cast<uint32_t>(idx);
+        }
+        const Branch& br = branches_[b];
+        if (br.fail) return c.Fail(messages_[br.message]);
+        if (!RunValue(br.pc, c, v)) return false;
+        v->branch = br.reader_branch;
+        break;
+      }
+      case kDefault:
+        *v = defaults_[in.arg].value;
+        break;
+      case kFail:
+        return c.Fail(messages_[in.arg]);
+      case kSkipRecord:
+        if (!RunSkip(in.arg, c)) return false;
+        break;
+      case kSkipArray:
+      case kSkipMap:
+      case kSkipUnion:
+        if (!SkipComplex(in, c)) return false;
+        break;
+      default:
+        if (!SkipSimple(in, c)) return false;
+    }
+  }
+}
+
+namespace {
+
+Ctx MakeContext(std::string_view in, const DecoderOptions& o) {
+  Ctx c;
+  c.begin = reinterpret_cast<const uint8_t*>(in.data());
+  c.p = c.begin;
+  c.end = c.begin + in.size();
+  c.empty_budget = o.max_empty_items;
+  return c;
+}
+
+Status Finish(Ctx& c, bool ok, std::string_view* in) {
+  if (!ok) return InvalidArgument("avro: " + c.error);
+  in->remove_prefix(static_cast<size_t>(c.p - c.begin));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Decoder::DecodeJson(std::string_view* in, JsonFormat format,
+                           std::string* out) const {
+  Ctx c = MakeContext(*in, options_);
+  bool ok = format == JsonFormat::kAvro
+                ? RunJson<JsonFormat::kAvro>(entry_, c, *out)
+                : RunJson<JsonFormat::kPlain>(entry_, c, *out);
+  return Finish(c, ok, in);
+}
+
+Status Decoder::Decode(std::string_view* in, Value* out) const {
+  Ctx c = MakeContext(*in, options_);
+  return Finish(c, RunValue(entry_, c, out), in);
+}
+
+Status Decoder::Skip(std::string_view* in) const {
+  Ctx c = MakeContext(*in, options_);
+  return Finish(c, RunSkip(skip_entry_, c), in);
+}
+
+Status Decoder::DecodeJsonExact(std::string_view in, JsonFormat format,
+                                std::string* out) const {
+  RETURN_IF_ERROR(DecodeJson(&in, format, out));
+  if (!in.empty()) {
+    return InvalidArgument("avro: " + std::to_string(in.size()) +
+                           " bytes left after the datum");
+  }
+  return Status::Ok();
+}
+
+Status Decoder::DecodeExact(std::string_view in, Value* out) const {
+  RETURN_IF_ERROR(Decode(&in, out));
+  if (!in.empty()) {
+    return InvalidArgument("avro: " + std::to_string(in.size()) +
+                           " bytes left after the datum");
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- encoding
+
+void PutLong(int64_t v, std::string* out) {
+  uint64_t u = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+  char buf[10];
+  int n = 0;
+  while (u >= 0x80) {
+    buf[n++] = static_cast<char>(u | 0x80);
+    u >>= 7;
+  }
+  buf[n++] = static_cast<char>(u);
+  out->append(buf, n);
+}
+
+std::optional<int64_t> GetLong(std::string_view* in) {
+  Ctx c = MakeContext(*in, DecoderOptions());
+  int64_t v;
+  if (!ReadLong(c, &v)) return std::nullopt;
+  in->remove_prefix(static_cast<size_t>(c.p - c.begin));
+  return v;
+}
+
+namespace {
+
+Status EncodeAt(const Node& node, const Value& v, std::string* out, int depth) {
+  if (depth > 256) return InvalidArgument("avro: value nested too deeply");
+  auto mismatch = [&] {
+    return InvalidArgument("avro: a " + std::string(TypeName(v.type)) +
+                           " value does not fit schema " + Describe(node));
+  };
+  if (node.type == Type::kUnion) {
+    int b = v.branch;
+    if (b < 0) {
+      for (size_t i = 0; i < node.branches.size(); ++i) {
+        if (node.branches[i]->type == v.type) {
+          b = static_cast<int>(i);
+          break;
+        }
+      }
+    }
+    if (b < 0 || b >= static_cast<int>(node.branches.size())) return mismatch();
+    PutLong(b, out);
+    return EncodeAt(*node.branches[b], v, out, depth + 1);
+  }
+  bool promoted = (node.type == Type::kLong && v.type == Type::kInt) ||
+                  (node.type == Type::kDouble && v.type == Type::kFloat);
+  if (v.type != node.type && !promoted) return mismatch();
+  switch (node.type) {
+    case Type::kNull:
+      return Status::Ok();
+    case Type::kBoolean:
+      out->push_back(v.boolean ? 1 : 0);
+      return Status::Ok();
+    case Type::kInt:
+      if (v.integer < INT32_MIN || v.integer > INT32_MAX) {
+        return InvalidArgument("avro: int value out of range");
+      }
+      PutLong(v.integer, out);
+      return Status::Ok();
+    case Type::kLong:
+      PutLong(v.integer, out);
+      return Status::Ok();
+    case Type::kFloat: {
+      char b[4];
+      std::memcpy(b, &v.float_value, 4);
+      out->append(b, 4);
+      return Status::Ok();
+    }
+    case Type::kDouble: {
+      double d = v.type == Type::kFloat ? v.float_value : v.double_value;
+      char b[8];
+      std::memcpy(b, &d, 8);
+      out->append(b, 8);
+      return Status::Ok();
+    }
+    case Type::kBytes:
+    case Type::kString:
+      PutLong(static_cast<int64_t>(v.bytes.size()), out);
+      out->append(v.bytes);
+      return Status::Ok();
+    case Type::kFixed:
+      if (static_cast<int64_t>(v.bytes.size()) != node.fixed_size) {
+        return InvalidArgument("avro: fixed '" + node.full_name + "' needs " +
+                               std::to_string(node.fixed_size) +
+                               " bytes, got " + std::to_string(v.bytes.size()));
+      }
+      out->append(v.bytes);
+      return Status::Ok();
+    case Type::kEnum:
+      if (v.integer < 0 ||
+          v.integer >= static_cast<int64_t>(node.symbols.size())) {
+        return InvalidArgument("avro: enum '" + node.full_name +
+                               "' has no symbol " + std::to_string(v.integer));
+      }
+      PutLong(v.integer, out);
+      return Status::Ok();
+    case Type::kArray:
+      if (!v.items.empty()) {
+        PutLong(static_cast<int64_t>(v.items.size()), out);
+        for (const auto& item : v.items) {
+          RETURN_IF_ERROR(EncodeAt(*node.items, item, out, depth + 1));
+        }
+      }
+      out->push_back(0);
+      return Status::Ok();
+    case Type::kMap:
+      if (v.keys.size() != v.items.size()) {
+        return InvalidArgument("avro: map keys and values differ in number");
+      }
+      if (!v.items.empty()) {
+        PutLong(static_cast<int64_t>(v.items.size()), out);
+        for (size_t i = 0; i < v.items.size(); ++i) {
+          PutLong(static_cast<int64_t>(v.keys[i].size()), out);
+          out->append(v.keys[i]);
+          RETURN_IF_ERROR(EncodeAt(*node.values, v.items[i], out, depth + 1));
+        }
+      }
+      out->push_back(0);
+      return Status::Ok();
+    case Type::kRecord:
+      if (v.items.size() != node.fields.size()) {
+        return InvalidArgument("avro: record '" + node.full_name + "' has " +
+                               std::to_string(node.fields.size()) +
+                               " fields, the value " +
+                               std::to_string(v.items.size()));
+      }
+      for (size_t i = 0; i < node.fields.size(); ++i) {
+        Status s = EncodeAt(*node.fields[i].type, v.items[i], out, depth + 1);
+        if (!s.ok()) {
+          return InvalidArgument(s.message() + " (record '" + node.full_name +
+                                 "' field '" + node.fields[i].name + "')");
+        }
+      }
+      return Status::Ok();
+    case Type::kUnion:
+      break;
+  }
+  return mismatch();
+}
+
+}  // namespace
+
+Status EncodeValue(const Node& node, const Value& value, std::string* out) {
+  return EncodeAt(node, value, out, 0);
+}
+
+}  // namespace riffle::avro

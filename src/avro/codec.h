@@ -1,0 +1,127 @@
+// Avro binary encoding, compiled per schema.
+//
+// A Decoder is built once for a (writer schema, reader schema) pair: schema
+// resolution (promotions, defaults, reordered and removed fields, aliases,
+// enum defaults, union branch matching) is worked out at Create() time and
+// compiled into a flat array of instructions. Decoding a datum then runs that
+// program over the bytes: no name lookups, no walk of the schema tree, and
+// JSON output goes straight into the caller's string.
+//
+// Decoding is hardened against hostile input: every length and count is
+// checked against the bytes that remain, nesting is bounded, and malformed
+// data is an InvalidArgument error, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "avro/schema.h"
+#include "avro/value.h"
+#include "core/status.h"
+
+namespace riffle::avro {
+
+// The two JSON shapes riffle reads and writes (docs/avro.md):
+//  - kAvro: the Avro specification's JSON encoding (unions wrapped as
+//    {"type": value}, bytes and fixed as strings of code points U+0000-U+00FF,
+//    logical types as their underlying values);
+//  - kPlain: the projection riffle stores: unions as the bare value, bytes and
+//    fixed in base64, decimals as exact decimal strings, dates and times as
+//    ISO-8601 strings, UUIDs as strings, durations as objects.
+enum class JsonFormat : uint8_t { kAvro, kPlain };
+
+struct DecoderOptions {
+  // Deepest nesting of records, arrays, maps and unions in one datum.
+  int max_depth = 128;
+  // Items that take no bytes (null, empty records) cannot be bounded by the
+  // input size; this caps how many one datum may hold.
+  int64_t max_empty_items = 1 << 20;
+  // Longest decimal converted to a decimal string (the conversion is
+  // quadratic in the length).
+  size_t max_decimal_bytes = 256;
+};
+
+// A compiled decoder. Immutable after Create(); thread-safe: any number of
+// threads may decode with one Decoder at once. It keeps both schemas alive.
+class Decoder {
+ public:
+  // Compiles a decoder for data written with `writer`, presented in the shape
+  // of `reader` (null: the writer schema itself). When the schemas do not
+  // resolve, InvalidArgument says where ("record 'a.B' field 'c': ...").
+  static Result<std::shared_ptr<const Decoder>> Create(
+      std::shared_ptr<const Schema> writer,
+      std::shared_ptr<const Schema> reader = nullptr,
+      const DecoderOptions& options = {});
+
+  // Decodes one datum from the front of `*in`, advancing it, and appends its
+  // JSON to `*out`. On error `*out` may hold a partial document.
+  Status DecodeJson(std::string_view* in, JsonFormat format,
+                    std::string* out) const;
+  // Decodes one datum into `*out`, reusing its storage where it can.
+  Status Decode(std::string_view* in, Value* out) const;
+  // Skips one datum.
+  Status Skip(std::string_view* in) const;
+
+  // As above, but the datum must be all of `in`.
+  Status DecodeJsonExact(std::string_view in, JsonFormat format,
+                         std::string* out) const;
+  Status DecodeExact(std::string_view in, Value* out) const;
+
+  const Schema& writer() const { return *writer_; }
+  const Schema& reader() const { return *reader_; }
+
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+  ~Decoder();
+
+  // Implementation types, public only for the compiler in codec.cc.
+  struct Inst;
+  struct Branch;
+  struct EnumMap;
+  struct Default;
+  struct Context;
+
+ private:
+  friend class DecoderCompiler;
+  Decoder() = default;
+
+  template <JsonFormat F>
+  bool RunJson(uint32_t pc, Context& c, std::string& out) const;
+  bool RunValue(uint32_t pc, Context& c, Value* target) const;
+  bool RunSkip(uint32_t pc, Context& c) const;
+  bool SkipComplex(const Inst& in, Context& c) const;
+  template <JsonFormat F>
+  bool Logical(const Inst& in, Context& c, std::string& out) const;
+
+  std::shared_ptr<const Schema> writer_;
+  std::shared_ptr<const Schema> reader_;
+  DecoderOptions options_;
+  std::vector<Inst> code_;
+  std::string literals_;
+  std::vector<Branch> branches_;
+  std::vector<EnumMap> enums_;
+  std::vector<Default> defaults_;
+  std::vector<std::string> messages_;
+  uint32_t entry_ = 0;
+  uint32_t skip_entry_ = 0;
+};
+
+// Appends the binary encoding of `value` as an instance of `node`. A union
+// uses `value.branch`, or else the first branch whose type is value.type.
+// InvalidArgument when the value does not fit the schema.
+Status EncodeValue(const Node& node, const Value& value, std::string* out);
+inline Status Encode(const Schema& schema, const Value& value,
+                     std::string* out) {
+  return EncodeValue(schema.root(), value, out);
+}
+
+// Zig-zag varint helpers, exposed for framing and container code.
+void PutLong(int64_t v, std::string* out);
+// nullopt when `*in` is truncated or the varint is longer than 10 bytes.
+std::optional<int64_t> GetLong(std::string_view* in);
+
+}  // namespace riffle::avro

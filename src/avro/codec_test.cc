@@ -1,0 +1,7 @@
+#include "avro/codec.h"
+
+#include <gtest/gtest.h>
+
+namespace riffle::avro {
+namespace {}  // namespace
+}  // namespace riffle::avro
