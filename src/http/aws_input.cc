@@ -243,17 +243,44 @@ void AwsInput::BlobLength(std::string_view name,
   }
 }
 
+namespace {
+
+// A list or map as the Java front end prints it: "[a, b]", "{k=v}".
+std::string JavaToString(const json::Value& v) {
+  auto scalar = [](const json::Value& x) {
+    return x.is_string() || x.is_number() ? x.text() : std::string("...");
+  };
+  std::string out;
+  if (v.is_array()) {
+    out = "[";
+    for (size_t i = 0; i < v.items().size(); ++i) {
+      if (i) out += ", ";
+      out += scalar(v.items()[i]);
+    }
+    return out + "]";
+  }
+  out = "{";
+  for (size_t i = 0; i < v.members().size(); ++i) {
+    if (i) out += ", ";
+    out += v.members()[i].first + "=" + scalar(v.members()[i].second);
+  }
+  return out + "}";
+}
+
+}  // namespace
+
 void AwsInput::ListLength(std::string_view name, const json::Value* list,
                           size_t min, size_t max) {
   if (!list) return;
   size_t n = list->is_array() ? list->items().size() : list->members().size();
-  std::string shown = list->is_array() ? "'[...]'" : "'{...}'";
+  if (n >= min && n <= max) return;
+  std::string shown = "'" + JavaToString(*list) + "'";
   if (n < min) {
     AddViolation(
         name, shown,
         fmt::format("Member must have length greater than or equal to {}",
                     min));
-  } else if (n > max) {
+  } else {
     AddViolation(
         name, shown,
         fmt::format("Member must have length less than or equal to {}", max));
