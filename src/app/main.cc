@@ -1,16 +1,19 @@
 // riffle: the command line.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "app/server_command.h"
 #include "core/logging.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"riffle: streams, functions and tables that speak AWS's protocols"};
+  CLI::App app{
+      "riffle: streams, functions and tables that speak AWS's protocols"};
   app.require_subcommand(1);
+  // Lets global options such as --log-level follow the subcommand.
+  app.fallthrough();
   std::string log_level = "info";
-  app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--log-level", log_level, "debug, info, warn or error")
+      ->capture_default_str();
 
   riffle::app::ServerConfig config;
   CLI::App* server = app.add_subcommand("server", "Run riffle");
@@ -18,33 +21,47 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server->add_option("--host", config.host, "Address every listener binds")
       ->capture_default_str();
-  server->add_option("--aws-port", config.aws_port, "Kinesis, DynamoDB and Lambda APIs (0: any)")
+  server
+      ->add_option("--aws-port", config.aws_port,
+                   "Kinesis, DynamoDB and Lambda APIs (0: any)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
-  server->add_option("--registry-port", config.registry_port, "Schema registry (0: any)")
+  server
+      ->add_option("--registry-port", config.registry_port,
+                   "Schema registry (0: any)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
-  server->add_option("--http-port", config.http_port, "Read API, /health, /metrics (0: any)")
+  server
+      ->add_option("--http-port", config.http_port,
+                   "Read API, /health, /metrics (0: any)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
-  server->add_option("--stack", config.stack_file, "Stack file to apply at start");
-  server->add_option("--durability", config.durability,
-                     "strict: acknowledge after fsync; relaxed: skip fsync")
+  server->add_option("--stack", config.stack_file,
+                     "Stack file to apply at start");
+  server
+      ->add_option("--durability", config.durability,
+                   "strict: acknowledge after fsync; relaxed: skip fsync")
       ->capture_default_str()
       ->check(CLI::IsMember({"strict", "relaxed"}));
-  server->add_option("--threads", config.threads, "Network threads (0: one per core)")
+  server
+      ->add_option("--threads", config.threads,
+                   "Network threads (0: one per core)")
       ->check(CLI::Range(0, 256));
   server->add_flag("--enforce-shard-limits", config.enforce_shard_limits,
                    "Apply AWS's per-shard read and write limits");
-  server->add_option("--retention-check-ms", config.retention_check_ms,
-                     "How often expired log segments are deleted")
+  server
+      ->add_option("--retention-check-ms", config.retention_check_ms,
+                   "How often expired log segments are deleted")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{10}, int64_t{86'400'000}));
-  server->add_option("--max-body-bytes", config.max_body_bytes,
-                     "Largest request body accepted (413 beyond)")
+  server
+      ->add_option("--max-body-bytes", config.max_body_bytes,
+                   "Largest request body accepted (413 beyond)")
       ->capture_default_str();
-  server->add_option("--tls-cert", config.tls_cert, "PEM certificate chain: serve https and h2");
-  server->add_option("--tls-key", config.tls_key, "PEM private key for --tls-cert");
+  server->add_option("--tls-cert", config.tls_cert,
+                     "PEM certificate chain: serve https and h2");
+  server->add_option("--tls-key", config.tls_key,
+                     "PEM private key for --tls-cert");
   server->add_flag("--print-help-on-ready", config.print_welcome,
                    "Print the endpoints and example commands once ready");
 

@@ -1,6 +1,7 @@
 #include "app/server_command.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -14,8 +15,6 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "core/clock.h"
 #include "core/logging.h"
@@ -44,7 +43,8 @@ std::function<int64_t()> MakeClock() {
   const char* path = std::getenv("RIFFLE_FAKE_CLOCK_OFFSET_FILE");
   if (!path || !*path) return [] { return NowMillis(); };
   std::string file = path;
-  RLOG_WARN("clock offset from {} (a test hook): do not use in production", file);
+  RLOG_WARN("clock offset from {} (a test hook): do not use in production",
+            file);
   return [file] {
     std::ifstream in(file);
     long long offset = 0;
@@ -59,7 +59,8 @@ class DataDirLock {
  public:
   Status Acquire(const fs::path& dir) {
     fd_ = ::open((dir / "LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) return Internal(fmt::format("cannot open {}/LOCK", dir.string()));
+    if (fd_ < 0)
+      return Internal(fmt::format("cannot open {}/LOCK", dir.string()));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       return FailedPrecondition(
           fmt::format("{} is in use by another riffle process", dir.string()));
@@ -74,12 +75,17 @@ class DataDirLock {
   int fd_ = -1;
 };
 
-Status WriteEndpoints(const fs::path& dir, const std::string& aws, const std::string& registry,
-                      const std::string& http) {
+Status WriteEndpoints(const fs::path& dir, const std::string& aws,
+                      const std::string& registry, const std::string& http) {
   std::string out;
   json::Writer w(&out);
-  w.BeginObject().Key("aws").String(aws).Key("registry").String(registry).Key("http").String(
-      http);
+  w.BeginObject()
+      .Key("aws")
+      .String(aws)
+      .Key("registry")
+      .String(registry)
+      .Key("http")
+      .String(http);
   w.EndObject();
   out.push_back('\n');
   fs::path tmp = dir / "endpoints.json.tmp";
@@ -118,21 +124,25 @@ http::Handler RegistryPlaceholder() {
   };
 }
 
-void PrintWelcome(const std::string& aws, const std::string& registry, const std::string& http) {
+void PrintWelcome(const std::string& aws, const std::string& registry,
+                  const std::string& http) {
   std::printf(
       "\nriffle is running.\n"
       "  AWS APIs (Kinesis):  %s\n"
       "  Schema registry:     %s\n"
       "  Health and metrics:  %s/health  %s/metrics\n\n"
       "Try it with the aws CLI (any credentials work locally):\n"
-      "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1\n"
-      "  aws --endpoint-url %s kinesis create-stream --stream-name demo --shard-count 1\n"
-      "  aws --endpoint-url %s kinesis put-record --stream-name demo --partition-key k "
+      "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+      "AWS_DEFAULT_REGION=us-east-1\n"
+      "  aws --endpoint-url %s kinesis create-stream --stream-name demo "
+      "--shard-count 1\n"
+      "  aws --endpoint-url %s kinesis put-record --stream-name demo "
+      "--partition-key k "
       "--data aGVsbG8= \n"
       "  aws --endpoint-url %s kinesis list-shards --stream-name demo\n\n"
       "Stop with Ctrl-C.\n",
-      aws.c_str(), registry.c_str(), http.c_str(), http.c_str(), aws.c_str(), aws.c_str(),
-      aws.c_str());
+      aws.c_str(), registry.c_str(), http.c_str(), http.c_str(), aws.c_str(),
+      aws.c_str(), aws.c_str());
   std::fflush(stdout);
 }
 
@@ -141,7 +151,8 @@ void PrintWelcome(const std::string& aws, const std::string& registry, const std
 int RunServer(const ServerConfig& config) {
   if (!IsLoopback(config.host)) {
     RLOG_ERROR(
-        "refusing to listen on {}: binding a non-loopback address requires authentication, "
+        "refusing to listen on {}: binding a non-loopback address requires "
+        "authentication, "
         "which this build does not configure yet",
         config.host);
     return 2;
@@ -174,8 +185,9 @@ int RunServer(const ServerConfig& config) {
     return 1;
   }
 
-  int threads = config.threads > 0 ? config.threads
-                                   : std::max(1u, std::thread::hardware_concurrency());
+  int threads = config.threads > 0
+                    ? config.threads
+                    : std::max(1u, std::thread::hardware_concurrency());
   auto syncer = std::make_unique<storage::LogSyncer>();
   streams::ServiceOptions stream_options;
   stream_options.dir = data_dir / "streams";
@@ -192,7 +204,8 @@ int RunServer(const ServerConfig& config) {
 
   http::AwsJsonRouter router;
   router.AddService(streams::MakeKinesisApi(*streams, *blocking));
-  router.SetFallback([](http::Request, http::Responder respond) { respond(JsonNotFound()); });
+  router.SetFallback(
+      [](http::Request, http::Responder respond) { respond(JsonNotFound()); });
 
   http::IoPool io(threads);
   auto options = [&](std::string name, int port) {
@@ -201,15 +214,19 @@ int RunServer(const ServerConfig& config) {
     o.host = config.host;
     o.port = static_cast<uint16_t>(port);
     o.max_body_bytes = config.max_body_bytes;
-    if (!config.tls_cert.empty()) o.tls = http::TlsOptions{config.tls_cert, config.tls_key};
+    if (!config.tls_cert.empty())
+      o.tls = http::TlsOptions{config.tls_cert, config.tls_key};
     return o;
   };
-  http::Server aws(io, options("aws", config.aws_port), http::MakeOpsHandler(router.AsHandler()));
-  http::Server registry(io, options("registry", config.registry_port), RegistryPlaceholder());
-  http::Server web(io, options("http", config.http_port),
-                   http::MakeOpsHandler([](http::Request, http::Responder respond) {
-                     respond(JsonNotFound());
-                   }));
+  http::Server aws(io, options("aws", config.aws_port),
+                   http::MakeOpsHandler(router.AsHandler()));
+  http::Server registry(io, options("registry", config.registry_port),
+                        RegistryPlaceholder());
+  http::Server web(
+      io, options("http", config.http_port),
+      http::MakeOpsHandler([](http::Request, http::Responder respond) {
+        respond(JsonNotFound());
+      }));
   for (http::Server* s : {&aws, &registry, &web}) {
     if (Status st = s->Listen(); !st.ok()) {
       RLOG_ERROR("cannot listen: {}", st.ToString());
@@ -224,23 +241,27 @@ int RunServer(const ServerConfig& config) {
   bool stopping = false;
   std::thread retention([&] {
     std::unique_lock l(retention_mu);
-    while (!retention_cv.wait_for(l, std::chrono::milliseconds(config.retention_check_ms),
-                                  [&] { return stopping; })) {
+    while (!retention_cv.wait_for(
+        l, std::chrono::milliseconds(config.retention_check_ms),
+        [&] { return stopping; })) {
       streams->EnforceRetention();
     }
   });
 
-  if (Status s = WriteEndpoints(data_dir, aws.url(), registry.url(), web.url()); !s.ok()) {
+  if (Status s = WriteEndpoints(data_dir, aws.url(), registry.url(), web.url());
+      !s.ok()) {
     RLOG_ERROR("{}", s.message());
     return 1;
   }
-  RLOG_INFO("riffle ready: aws={} registry={} http={} data={} durability={}", aws.url(),
-            registry.url(), web.url(), data_dir.string(), config.durability);
+  RLOG_INFO("riffle ready: aws={} registry={} http={} data={} durability={}",
+            aws.url(), registry.url(), web.url(), data_dir.string(),
+            config.durability);
   if (config.print_welcome) PrintWelcome(aws.url(), registry.url(), web.url());
 
   int sig = 0;
   sigwait(&signals, &sig);
-  RLOG_INFO("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  RLOG_INFO("received {}, shutting down",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
 
   for (http::Server* s : {&aws, &registry, &web}) s->StopAccepting();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -21,8 +21,7 @@ TEST(Crc32c, KnownVectors) {
 TEST(Crc32c, ExtendEqualsWhole) {
   std::string s = "hello, world of logs and batches";
   uint32_t part = crc32c::Value(s.substr(0, 7));
-  EXPECT_EQ(crc32c::Extend(part, s.data() + 7, s.size() - 7),
-            crc32c::Value(s));
+  EXPECT_EQ(crc32c::Extend(part, s.data() + 7, s.size() - 7), crc32c::Value(s));
 }
 
 TEST(Base64, RoundTripAndRejects) {
@@ -68,7 +67,8 @@ TEST(Status, Macros) {
 
 TEST(Metrics, RendersPrometheusText) {
   metrics::Registry r;
-  r.GetCounter("riffle_requests_total", {{"op", "PutRecord"}}, "Requests").Add(3);
+  r.GetCounter("riffle_requests_total", {{"op", "PutRecord"}}, "Requests")
+      .Add(3);
   r.GetHistogram("riffle_latency_seconds", {}).Observe(0.002);
   std::string text = r.RenderText();
   EXPECT_NE(text.find("riffle_requests_total{op=\"PutRecord\"} 3"),

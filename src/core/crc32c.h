@@ -15,6 +15,8 @@ uint32_t Extend(uint32_t crc, const void* data, size_t size);
 inline uint32_t Value(const void* data, size_t size) {
   return Extend(0, data, size);
 }
-inline uint32_t Value(std::string_view s) { return Extend(0, s.data(), s.size()); }
+inline uint32_t Value(std::string_view s) {
+  return Extend(0, s.data(), s.size());
+}
 
 }  // namespace riffle::crc32c

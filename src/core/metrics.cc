@@ -59,8 +59,7 @@ Counter& Registry::GetCounter(const std::string& name, const Labels& labels,
   return *slot;
 }
 
-Histogram& Registry::GetHistogram(const std::string& name,
-                                  const Labels& labels,
+Histogram& Registry::GetHistogram(const std::string& name, const Labels& labels,
                                   const std::string& help) {
   std::lock_guard lock(mu_);
   Family& f = families_[name];
@@ -85,17 +84,19 @@ std::string Registry::RenderText() const {
       uint64_t cumulative = 0;
       for (size_t i = 0; i < Histogram::kBuckets.size(); ++i) {
         cumulative += h->buckets_[i].load(std::memory_order_relaxed);
-        out += fmt::format("{}_bucket{} {}\n", name,
-                           RenderLabels(labels, "le",
-                                        fmt::format("{}", Histogram::kBuckets[i])),
-                           cumulative);
+        out +=
+            fmt::format("{}_bucket{} {}\n", name,
+                        RenderLabels(labels, "le",
+                                     fmt::format("{}", Histogram::kBuckets[i])),
+                        cumulative);
       }
       uint64_t count = h->count_.load(std::memory_order_relaxed);
       out += fmt::format("{}_bucket{} {}\n", name,
                          RenderLabels(labels, "le", "+Inf"), count);
       out += fmt::format(
           "{}_sum{} {}\n", name, RenderLabels(labels),
-          static_cast<double>(h->sum_nanos_.load(std::memory_order_relaxed)) / 1e9);
+          static_cast<double>(h->sum_nanos_.load(std::memory_order_relaxed)) /
+              1e9);
       out += fmt::format("{}_count{} {}\n", name, RenderLabels(labels), count);
     }
   }

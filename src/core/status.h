@@ -169,15 +169,16 @@ Status ToStatus(const Result<T>& r) {
 
 // Returns the error of a Status or Result expression from the calling
 // function.
-#define RETURN_IF_ERROR(expr)                                         \
-  do {                                                                \
+#define RETURN_IF_ERROR(expr)                                             \
+  do {                                                                    \
     ::riffle::Status riffle_status_ = ::riffle::internal::ToStatus(expr); \
-    if (!riffle_status_.ok()) return riffle_status_;                  \
+    if (!riffle_status_.ok()) return riffle_status_;                      \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, MakeX());` binds the value or returns the error.
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  RIFFLE_ASSIGN_OR_RETURN_IMPL(RIFFLE_CONCAT(riffle_result_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr)                                          \
+  RIFFLE_ASSIGN_OR_RETURN_IMPL(RIFFLE_CONCAT(riffle_result_, __LINE__), lhs, \
+                               expr)
 #define RIFFLE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                 \
   if (!tmp.ok()) return tmp.status();                \

@@ -1,11 +1,12 @@
 #include "json/json.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 
-#include <fmt/format.h>
-
+#include "core/base64.h"
 #include "json/writer.h"
 
 namespace riffle::json {
@@ -49,13 +50,15 @@ std::optional<int64_t> Value::AsInt64() const {
   if (type_ != Type::kNumber) return std::nullopt;
   if (text_.find_first_of(".eE") != std::string::npos) {
     auto d = AsDouble();
-    if (!d || std::floor(*d) != *d || std::fabs(*d) > 9.2e18) return std::nullopt;
+    if (!d || std::floor(*d) != *d || std::fabs(*d) > 9.2e18)
+      return std::nullopt;
     return static_cast<int64_t>(*d);
   }
   errno = 0;
   char* end = nullptr;
   long long v = std::strtoll(text_.c_str(), &end, 10);
-  if (errno == ERANGE || end != text_.c_str() + text_.size()) return std::nullopt;
+  if (errno == ERANGE || end != text_.c_str() + text_.size())
+    return std::nullopt;
   return v;
 }
 
@@ -95,7 +98,9 @@ namespace {
 class Parser {
  public:
   Parser(std::string_view text, const ParseOptions& options)
-      : p_(text.data()), begin_(text.data()), end_(text.data() + text.size()),
+      : p_(text.data()),
+        begin_(text.data()),
+        end_(text.data() + text.size()),
         options_(options) {}
 
   Result<Value> ParseDocument() {
@@ -113,7 +118,8 @@ class Parser {
   }
 
   void SkipWs() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r'))
+    while (p_ < end_ &&
+           (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r'))
       ++p_;
   }
 
@@ -300,14 +306,30 @@ class Parser {
       if (p_ >= end_) return Error("unterminated string");
       char e = *p_++;
       switch (e) {
-        case '"': out->push_back('"'); break;
-        case '\\': out->push_back('\\'); break;
-        case '/': out->push_back('/'); break;
-        case 'b': out->push_back('\b'); break;
-        case 'f': out->push_back('\f'); break;
-        case 'n': out->push_back('\n'); break;
-        case 'r': out->push_back('\r'); break;
-        case 't': out->push_back('\t'); break;
+        case '"':
+          out->push_back('"');
+          break;
+        case '\\':
+          out->push_back('\\');
+          break;
+        case '/':
+          out->push_back('/');
+          break;
+        case 'b':
+          out->push_back('\b');
+          break;
+        case 'f':
+          out->push_back('\f');
+          break;
+        case 'n':
+          out->push_back('\n');
+          break;
+        case 'r':
+          out->push_back('\r');
+          break;
+        case 't':
+          out->push_back('\t');
+          break;
         case 'u': {
           uint32_t cp;
           if (!ReadHex4(&cp)) return Error("invalid \\u escape");
@@ -355,13 +377,27 @@ void AppendQuoted(std::string_view s, std::string* out) {
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default:
         out->append("\\u00");
         out->push_back(kHex[c >> 4]);
@@ -417,6 +453,14 @@ std::string Serialize(const Value& value) {
   std::string out;
   SerializeTo(value, &out);
   return out;
+}
+
+Writer& Writer::Base64(std::string_view bytes) {
+  Sep();
+  out_->push_back('"');
+  base64::EncodeAppend(bytes, out_);
+  out_->push_back('"');
+  return *this;
 }
 
 Writer& Writer::Double(double v) {

@@ -8,13 +8,15 @@ namespace riffle::json {
 namespace {
 
 TEST(Json, ParsesAndSerializesRoundTrip) {
-  auto v = Parse(R"( {"a": [1, -2.5e3, true, null], "b": "x\"\u00e9\ud83d\ude00", "c": {}} )");
+  auto v = Parse(
+      R"( {"a": [1, -2.5e3, true, null], "b": "x\"\u00e9\ud83d\ude00", "c": {}} )");
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_EQ(v->Find("a")->items().size(), 4u);
   EXPECT_EQ(v->Find("a")->items()[1].text(), "-2.5e3");
   EXPECT_EQ(v->Find("b")->text(), "x\"\xc3\xa9\xf0\x9f\x98\x80");
   EXPECT_EQ(Serialize(*v),
-            "{\"a\":[1,-2.5e3,true,null],\"b\":\"x\\\"\xc3\xa9\xf0\x9f\x98\x80\",\"c\":{}}");
+            "{\"a\":[1,-2.5e3,true,null],\"b\":"
+            "\"x\\\"\xc3\xa9\xf0\x9f\x98\x80\",\"c\":{}}");
 }
 
 TEST(Json, KeepsBigNumbersExactly) {
@@ -28,9 +30,9 @@ TEST(Json, KeepsBigNumbersExactly) {
 }
 
 TEST(Json, RejectsMalformed) {
-  for (const char* bad : {"", "{", "[1,]", "{\"a\" 1}", "01", "1.", "tru",
-                          "\"abc", "\"\\x\"", "{} x", "\"\\ud800\"", "-",
-                          "[1 2]", "\"a\nb\""}) {
+  for (const char* bad :
+       {"", "{", "[1,]", "{\"a\" 1}", "01", "1.", "tru", "\"abc", "\"\\x\"",
+        "{} x", "\"\\ud800\"", "-", "[1 2]", "\"a\nb\""}) {
     EXPECT_FALSE(Parse(bad).ok()) << bad;
   }
   std::string deep(1000, '[');
@@ -40,9 +42,24 @@ TEST(Json, RejectsMalformed) {
 TEST(Json, WriterBuildsNestedDocuments) {
   std::string out;
   Writer w(&out);
-  w.BeginObject().Key("a").Int(1).Key("b").BeginArray().String("x").Null()
-      .BeginObject().EndObject().EndArray().Key("c").Bool(false).EndObject();
-  EXPECT_EQ(out, R"({"a":1,"b":["x",null,{}],"c":false})");
+  w.BeginObject()
+      .Key("a")
+      .Int(1)
+      .Key("b")
+      .BeginArray()
+      .String("x")
+      .Null()
+      .BeginObject()
+      .EndObject()
+      .EndArray()
+      .Key("c")
+      .Bool(false)
+      .Key("d")
+      .Base64("hi")
+      .Key("e")
+      .Int(2)
+      .EndObject();
+  EXPECT_EQ(out, R"({"a":1,"b":["x",null,{}],"c":false,"d":"aGk=","e":2})");
 }
 
 }  // namespace

@@ -24,7 +24,8 @@ constexpr size_t kMaxPutRecordsBytes = 5u << 20;
 constexpr size_t kMaxPutRecordsCount = 500;
 constexpr int kMaxGetRecordsLimit = 10000;
 
-constexpr std::string_view kStreamArnPattern = "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+";
+constexpr std::string_view kStreamArnPattern =
+    "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+";
 constexpr std::string_view kNamePattern = "[a-zA-Z0-9_.-]+";
 
 bool MatchesStreamArn(std::string_view arn) {
@@ -33,7 +34,8 @@ bool MatchesStreamArn(std::string_view arn) {
   auto kinesis = arn.find(":kinesis:");
   if (kinesis == std::string_view::npos) return false;
   auto stream = arn.find(":stream/", kinesis);
-  if (stream == std::string_view::npos || stream + 8 >= arn.size()) return false;
+  if (stream == std::string_view::npos || stream + 8 >= arn.size())
+    return false;
   if (stream < 12 || arn[stream - 13] != ':') return false;
   for (size_t i = stream - 12; i < stream; ++i) {
     if (arn[i] < '0' || arn[i] > '9') return false;
@@ -54,8 +56,9 @@ struct Context {
 
 // Reads and validates StreamName/StreamARN. With `arn_allowed` either names
 // the stream; CreateStream takes only a name.
-std::optional<std::string> StreamNameOf(AwsInput& in, bool arn_allowed = true,
-                                        std::string_view name_member = "StreamName") {
+std::optional<std::string> StreamNameOf(
+    AwsInput& in, bool arn_allowed = true,
+    std::string_view name_member = "StreamName") {
   const std::string* name = in.String(name_member);
   in.Length(name_member, name, 1, 128);
   in.Pattern(name_member, name, kNamePattern, http::MatchesNamePattern);
@@ -76,7 +79,8 @@ std::optional<std::string> StreamNameOf(AwsInput& in, bool arn_allowed = true,
 }
 
 // The stream an ARN-or-name request addresses, or the error to answer.
-std::optional<AwsError> CheckStreamNamed(AwsInput& in, const std::optional<std::string>& name) {
+std::optional<AwsError> CheckStreamNamed(
+    AwsInput& in, const std::optional<std::string>& name) {
   if (auto e = in.Error()) return e;
   if (!name) {
     return AwsError{"InvalidArgumentException",
@@ -96,22 +100,30 @@ void WriteShard(Writer& w, const ShardDescription& s) {
   w.BeginObject();
   w.Key("ShardId").String(s.shard_id);
   if (s.parent_shard_id) w.Key("ParentShardId").String(*s.parent_shard_id);
-  if (s.adjacent_parent_shard_id) w.Key("AdjacentParentShardId").String(*s.adjacent_parent_shard_id);
+  if (s.adjacent_parent_shard_id)
+    w.Key("AdjacentParentShardId").String(*s.adjacent_parent_shard_id);
   WriteHashRange(w, s.hash_range);
   w.Key("SequenceNumberRange").BeginObject();
   w.Key("StartingSequenceNumber").String(s.starting_sequence_number);
-  if (s.ending_sequence_number) w.Key("EndingSequenceNumber").String(*s.ending_sequence_number);
+  if (s.ending_sequence_number)
+    w.Key("EndingSequenceNumber").String(*s.ending_sequence_number);
   w.EndObject();
   w.EndObject();
 }
 
 void WriteMode(Writer& w, StreamMode mode) {
-  w.Key("StreamModeDetails").BeginObject().Key("StreamMode").String(StreamModeName(mode)).EndObject();
+  w.Key("StreamModeDetails")
+      .BeginObject()
+      .Key("StreamMode")
+      .String(StreamModeName(mode))
+      .EndObject();
 }
 
 // Pagination tokens for ListStreams and ListShards: base64 of JSON, so that
 // a client cannot mistake one for a name.
-std::string MakeToken(const json::Value& v) { return base64::Encode(json::Serialize(v)); }
+std::string MakeToken(const json::Value& v) {
+  return base64::Encode(json::Serialize(v));
+}
 std::optional<json::Value> ReadToken(const std::string& token) {
   auto raw = base64::Decode(token);
   if (!raw) return std::nullopt;
@@ -132,15 +144,18 @@ class KinesisApi {
     Add(api, "CreateStream", true, &KinesisApi::CreateStream);
     Add(api, "DeleteStream", true, &KinesisApi::DeleteStream);
     Add(api, "DescribeStream", false, &KinesisApi::DescribeStream);
-    Add(api, "DescribeStreamSummary", false, &KinesisApi::DescribeStreamSummary);
+    Add(api, "DescribeStreamSummary", false,
+        &KinesisApi::DescribeStreamSummary);
     Add(api, "ListStreams", false, &KinesisApi::ListStreams);
     Add(api, "ListShards", false, &KinesisApi::ListShards);
     Add(api, "PutRecord", false, &KinesisApi::PutRecord);
     Add(api, "PutRecords", false, &KinesisApi::PutRecords);
     Add(api, "GetShardIterator", false, &KinesisApi::GetShardIterator);
     Add(api, "GetRecords", true, &KinesisApi::GetRecords);
-    Add(api, "IncreaseStreamRetentionPeriod", true, &KinesisApi::IncreaseRetention);
-    Add(api, "DecreaseStreamRetentionPeriod", true, &KinesisApi::DecreaseRetention);
+    Add(api, "IncreaseStreamRetentionPeriod", true,
+        &KinesisApi::IncreaseRetention);
+    Add(api, "DecreaseStreamRetentionPeriod", true,
+        &KinesisApi::DecreaseRetention);
     Add(api, "AddTagsToStream", true, &KinesisApi::AddTagsToStream);
     Add(api, "ListTagsForStream", false, &KinesisApi::ListTagsForStream);
     Add(api, "RemoveTagsFromStream", true, &KinesisApi::RemoveTagsFromStream);
@@ -153,26 +168,34 @@ class KinesisApi {
   }
 
  private:
-  using Method = void (KinesisApi::*)(const json::Value& body, AwsJsonReply& reply);
+  using Method = void (KinesisApi::*)(const json::Value& body,
+                                      AwsJsonReply& reply);
 
-  void Add(http::AwsJsonService& api, const char* name, bool blocking, Method method) {
-    api.operations[name] = [this, blocking, method](AwsJsonCall call, AwsJsonReply reply) {
+  void Add(http::AwsJsonService& api, const char* name, bool blocking,
+           Method method) {
+    api.operations[name] = [this, blocking, method](AwsJsonCall call,
+                                                    AwsJsonReply reply) {
       if (!blocking) {
         (this->*method)(call.body, reply);
         return;
       }
       // Control operations fsync metadata and GetRecords reads segments:
       // keep them off the network threads.
-      auto shared = std::make_shared<std::pair<AwsJsonCall, AwsJsonReply>>(std::move(call),
-                                                                           std::move(reply));
-      ctx_.blocking.Post([this, method, shared] { (this->*method)(shared->first.body, shared->second); });
+      auto shared = std::make_shared<std::pair<AwsJsonCall, AwsJsonReply>>(
+          std::move(call), std::move(reply));
+      ctx_.blocking.Post([this, method, shared] {
+        (this->*method)(shared->first.body, shared->second);
+      });
     };
   }
 
-  static void Fail(AwsJsonReply& reply, const Status& s) { reply.Error(KinesisError(s)); }
+  static void Fail(AwsJsonReply& reply, const Status& s) {
+    reply.Error(KinesisError(s));
+  }
 
   // Replies with an input error and returns true if there is one.
-  static bool Rejected(AwsJsonReply& reply, const std::optional<AwsError>& error) {
+  static bool Rejected(AwsJsonReply& reply,
+                       const std::optional<AwsError>& error) {
     if (!error) return false;
     reply.Error(*error);
     return true;
@@ -196,13 +219,16 @@ class KinesisApi {
     auto tags = ReadTags(in, "Tags", 0);
     if (Rejected(reply, in.Error())) return;
     if (mode == StreamMode::kProvisioned && !shard_count) {
-      return reply.Error({"InvalidArgumentException",
-                          "Shard count must be specified for the PROVISIONED stream mode.", 400});
+      return reply.Error(
+          {"InvalidArgumentException",
+           "Shard count must be specified for the PROVISIONED stream mode.",
+           400});
     }
     if (mode == StreamMode::kOnDemand && shard_count) {
-      return reply.Error({"InvalidArgumentException",
-                          "Shard count must not be specified for the ON_DEMAND stream mode.",
-                          400});
+      return reply.Error(
+          {"InvalidArgumentException",
+           "Shard count must not be specified for the ON_DEMAND stream mode.",
+           400});
     }
     std::optional<int> count;
     if (shard_count) count = static_cast<int>(*shard_count);
@@ -211,7 +237,8 @@ class KinesisApi {
     Empty(reply);
   }
 
-  std::map<std::string, std::string> ReadTags(AwsInput& in, std::string_view member,
+  std::map<std::string, std::string> ReadTags(AwsInput& in,
+                                              std::string_view member,
                                               size_t min) {
     std::map<std::string, std::string> tags;
     const json::Value* map = in.Map(member);
@@ -224,12 +251,16 @@ class KinesisApi {
       }
       if (k.empty() || k.size() > 128) {
         in.AddViolation(member, "'{...}'",
-                        "Map keys must satisfy constraint: [Member must have length less than "
-                        "or equal to 128, Member must have length greater than or equal to 1]");
+                        "Map keys must satisfy constraint: [Member must have "
+                        "length less than "
+                        "or equal to 128, Member must have length greater than "
+                        "or equal to 1]");
       } else if (v.text().size() > 256) {
         in.AddViolation(member, "'{...}'",
-                        "Map value must satisfy constraint: [Member must have length less than "
-                        "or equal to 256, Member must have length greater than or equal to 0]");
+                        "Map value must satisfy constraint: [Member must have "
+                        "length less than "
+                        "or equal to 256, Member must have length greater than "
+                        "or equal to 0]");
       }
       tags[k] = v.text();
     }
@@ -253,7 +284,8 @@ class KinesisApi {
     in.Range("Limit", limit, 1, 10000);
     const std::string* start = in.String("ExclusiveStartShardId");
     in.Length("ExclusiveStartShardId", start, 1, 128);
-    in.Pattern("ExclusiveStartShardId", start, kNamePattern, http::MatchesNamePattern);
+    in.Pattern("ExclusiveStartShardId", start, kNamePattern,
+               http::MatchesNamePattern);
     if (Rejected(reply, CheckStreamNamed(in, name))) return;
     auto d = ctx_.service.DescribeStream(*name);
     if (!d.ok()) return Fail(reply, d.status());
@@ -284,8 +316,14 @@ class KinesisApi {
     w.Key("HasMoreShards").Bool(more);
     w.Key("RetentionPeriodHours").Int(d->retention_hours);
     w.Key("StreamCreationTimestamp").Double(EpochSeconds(d->created_ms));
-    w.Key("EnhancedMonitoring").BeginArray().BeginObject().Key("ShardLevelMetrics").BeginArray()
-        .EndArray().EndObject().EndArray();
+    w.Key("EnhancedMonitoring")
+        .BeginArray()
+        .BeginObject()
+        .Key("ShardLevelMetrics")
+        .BeginArray()
+        .EndArray()
+        .EndObject()
+        .EndArray();
     w.Key("EncryptionType").String("NONE");
     w.EndObject().EndObject();
     reply.Ok(std::move(out));
@@ -306,8 +344,14 @@ class KinesisApi {
     WriteMode(w, d->mode);
     w.Key("RetentionPeriodHours").Int(d->retention_hours);
     w.Key("StreamCreationTimestamp").Double(EpochSeconds(d->created_ms));
-    w.Key("EnhancedMonitoring").BeginArray().BeginObject().Key("ShardLevelMetrics").BeginArray()
-        .EndArray().EndObject().EndArray();
+    w.Key("EnhancedMonitoring")
+        .BeginArray()
+        .BeginObject()
+        .Key("ShardLevelMetrics")
+        .BeginArray()
+        .EndArray()
+        .EndObject()
+        .EndArray();
     w.Key("EncryptionType").String("NONE");
     w.Key("OpenShardCount").Int(d->open_shard_count);
     w.Key("ConsumerCount").Int(0);
@@ -321,7 +365,8 @@ class KinesisApi {
     in.Range("Limit", limit, 1, 10000);
     const std::string* start = in.String("ExclusiveStartStreamName");
     in.Length("ExclusiveStartStreamName", start, 1, 128);
-    in.Pattern("ExclusiveStartStreamName", start, kNamePattern, http::MatchesNamePattern);
+    in.Pattern("ExclusiveStartStreamName", start, kNamePattern,
+               http::MatchesNamePattern);
     const std::string* token = in.String("NextToken");
     in.Length("NextToken", token, 1, 1048576);
     if (Rejected(reply, in.Error())) return;
@@ -378,7 +423,8 @@ class KinesisApi {
     in.Length("NextToken", token, 1, 1048576);
     const std::string* start = in.String("ExclusiveStartShardId");
     in.Length("ExclusiveStartShardId", start, 1, 128);
-    in.Pattern("ExclusiveStartShardId", start, kNamePattern, http::MatchesNamePattern);
+    in.Pattern("ExclusiveStartShardId", start, kNamePattern,
+               http::MatchesNamePattern);
     auto max_results = in.Int("MaxResults");
     in.Range("MaxResults", max_results, 1, 10000);
     in.Double("StreamCreationTimestamp");
@@ -388,34 +434,39 @@ class KinesisApi {
       const std::string* type = fi.String("Type");
       fi.Required("Type", type != nullptr);
       fi.Enum("Type", type,
-              {"AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST",
-               "AT_TIMESTAMP", "FROM_TIMESTAMP"});
+              {"AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON",
+               "AT_LATEST", "AT_TIMESTAMP", "FROM_TIMESTAMP"});
       const std::string* shard = fi.String("ShardId");
       fi.Length("ShardId", shard, 1, 128);
       auto ts = fi.Double("Timestamp");
       if (type) {
-        static const std::map<std::string, ShardFilterType, std::less<>> kTypes = {
-            {"AFTER_SHARD_ID", ShardFilterType::kAfterShardId},
-            {"AT_TRIM_HORIZON", ShardFilterType::kAtTrimHorizon},
-            {"FROM_TRIM_HORIZON", ShardFilterType::kFromTrimHorizon},
-            {"AT_LATEST", ShardFilterType::kAtLatest},
-            {"AT_TIMESTAMP", ShardFilterType::kAtTimestamp},
-            {"FROM_TIMESTAMP", ShardFilterType::kFromTimestamp}};
-        if (auto it = kTypes.find(*type); it != kTypes.end()) filter.type = it->second;
+        static const std::map<std::string, ShardFilterType, std::less<>>
+            kTypes = {{"AFTER_SHARD_ID", ShardFilterType::kAfterShardId},
+                      {"AT_TRIM_HORIZON", ShardFilterType::kAtTrimHorizon},
+                      {"FROM_TRIM_HORIZON", ShardFilterType::kFromTrimHorizon},
+                      {"AT_LATEST", ShardFilterType::kAtLatest},
+                      {"AT_TIMESTAMP", ShardFilterType::kAtTimestamp},
+                      {"FROM_TIMESTAMP", ShardFilterType::kFromTimestamp}};
+        if (auto it = kTypes.find(*type); it != kTypes.end())
+          filter.type = it->second;
       }
       if (shard) filter.shard_id = *shard;
       if (ts) filter.timestamp_ms = static_cast<int64_t>(*ts * 1000);
       if (in.ok() && filter.type == ShardFilterType::kAfterShardId && !shard) {
         return reply.Error({"InvalidArgumentException",
-                            "Must specify ShardId in ShardFilter when the Type is AFTER_SHARD_ID.",
+                            "Must specify ShardId in ShardFilter when the Type "
+                            "is AFTER_SHARD_ID.",
                             400});
       }
-      if (in.ok() && (filter.type == ShardFilterType::kAtTimestamp ||
-                      filter.type == ShardFilterType::kFromTimestamp) && !ts) {
-        return reply.Error({"InvalidArgumentException",
-                            "Must specify Timestamp in ShardFilter when the Type is "
-                            "AT_TIMESTAMP or FROM_TIMESTAMP.",
-                            400});
+      if (in.ok() &&
+          (filter.type == ShardFilterType::kAtTimestamp ||
+           filter.type == ShardFilterType::kFromTimestamp) &&
+          !ts) {
+        return reply.Error(
+            {"InvalidArgumentException",
+             "Must specify Timestamp in ShardFilter when the Type is "
+             "AT_TIMESTAMP or FROM_TIMESTAMP.",
+             400});
       }
     }
     if (Rejected(reply, in.Error())) return;
@@ -424,20 +475,22 @@ class KinesisApi {
     if (token) {
       if (name) {
         return reply.Error(
-            {"InvalidArgumentException", "NextToken and StreamName cannot be provided together.",
-             400});
+            {"InvalidArgumentException",
+             "NextToken and StreamName cannot be provided together.", 400});
       }
       auto t = ReadToken(*token);
       const json::Value* stream = t ? t->Find("stream") : nullptr;
       const json::Value* last = t ? t->Find("after") : nullptr;
       if (!stream || !last || !last->AsInt64()) {
-        return reply.Error({"InvalidArgumentException", "Invalid ShardIterator.", 400});
+        return reply.Error(
+            {"InvalidArgumentException", "Invalid ShardIterator.", 400});
       }
       name = stream->text();
       after = static_cast<int>(*last->AsInt64());
       if (const json::Value* f = t->Find("filter")) {
         filter.type = static_cast<ShardFilterType>(f->AsInt64().value_or(0));
-        filter.timestamp_ms = t->Find("ts") ? t->Find("ts")->AsInt64().value_or(0) : 0;
+        filter.timestamp_ms =
+            t->Find("ts") ? t->Find("ts")->AsInt64().value_or(0) : 0;
         filter.shard_id = t->Find("shard") ? t->Find("shard")->text() : "";
       }
     } else if (Rejected(reply, CheckStreamNamed(in, name))) {
@@ -478,7 +531,8 @@ class KinesisApi {
   }
 
   // Reads one record entry (PutRecord's body or a PutRecords member).
-  static PutRecordInput ReadRecord(AwsInput& in, bool* hash_key_error, std::string* bad_key) {
+  static PutRecordInput ReadRecord(AwsInput& in, bool* hash_key_error,
+                                   std::string* bad_key) {
     PutRecordInput r;
     auto data = in.Blob("Data");
     in.Required("Data", data.has_value());
@@ -487,8 +541,9 @@ class KinesisApi {
     in.Required("PartitionKey", key != nullptr);
     in.Length("PartitionKey", key, 1, 256);
     const std::string* explicit_key = in.String("ExplicitHashKey");
-    in.Pattern("ExplicitHashKey", explicit_key, "0|([1-9]\\d{0,38})",
-               [](std::string_view s) { return http::MatchesDecimalPattern(s, 39); });
+    in.Pattern(
+        "ExplicitHashKey", explicit_key, "0|([1-9]\\d{0,38})",
+        [](std::string_view s) { return http::MatchesDecimalPattern(s, 39); });
     if (data) r.data = std::move(*data);
     if (key) r.partition_key = *key;
     if (explicit_key && http::MatchesDecimalPattern(*explicit_key, 39)) {
@@ -502,11 +557,13 @@ class KinesisApi {
   }
 
   static AwsError BadHashKey(const std::string& key) {
-    return {"InvalidArgumentException",
-            fmt::format("Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
-                        "[0, 2^128-1]. Specified value was {}",
-                        key),
-            400};
+    return {
+        "InvalidArgumentException",
+        fmt::format(
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
+            "[0, 2^128-1]. Specified value was {}",
+            key),
+        400};
   }
 
   void PutRecord(const json::Value& body, AwsJsonReply& reply) {
@@ -516,8 +573,9 @@ class KinesisApi {
     std::string bad_key;
     PutRecordInput record = ReadRecord(in, &bad_hash, &bad_key);
     const std::string* ordering = in.String("SequenceNumberForOrdering");
-    in.Pattern("SequenceNumberForOrdering", ordering, "0|([1-9]\\d{0,128})",
-               [](std::string_view s) { return http::MatchesDecimalPattern(s, 129); });
+    in.Pattern(
+        "SequenceNumberForOrdering", ordering, "0|([1-9]\\d{0,128})",
+        [](std::string_view s) { return http::MatchesDecimalPattern(s, 129); });
     if (Rejected(reply, CheckStreamNamed(in, name))) return;
     if (bad_hash) return reply.Error(BadHashKey(bad_key));
     // SequenceNumberForOrdering needs no work: appends to a shard are
@@ -525,18 +583,19 @@ class KinesisApi {
     std::vector<PutRecordInput> records;
     records.push_back(std::move(record));
     auto shared_reply = std::make_shared<AwsJsonReply>(std::move(reply));
-    ctx_.service.PutRecords(*name, std::move(records),
-                            [shared_reply](Result<std::vector<PutRecordOutcome>> r) {
-                              if (!r.ok()) return Fail(*shared_reply, r.status());
-                              const PutRecordOutcome& o = r->front();
-                              if (!o.status.ok()) return Fail(*shared_reply, o.status);
-                              std::string out;
-                              Writer w(&out);
-                              w.BeginObject().Key("ShardId").String(o.shard_id);
-                              w.Key("SequenceNumber").String(o.sequence_number);
-                              w.Key("EncryptionType").String("NONE").EndObject();
-                              shared_reply->Ok(std::move(out));
-                            });
+    ctx_.service.PutRecords(
+        *name, std::move(records),
+        [shared_reply](Result<std::vector<PutRecordOutcome>> r) {
+          if (!r.ok()) return Fail(*shared_reply, r.status());
+          const PutRecordOutcome& o = r->front();
+          if (!o.status.ok()) return Fail(*shared_reply, o.status);
+          std::string out;
+          Writer w(&out);
+          w.BeginObject().Key("ShardId").String(o.shard_id);
+          w.Key("SequenceNumber").String(o.sequence_number);
+          w.Key("EncryptionType").String("NONE").EndObject();
+          shared_reply->Ok(std::move(out));
+        });
   }
 
   void PutRecords(const json::Value& body, AwsJsonReply& reply) {
@@ -554,24 +613,30 @@ class KinesisApi {
       for (size_t i = 0; i < list->items().size(); ++i) {
         const json::Value& item = list->items()[i];
         if (!item.is_object()) {
-          in.SerializationError("Unexpected value type in a list of structures");
+          in.SerializationError(
+              "Unexpected value type in a list of structures");
           break;
         }
-        AwsInput entry = in.Child(item, fmt::format("records.{}.member", i + 1));
+        AwsInput entry =
+            in.Child(item, fmt::format("records.{}.member", i + 1));
         records.push_back(ReadRecord(entry, &bad_hash, &bad_key));
-        total += records.back().data.size() + records.back().partition_key.size();
+        total +=
+            records.back().data.size() + records.back().partition_key.size();
       }
     }
     if (Rejected(reply, CheckStreamNamed(in, name))) return;
     if (bad_hash) return reply.Error(BadHashKey(bad_key));
     if (total > kMaxPutRecordsBytes) {
-      return reply.Error({"InvalidArgumentException",
-                          fmt::format("Records size exceeds 5 MB limit. Size: {} bytes", total),
-                          400});
+      return reply.Error(
+          {"InvalidArgumentException",
+           fmt::format("Records size exceeds 5 MB limit. Size: {} bytes",
+                       total),
+           400});
     }
     auto shared_reply = std::make_shared<AwsJsonReply>(std::move(reply));
     ctx_.service.PutRecords(
-        *name, std::move(records), [shared_reply](Result<std::vector<PutRecordOutcome>> r) {
+        *name, std::move(records),
+        [shared_reply](Result<std::vector<PutRecordOutcome>> r) {
           if (!r.ok()) return Fail(*shared_reply, r.status());
           int failed = 0;
           for (const auto& o : *r) failed += !o.status.ok();
@@ -587,7 +652,9 @@ class KinesisApi {
               w.Key("ShardId").String(o.shard_id);
             } else {
               AwsError e = KinesisError(o.status);
-              w.Key("ErrorCode").String(e.type == "InternalFailure" ? "InternalFailure" : e.type);
+              w.Key("ErrorCode")
+                  .String(e.type == "InternalFailure" ? "InternalFailure"
+                                                      : e.type);
               w.Key("ErrorMessage").String(e.message);
             }
             w.EndObject();
@@ -606,12 +673,14 @@ class KinesisApi {
     in.Pattern("ShardId", shard, kNamePattern, http::MatchesNamePattern);
     const std::string* type = in.String("ShardIteratorType");
     in.Required("ShardIteratorType", type != nullptr);
+    // AWS lists the values in this order in its message.
     in.Enum("ShardIteratorType", type,
-            {"AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST",
-             "AT_TIMESTAMP"});
+            {"AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP",
+             "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"});
     const std::string* seq = in.String("StartingSequenceNumber");
-    in.Pattern("StartingSequenceNumber", seq, "0|([1-9]\\d{0,128})",
-               [](std::string_view s) { return http::MatchesDecimalPattern(s, 129); });
+    in.Pattern(
+        "StartingSequenceNumber", seq, "0|([1-9]\\d{0,128})",
+        [](std::string_view s) { return http::MatchesDecimalPattern(s, 129); });
     auto ts = in.Double("Timestamp");
     if (Rejected(reply, CheckStreamNamed(in, name))) return;
     static const std::map<std::string, IteratorType, std::less<>> kTypes = {
@@ -622,13 +691,28 @@ class KinesisApi {
         {"AT_TIMESTAMP", IteratorType::kAtTimestamp}};
     IteratorType it = kTypes.find(*type)->second;
     if (it == IteratorType::kAtTimestamp && !ts) {
-      return reply.Error({"InvalidArgumentException",
-                          "Must specify timestampInMillis parameter for iterator of type "
-                          "AT_TIMESTAMP. Current request has no timestamp parameter.",
-                          400});
+      return reply.Error(
+          {"InvalidArgumentException",
+           "Must specify timestampInMillis parameter for iterator of type "
+           "AT_TIMESTAMP. Current request has no timestamp parameter.",
+           400});
     }
     int64_t ts_ms = ts ? static_cast<int64_t>(std::llround(*ts * 1000)) : 0;
-    auto token = ctx_.service.GetShardIterator(*name, *shard, it, seq ? *seq : "", ts_ms);
+    if (it == IteratorType::kAtTimestamp) {
+      int64_t now = ctx_.service.options().now_ms();
+      if (ts_ms > now) {
+        return reply.Error(
+            {"InvalidArgumentException",
+             fmt::format(
+                 "The timestampInMillis parameter cannot be greater than "
+                 "the currentTimestampInMillis. timestampInMillis: {}, "
+                 "currentTimestampInMillis: {}",
+                 ts_ms, now),
+             400});
+      }
+    }
+    auto token = ctx_.service.GetShardIterator(*name, *shard, it,
+                                               seq ? *seq : "", ts_ms);
     if (!token.ok()) return Fail(reply, token.status());
     std::string out;
     Writer w(&out);
@@ -645,11 +729,13 @@ class KinesisApi {
     in.Range("Limit", limit, 1, kMaxGetRecordsLimit);
     in.String("StreamARN");
     if (Rejected(reply, in.Error())) return;
-    auto r = ctx_.service.GetRecords(*iterator, static_cast<int>(limit.value_or(kMaxGetRecordsLimit)));
+    auto r = ctx_.service.GetRecords(
+        *iterator, static_cast<int>(limit.value_or(kMaxGetRecordsLimit)));
     if (!r.ok()) return Fail(reply, r.status());
     std::string out;
     size_t estimate = 128;
-    for (const auto& rec : r->records) estimate += rec.value.size() * 4 / 3 + rec.key.size() + 140;
+    for (const auto& rec : r->records)
+      estimate += rec.value.size() * 4 / 3 + rec.key.size() + 140;
     out.reserve(estimate);
     Writer w(&out);
     w.BeginObject().Key("Records").BeginArray();
@@ -658,16 +744,15 @@ class KinesisApi {
       seq.offset = rec.offset;
       w.BeginObject();
       w.Key("SequenceNumber").String(seq.ToString());
-      w.Key("ApproximateArrivalTimestamp").Double(EpochSeconds(rec.timestamp_ms));
-      w.Key("Data");
-      out.push_back('"');
-      base64::EncodeAppend(rec.value, &out);
-      out.push_back('"');
+      w.Key("ApproximateArrivalTimestamp")
+          .Double(EpochSeconds(rec.timestamp_ms));
+      w.Key("Data").Base64(rec.value);
       w.Key("PartitionKey").String(rec.key);
       w.EndObject();
     }
     w.EndArray();
-    if (r->next_shard_iterator) w.Key("NextShardIterator").String(*r->next_shard_iterator);
+    if (r->next_shard_iterator)
+      w.Key("NextShardIterator").String(*r->next_shard_iterator);
     w.Key("MillisBehindLatest").Int(r->millis_behind_latest);
     if (!r->next_shard_iterator) {
       w.Key("ChildShards").BeginArray();
@@ -692,7 +777,8 @@ class KinesisApi {
     in.Required("RetentionPeriodHours", hours.has_value());
     in.Range("RetentionPeriodHours", hours, 1, 1000000);
     if (Rejected(reply, CheckStreamNamed(in, name))) return;
-    Status s = ctx_.service.SetRetention(*name, static_cast<int>(*hours), increase);
+    Status s =
+        ctx_.service.SetRetention(*name, static_cast<int>(*hours), increase);
     if (!s.ok()) return Fail(reply, s);
     Empty(reply);
   }
@@ -780,8 +866,9 @@ class KinesisApi {
     const std::string* shard = ShardIdMember(in, "ShardToSplit");
     const std::string* key = in.String("NewStartingHashKey");
     in.Required("NewStartingHashKey", key != nullptr);
-    in.Pattern("NewStartingHashKey", key, "0|([1-9]\\d{0,38})",
-               [](std::string_view s) { return http::MatchesDecimalPattern(s, 39); });
+    in.Pattern(
+        "NewStartingHashKey", key, "0|([1-9]\\d{0,38})",
+        [](std::string_view s) { return http::MatchesDecimalPattern(s, 39); });
     if (Rejected(reply, CheckStreamNamed(in, name))) return;
     Status s = ctx_.service.SplitShard(*name, *shard, *key);
     if (!s.ok()) return Fail(reply, s);
@@ -809,7 +896,8 @@ class KinesisApi {
     in.Required("ScalingType", scaling != nullptr);
     in.Enum("ScalingType", scaling, {"UNIFORM_SCALING"});
     if (Rejected(reply, CheckStreamNamed(in, name))) return;
-    auto previous = ctx_.service.UpdateShardCount(*name, static_cast<int>(*target));
+    auto previous =
+        ctx_.service.UpdateShardCount(*name, static_cast<int>(*target));
     if (!previous.ok()) return Fail(reply, previous.status());
     std::string out;
     Writer w(&out);

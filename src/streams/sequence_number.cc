@@ -21,7 +21,8 @@ std::string SequenceNumber::ToString() const {
 }
 
 std::optional<SequenceNumber> SequenceNumber::Parse(std::string_view text) {
-  if (text.size() != kSequenceNumberDigits || text[0] != '4') return std::nullopt;
+  if (text.size() != kSequenceNumberDigits || text[0] != '4')
+    return std::nullopt;
   for (char c : text) {
     if (c < '0' || c > '9') return std::nullopt;
   }

@@ -1,5 +1,6 @@
 #include "streams/service.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -123,8 +124,9 @@ struct Stream {
     for (auto& s : shards) {
       if (s->open()) open_shards.push_back(s.get());
     }
-    std::sort(open_shards.begin(), open_shards.end(),
-              [](Shard* a, Shard* b) { return a->range.start < b->range.start; });
+    std::sort(open_shards.begin(), open_shards.end(), [](Shard* a, Shard* b) {
+      return a->range.start < b->range.start;
+    });
   }
 
   Shard* OpenShardFor(HashKey key) const {
@@ -149,7 +151,8 @@ struct Stream {
 
 // Stream names may be "." or "..": keep them from naming a directory.
 std::string DirectoryName(const std::string& stream_name) {
-  if (stream_name.find_first_not_of('.') != std::string::npos) return stream_name;
+  if (stream_name.find_first_not_of('.') != std::string::npos)
+    return stream_name;
   std::string out;
   for (size_t i = 0; i < stream_name.size(); ++i) out += "%2E";
   return out;
@@ -166,7 +169,9 @@ Status WriteFileDurably(const fs::path& path, const std::string& content) {
   if (!ok) return Internal(fmt::format("cannot write {}", tmp.string()));
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec) return Internal(fmt::format("cannot rename {}: {}", tmp.string(), ec.message()));
+  if (ec)
+    return Internal(
+        fmt::format("cannot rename {}: {}", tmp.string(), ec.message()));
   int dir_fd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
   if (dir_fd >= 0) {
     ::fsync(dir_fd);
@@ -193,14 +198,16 @@ std::string SerializeMetadata(const Stream& s) {
     o.Set("index", json::Value::Number(int64_t(sh->index)));
     if (sh->parent) o.Set("parent", json::Value::Number(int64_t(*sh->parent)));
     if (sh->adjacent_parent)
-      o.Set("adjacent_parent", json::Value::Number(int64_t(*sh->adjacent_parent)));
+      o.Set("adjacent_parent",
+            json::Value::Number(int64_t(*sh->adjacent_parent)));
     o.Set("start", json::Value::String(HashKeyToString(sh->range.start)));
     o.Set("end", json::Value::String(HashKeyToString(sh->range.end)));
     o.Set("epoch_us", json::Value::Number(sh->epoch_us));
     o.Set("created_ms", json::Value::Number(sh->created_ms));
     if (sh->closed_ms) {
       o.Set("closed_ms", json::Value::Number(*sh->closed_ms));
-      o.Set("end_offset", json::Value::Number(static_cast<uint64_t>(*sh->end_offset)));
+      o.Set("end_offset",
+            json::Value::Number(static_cast<uint64_t>(*sh->end_offset)));
     }
     shards.Push(std::move(o));
   }
@@ -208,7 +215,8 @@ std::string SerializeMetadata(const Stream& s) {
   return json::Serialize(root);
 }
 
-int64_t IntField(const json::Value& o, std::string_view key, int64_t fallback = 0) {
+int64_t IntField(const json::Value& o, std::string_view key,
+                 int64_t fallback = 0) {
   const json::Value* v = o.Find(key);
   if (!v) return fallback;
   return v->AsInt64().value_or(fallback);
@@ -240,7 +248,9 @@ class Service::Impl {
   Status LoadAll() {
     std::error_code ec;
     fs::create_directories(options_.dir, ec);
-    if (ec) return Internal(fmt::format("cannot create {}: {}", options_.dir.string(), ec.message()));
+    if (ec)
+      return Internal(fmt::format("cannot create {}: {}", options_.dir.string(),
+                                  ec.message()));
     for (const auto& entry : fs::directory_iterator(options_.dir)) {
       if (!entry.is_directory()) continue;
       std::string dirname = entry.path().filename().string();
@@ -253,28 +263,33 @@ class Service::Impl {
       ASSIGN_OR_RETURN(auto stream, LoadStream(entry.path(), meta));
       streams_[stream->name] = std::move(stream);
     }
-    RLOG_INFO("streams: loaded {} stream(s) from {}", streams_.size(), options_.dir.string());
+    RLOG_INFO("streams: loaded {} stream(s) from {}", streams_.size(),
+              options_.dir.string());
     return Status::Ok();
   }
 
-  Result<std::shared_ptr<Stream>> LoadStream(const fs::path& dir, const fs::path& meta) {
+  Result<std::shared_ptr<Stream>> LoadStream(const fs::path& dir,
+                                             const fs::path& meta) {
     std::ifstream in(meta);
     std::stringstream buf;
     buf << in.rdbuf();
     auto doc = json::Parse(buf.str());
     if (!doc.ok() || !doc->is_object()) {
-      return DataLoss(fmt::format("stream metadata {} is unreadable", meta.string()));
+      return DataLoss(
+          fmt::format("stream metadata {} is unreadable", meta.string()));
     }
     auto s = std::make_shared<Stream>();
     s->dir = dir;
     const json::Value* name = doc->Find("name");
-    if (!name || !name->is_string()) return DataLoss("stream metadata without a name");
+    if (!name || !name->is_string())
+      return DataLoss("stream metadata without a name");
     s->name = name->text();
     s->epoch_ms = IntField(*doc, "epoch_ms");
     s->created_ms = IntField(*doc, "created_ms");
     s->status = static_cast<StreamStatus>(IntField(*doc, "status", 2));
     s->mode = static_cast<StreamMode>(IntField(*doc, "mode", 0));
-    s->retention_hours = static_cast<int>(IntField(*doc, "retention_hours", 24));
+    s->retention_hours =
+        static_cast<int>(IntField(*doc, "retention_hours", 24));
     if (const json::Value* tags = doc->Find("tags")) {
       for (const auto& [k, v] : tags->members()) s->tags[k] = v.text();
     }
@@ -282,11 +297,17 @@ class Service::Impl {
       for (const auto& o : shards->items()) {
         auto sh = std::make_unique<Shard>();
         sh->index = static_cast<int>(IntField(o, "index"));
-        if (o.Find("parent")) sh->parent = static_cast<int>(IntField(o, "parent"));
+        if (o.Find("parent"))
+          sh->parent = static_cast<int>(IntField(o, "parent"));
         if (o.Find("adjacent_parent"))
-          sh->adjacent_parent = static_cast<int>(IntField(o, "adjacent_parent"));
-        sh->range.start = ParseHashKey(o.Find("start") ? o.Find("start")->text() : "0").value_or(0);
-        sh->range.end = ParseHashKey(o.Find("end") ? o.Find("end")->text() : "0").value_or(0);
+          sh->adjacent_parent =
+              static_cast<int>(IntField(o, "adjacent_parent"));
+        sh->range.start =
+            ParseHashKey(o.Find("start") ? o.Find("start")->text() : "0")
+                .value_or(0);
+        sh->range.end =
+            ParseHashKey(o.Find("end") ? o.Find("end")->text() : "0")
+                .value_or(0);
         sh->epoch_us = IntField(o, "epoch_us");
         sh->created_ms = IntField(o, "created_ms");
         if (o.Find("closed_ms")) {
@@ -303,8 +324,9 @@ class Service::Impl {
   }
 
   Status OpenShardLog(const Stream& s, Shard* sh) {
-    ASSIGN_OR_RETURN(sh->log, storage::Log::Open(s.dir / ShardIdFromIndex(sh->index),
-                                                 options_.log, syncer_));
+    ASSIGN_OR_RETURN(sh->log,
+                     storage::Log::Open(s.dir / ShardIdFromIndex(sh->index),
+                                        options_.log, syncer_));
     sh->next_offset = sh->log->end_offset();
     return Status::Ok();
   }
@@ -325,7 +347,8 @@ class Service::Impl {
   std::string Account() const { return options_.account_id; }
 
   Status StreamNotFound(const std::string& name) const {
-    return NotFound(fmt::format("Stream {} under account {} not found.", name, Account()));
+    return NotFound(
+        fmt::format("Stream {} under account {} not found.", name, Account()));
   }
 
   std::shared_ptr<Stream> Find(const std::string& name) const {
@@ -363,27 +386,32 @@ class Service::Impl {
         "Current shard count for the account: {}. Limit: {}. Number of "
         "additional shards that would have resulted from this request: {}. "
         "Refer to the AWS Service Limits page "
-        "(https://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) "
+        "(https://docs.aws.amazon.com/general/latest/gr/"
+        "aws_service_limits.html) "
         "for current limits and how to request higher limits.",
         Account(), options_.region, current, options_.shard_limit, additional));
   }
 
   Status CreateStream(const std::string& name, std::optional<int> shard_count,
-                      StreamMode mode, const std::map<std::string, std::string>& tags) {
+                      StreamMode mode,
+                      const std::map<std::string, std::string>& tags) {
     std::lock_guard control(control_mu_);
     if (Find(name)) {
-      return AlreadyExists(
-          fmt::format("Stream {} under account {} already exists.", name, Account()));
+      return AlreadyExists(fmt::format(
+          "Stream {} under account {} already exists.", name, Account()));
     }
     int count = shard_count.value_or(options_.on_demand_shard_count);
     if (mode == StreamMode::kOnDemand) {
       int on_demand = 0;
-      for (const auto& d : ListStreams()) on_demand += d.mode == StreamMode::kOnDemand;
+      for (const auto& d : ListStreams())
+        on_demand += d.mode == StreamMode::kOnDemand;
       if (on_demand + 1 > options_.on_demand_stream_limit) {
         return QuotaExceeded(fmt::format(
-            "This request would exceed the on-demand stream count limit for the "
+            "This request would exceed the on-demand stream count limit for "
+            "the "
             "account {} in {}. Current on-demand stream count: {}. Limit: {}.",
-            Account(), options_.region, on_demand, options_.on_demand_stream_limit));
+            Account(), options_.region, on_demand,
+            options_.on_demand_stream_limit));
       }
     }
     RETURN_IF_ERROR(CheckShardLimit(OpenShardCount(), count));
@@ -399,7 +427,9 @@ class Service::Impl {
     s->status = StreamStatus::kActive;
     std::error_code ec;
     fs::create_directories(s->dir, ec);
-    if (ec) return Internal(fmt::format("cannot create {}: {}", s->dir.string(), ec.message()));
+    if (ec)
+      return Internal(
+          fmt::format("cannot create {}: {}", s->dir.string(), ec.message()));
     for (int i = 0; i < count; ++i) {
       auto sh = std::make_unique<Shard>();
       sh->index = i;
@@ -429,7 +459,8 @@ class Service::Impl {
       streams_.erase(it);
       // Rename first so that a new stream of the same name never meets the
       // old files, then delete outside the lock.
-      tomb = options_.dir / fmt::format(".deleted-{}-{}", NowMicros(), DirectoryName(name));
+      tomb = options_.dir /
+             fmt::format(".deleted-{}-{}", NowMicros(), DirectoryName(name));
       std::error_code ec;
       fs::rename(s->dir, tomb, ec);
       if (ec) tomb = s->dir;
@@ -474,47 +505,53 @@ class Service::Impl {
     return Persist(*s);
   }
 
-  Status AddTags(const std::string& name, const std::map<std::string, std::string>& tags) {
+  Status AddTags(const std::string& name,
+                 const std::map<std::string, std::string>& tags) {
     ASSIGN_OR_RETURN(auto s, FindOrError(name));
     std::unique_lock lock(s->mu);
     auto merged = s->tags;
     for (const auto& [k, v] : tags) merged[k] = v;
     if (merged.size() > 50) {
-      return QuotaExceeded(fmt::format(
+      return InvalidArgument(fmt::format(
           "Failed to add tags to stream {} under account {} because a given "
-          "stream cannot have more than 50 tags.",
+          "stream cannot have more than 50 tags associated with it.",
           name, Account()));
     }
     s->tags = std::move(merged);
     return Persist(*s);
   }
 
-  Status RemoveTags(const std::string& name, const std::vector<std::string>& keys) {
+  Status RemoveTags(const std::string& name,
+                    const std::vector<std::string>& keys) {
     ASSIGN_OR_RETURN(auto s, FindOrError(name));
     std::unique_lock lock(s->mu);
     for (const auto& k : keys) s->tags.erase(k);
     return Persist(*s);
   }
 
-  Result<std::map<std::string, std::string>> ListTags(const std::string& name) const {
+  Result<std::map<std::string, std::string>> ListTags(
+      const std::string& name) const {
     ASSIGN_OR_RETURN(auto s, FindOrError(name));
     std::shared_lock lock(s->mu);
     return s->tags;
   }
 
-  Status ShardNotFoundForReshard(const Stream& s, const std::string& shard_id) const {
-    return NotFound(fmt::format("Could not find shard {} in stream {} under account {}.",
-                                shard_id, s.name, Account()));
+  Status ShardNotFoundForReshard(const Stream& s,
+                                 const std::string& shard_id) const {
+    return NotFound(
+        fmt::format("Could not find shard {} in stream {} under account {}.",
+                    shard_id, s.name, Account()));
   }
 
-  Result<Shard*> OpenShardForReshard(Stream& s, const std::string& shard_id) const {
+  Result<Shard*> OpenShardForReshard(Stream& s,
+                                     const std::string& shard_id) const {
     auto index = ShardIndexFromId(shard_id);
     if (!index || *index >= static_cast<int>(s.shards.size())) {
       return ShardNotFoundForReshard(s, shard_id);
     }
     Shard* sh = s.shards[*index].get();
     if (!sh->open()) {
-      return InvalidArgument(fmt::format(
+      return FailedPrecondition(fmt::format(
           "Shard {} in stream {} under account {} has already been merged or "
           "split, and thus is not eligible for merging or splitting.",
           ShardIdFromIndex(sh->index), s.name, Account()));
@@ -524,8 +561,9 @@ class Service::Impl {
 
   Status CheckActive(const Stream& s) const {
     if (s.status == StreamStatus::kActive) return Status::Ok();
-    return FailedPrecondition(fmt::format("Stream {} under account {} not ACTIVE, instead in state {}",
-                                          s.name, Account(), StreamStatusName(s.status)));
+    return FailedPrecondition(fmt::format(
+        "Stream {} under account {} not ACTIVE, instead in state {}", s.name,
+        Account(), StreamStatusName(s.status)));
   }
 
   // Requires s.mu held exclusively.
@@ -536,7 +574,8 @@ class Service::Impl {
   }
 
   // Requires s.mu held exclusively.
-  Result<Shard*> AddShard(Stream& s, HashKeyRange range, std::optional<int> parent,
+  Result<Shard*> AddShard(Stream& s, HashKeyRange range,
+                          std::optional<int> parent,
                           std::optional<int> adjacent, int64_t now) {
     auto sh = std::make_unique<Shard>();
     sh->index = static_cast<int>(s.shards.size());
@@ -563,17 +602,20 @@ class Service::Impl {
           "NewStartingHashKey {} used in SplitShard() on shard {} in stream {} "
           "under account {} is not both greater than one plus the shard's "
           "StartingHashKey {} and less than the shard's EndingHashKey {}.",
-          new_starting_hash_key, ShardIdFromIndex(parent->index), name, Account(),
-          HashKeyToString(parent->range.start), HashKeyToString(parent->range.end)));
+          new_starting_hash_key, ShardIdFromIndex(parent->index), name,
+          Account(), HashKeyToString(parent->range.start),
+          HashKeyToString(parent->range.end)));
     }
     RETURN_IF_ERROR(CheckActive(*s));
     RETURN_IF_ERROR(CheckShardLimit(open_total, 1));
     int64_t now = options_.now_ms();
     CloseShard(parent, now);
     RETURN_IF_ERROR(AddShard(*s, {parent->range.start, *key - 1}, parent->index,
-                             std::nullopt, now).status());
+                             std::nullopt, now)
+                        .status());
     RETURN_IF_ERROR(AddShard(*s, {*key, parent->range.end}, parent->index,
-                             std::nullopt, now).status());
+                             std::nullopt, now)
+                        .status());
     s->RebuildOpenShards();
     return Persist(*s);
   }
@@ -585,13 +627,16 @@ class Service::Impl {
     std::unique_lock lock(s->mu);
     ASSIGN_OR_RETURN(Shard * a, OpenShardForReshard(*s, shard_id));
     ASSIGN_OR_RETURN(Shard * b, OpenShardForReshard(*s, adjacent_id));
-    bool adjacent = a != b && ((a->range.end != kMaxHashKey && a->range.end + 1 == b->range.start) ||
-                               (b->range.end != kMaxHashKey && b->range.end + 1 == a->range.start));
+    bool adjacent =
+        a != b &&
+        ((a->range.end != kMaxHashKey && a->range.end + 1 == b->range.start) ||
+         (b->range.end != kMaxHashKey && b->range.end + 1 == a->range.start));
     if (!adjacent) {
       return InvalidArgument(fmt::format(
           "Shards {} and {} in stream {} under account {} are not an adjacent "
           "pair of shards eligible for merging",
-          ShardIdFromIndex(a->index), ShardIdFromIndex(b->index), name, Account()));
+          ShardIdFromIndex(a->index), ShardIdFromIndex(b->index), name,
+          Account()));
     }
     RETURN_IF_ERROR(CheckActive(*s));
     int64_t now = options_.now_ms();
@@ -613,18 +658,21 @@ class Service::Impl {
     int current = static_cast<int>(s->open_shards.size());
     if (target > 2 * current) {
       return InvalidArgument(fmt::format(
-          "UpdateShardCount cannot scale up over double your current open shard "
+          "UpdateShardCount cannot scale up over double your current open "
+          "shard "
           "count. Current open shard count: {} Target shard count: {}",
           current, target));
     }
     if (target * 2 < current) {
       return InvalidArgument(fmt::format(
-          "UpdateShardCount cannot scale down below half your current open shard "
+          "UpdateShardCount cannot scale down below half your current open "
+          "shard "
           "count. Current open shard count: {} Target shard count: {}",
           current, target));
     }
     if (target == current) return current;
-    if (target > current) RETURN_IF_ERROR(CheckShardLimit(open_total, target - current));
+    if (target > current)
+      RETURN_IF_ERROR(CheckShardLimit(open_total, target - current));
     int64_t now = options_.now_ms();
     std::vector<Shard*> parents = s->open_shards;
     for (Shard* p : parents) CloseShard(p, now);
@@ -667,8 +715,8 @@ class Service::Impl {
       for (auto& sh : s->shards) {
         auto r = sh->log->EnforceRetention(min_ts);
         if (!r.ok()) {
-          RLOG_WARN("retention on {}/{}: {}", s->name, ShardIdFromIndex(sh->index),
-                    r.status().ToString());
+          RLOG_WARN("retention on {}/{}: {}", s->name,
+                    ShardIdFromIndex(sh->index), r.status().ToString());
         }
       }
     }
@@ -679,7 +727,8 @@ class Service::Impl {
     ShardDescription d;
     d.shard_id = ShardIdFromIndex(sh.index);
     if (sh.parent) d.parent_shard_id = ShardIdFromIndex(*sh.parent);
-    if (sh.adjacent_parent) d.adjacent_parent_shard_id = ShardIdFromIndex(*sh.adjacent_parent);
+    if (sh.adjacent_parent)
+      d.adjacent_parent_shard_id = ShardIdFromIndex(*sh.adjacent_parent);
     d.hash_range = sh.range;
     d.starting_sequence_number = s.Base(sh).ToString();
     if (sh.closed_ms) {
@@ -733,8 +782,8 @@ class Service::Impl {
     return out;
   }
 
-  Result<std::vector<ShardDescription>> ListShards(const std::string& name,
-                                                   const ShardFilter& filter) const {
+  Result<std::vector<ShardDescription>> ListShards(
+      const std::string& name, const ShardFilter& filter) const {
     ASSIGN_OR_RETURN(auto s, FindOrError(name));
     std::shared_lock lock(s->mu);
     int64_t now = options_.now_ms();
@@ -758,7 +807,8 @@ class Service::Impl {
           keep = sh->index > *after;
           break;
         case ShardFilterType::kAtTrimHorizon:
-          keep = !expired && (open_at(*sh, horizon) || (!sh->parent && sh->created_ms > horizon));
+          keep = !expired && (open_at(*sh, horizon) ||
+                              (!sh->parent && sh->created_ms > horizon));
           break;
         case ShardFilterType::kFromTrimHorizon:
           keep = !expired;
@@ -783,7 +833,8 @@ class Service::Impl {
     Limits l;
     l.shard_limit = options_.shard_limit;
     l.open_shard_count = OpenShardCount();
-    for (const auto& d : ListStreams()) l.on_demand_stream_count += d.mode == StreamMode::kOnDemand;
+    for (const auto& d : ListStreams())
+      l.on_demand_stream_count += d.mode == StreamMode::kOnDemand;
     l.on_demand_stream_count_limit = options_.on_demand_stream_limit;
     return l;
   }
@@ -794,7 +845,8 @@ class Service::Impl {
     std::atomic<int> pending{0};
     PutCallback done;
     void Finish() {
-      if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) done(std::move(outcomes));
+      if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        done(std::move(outcomes));
     }
   };
 
@@ -803,7 +855,8 @@ class Service::Impl {
     auto s = Find(name);
     if (!s) return done(StreamNotFound(name));
     std::shared_lock lock(s->mu);
-    if (s->status != StreamStatus::kActive && s->status != StreamStatus::kUpdating) {
+    if (s->status != StreamStatus::kActive &&
+        s->status != StreamStatus::kUpdating) {
       return done(CheckActive(*s));
     }
     int64_t now = options_.now_ms();
@@ -819,7 +872,8 @@ class Service::Impl {
                         : HashPartitionKey(records[i].partition_key);
       Shard* sh = s->OpenShardFor(key);
       if (!sh) {
-        batch->outcomes[i].status = Internal("no open shard covers the hash key");
+        batch->outcomes[i].status =
+            Internal("no open shard covers the hash key");
         continue;
       }
       auto g = std::find_if(groups.begin(), groups.end(),
@@ -843,7 +897,8 @@ class Service::Impl {
         auto& r = records[i];
         size_t bytes = r.data.size() + r.partition_key.size();
         if (options_.enforce_shard_limits &&
-            !(sh->write_records.Take(1, now) && sh->write_bytes.Take(double(bytes), now))) {
+            !(sh->write_records.Take(1, now) &&
+              sh->write_bytes.Take(double(bytes), now))) {
           batch->outcomes[i].status = ResourceExhausted(fmt::format(
               "Rate exceeded for shard {} in stream {} under account {}.",
               ShardIdFromIndex(sh->index), name, Account()));
@@ -851,7 +906,8 @@ class Service::Impl {
         }
         bytes_in += bytes;
         accepted.push_back(i);
-        batch_records.push_back({std::move(r.partition_key), std::move(r.data)});
+        batch_records.push_back(
+            {std::move(r.partition_key), std::move(r.data)});
       }
       if (accepted.empty()) {
         batch->Finish();
@@ -892,16 +948,24 @@ class Service::Impl {
     return by_time.ok() ? std::max(start, *by_time) : start;
   }
 
-  Result<std::string> GetShardIterator(const std::string& name, const std::string& shard_id,
-                                       IteratorType type, const std::string& seq_text,
+  Result<std::string> GetShardIterator(const std::string& name,
+                                       const std::string& shard_id,
+                                       IteratorType type,
+                                       const std::string& seq_text,
                                        int64_t timestamp_ms) const {
-    ASSIGN_OR_RETURN(auto s, FindOrError(name));
-    std::shared_lock lock(s->mu);
     auto index = ShardIndexFromId(shard_id);
     std::string canonical_id = index ? ShardIdFromIndex(*index) : shard_id;
+    auto s = Find(name);
+    if (!s) {
+      return NotFound(
+          fmt::format("Shard {} in stream {} under account {} does not exist",
+                      canonical_id, name, Account()));
+    }
+    std::shared_lock lock(s->mu);
     if (!index || *index >= static_cast<int>(s->shards.size())) {
-      return NotFound(fmt::format("Shard {} in stream {} under account {} does not exist",
-                                  canonical_id, name, Account()));
+      return NotFound(
+          fmt::format("Shard {} in stream {} under account {} does not exist",
+                      canonical_id, name, Account()));
     }
     const Shard& sh = *s->shards[*index];
     int64_t now = options_.now_ms();
@@ -911,9 +975,11 @@ class Service::Impl {
     if (!wants_seq && !seq_text.empty() &&
         (type == IteratorType::kTrimHorizon || type == IteratorType::kLatest)) {
       return InvalidArgument(fmt::format(
-          "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and "
+          "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER "
+          "and "
           "StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no "
-          "StartingSequenceNumber. Request specified {} and also a StartingSequenceNumber.",
+          "StartingSequenceNumber. Request specified {} and also a "
+          "StartingSequenceNumber.",
           type == IteratorType::kTrimHorizon ? "TRIM_HORIZON" : "LATEST"));
     }
     switch (type) {
@@ -932,46 +998,57 @@ class Service::Impl {
       case IteratorType::kAfterSequenceNumber: {
         if (seq_text.empty()) {
           return InvalidArgument(fmt::format(
-              "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and "
+              "Must either specify (1) AT_SEQUENCE_NUMBER or "
+              "AFTER_SEQUENCE_NUMBER and "
               "StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no "
-              "StartingSequenceNumber. Request specified {} and no StartingSequenceNumber.",
-              type == IteratorType::kAtSequenceNumber ? "AT_SEQUENCE_NUMBER"
-                                                      : "AFTER_SEQUENCE_NUMBER"));
+              "StartingSequenceNumber. Request specified {} and no "
+              "StartingSequenceNumber.",
+              type == IteratorType::kAtSequenceNumber
+                  ? "AT_SEQUENCE_NUMBER"
+                  : "AFTER_SEQUENCE_NUMBER"));
         }
         auto seq = SequenceNumber::Parse(seq_text);
         if (!seq) {
-          return InvalidArgument(fmt::format(
-              "StartingSequenceNumber {} used in GetShardIterator on shard {} in "
-              "stream {} under account {} is invalid.",
-              seq_text, canonical_id, name, Account()));
+          return InvalidArgument(
+              fmt::format("StartingSequenceNumber {} used in GetShardIterator "
+                          "on shard {} in "
+                          "stream {} under account {} is invalid.",
+                          seq_text, canonical_id, name, Account()));
         }
         if (seq->shard_index != sh.index) {
-          return InvalidArgument(fmt::format(
-              "Invalid StartingSequenceNumber. It encodes {}, while it was used in "
-              "a call to a shard with {}",
-              ShardIdFromIndex(seq->shard_index), canonical_id));
+          return InvalidArgument(
+              fmt::format("Invalid StartingSequenceNumber. It encodes {}, "
+                          "while it was used in "
+                          "a call to a shard with {}",
+                          ShardIdFromIndex(seq->shard_index), canonical_id));
         }
-        if (seq->stream_epoch_ms != s->epoch_ms || seq->shard_epoch_us != sh.epoch_us) {
-          return InvalidArgument(fmt::format(
-              "StartingSequenceNumber {} used in GetShardIterator on shard {} in "
-              "stream {} under account {} is invalid because it did not come from "
-              "this stream.",
-              seq_text, canonical_id, name, Account()));
+        if (seq->stream_epoch_ms != s->epoch_ms ||
+            seq->shard_epoch_us != sh.epoch_us) {
+          return InvalidArgument(
+              fmt::format("StartingSequenceNumber {} used in GetShardIterator "
+                          "on shard {} in "
+                          "stream {} under account {} is invalid because it "
+                          "did not come from "
+                          "this stream.",
+                          seq_text, canonical_id, name, Account()));
         }
-        it.offset = seq->offset + (type == IteratorType::kAfterSequenceNumber ? 1 : 0);
+        it.offset =
+            seq->offset + (type == IteratorType::kAfterSequenceNumber ? 1 : 0);
         break;
       }
     }
     return it.Encode();
   }
 
-  Result<GetRecordsOutput> GetRecords(const std::string& token, int limit) const {
+  Result<GetRecordsOutput> GetRecords(const std::string& token,
+                                      int limit) const {
     auto it = ShardIterator::Decode(token);
     if (!it) return InvalidArgument("Invalid ShardIterator.");
     int64_t now = options_.now_ms();
     if (now - it->issued_ms > kShardIteratorLifetimeMs) {
       return DeadlineExceeded(fmt::format(
-          "Iterator expired. The iterator was created at time {} while right now "
+          "Iterator expired. The iterator was created at time {} while right "
+          "now "
           "it is {} which is further in the future than the tolerated delay of "
           "{} milliseconds.",
           AmzTime(it->issued_ms), AmzTime(now), kShardIteratorLifetimeMs));
@@ -979,36 +1056,41 @@ class Service::Impl {
     auto s = Find(it->stream_name);
     std::string shard_id = ShardIdFromIndex(it->shard_index);
     if (!s || s->epoch_ms != it->stream_epoch_ms) {
-      return NotFound(fmt::format("Shard {} in stream {} under account {} does not exist",
-                                  shard_id, it->stream_name, Account()));
+      return NotFound(
+          fmt::format("Shard {} in stream {} under account {} does not exist",
+                      shard_id, it->stream_name, Account()));
     }
     std::shared_lock lock(s->mu);
     if (it->shard_index >= static_cast<int>(s->shards.size())) {
-      return NotFound(fmt::format("Shard {} in stream {} under account {} does not exist",
-                                  shard_id, it->stream_name, Account()));
+      return NotFound(
+          fmt::format("Shard {} in stream {} under account {} does not exist",
+                      shard_id, it->stream_name, Account()));
     }
     const Shard& sh = *s->shards[it->shard_index];
     if (options_.enforce_shard_limits) {
       std::lock_guard limits(sh.read_limits_mu);
       if (!sh.read_calls.Take(1, now)) {
         return ResourceExhausted(fmt::format(
-            "Rate exceeded for Shard - {} - {} for GetRecords calls.", Account(), shard_id));
+            "Rate exceeded for Shard - {} - {} for GetRecords calls.",
+            Account(), shard_id));
       }
     }
     uint64_t from = std::max(it->offset, TrimHorizon(*s, sh, now));
     size_t max_records = static_cast<size_t>(limit);
     if (sh.end_offset) {
-      max_records = static_cast<size_t>(
-          std::min<uint64_t>(max_records, *sh.end_offset > from ? *sh.end_offset - from : 0));
+      max_records = static_cast<size_t>(std::min<uint64_t>(
+          max_records, *sh.end_offset > from ? *sh.end_offset - from : 0));
     }
     GetRecordsOutput out;
     out.base = s->Base(sh);
     if (max_records > 0) {
-      ASSIGN_OR_RETURN(out.records, sh.log->Read(from, max_records, kMaxGetRecordsBytes));
+      ASSIGN_OR_RETURN(out.records,
+                       sh.log->Read(from, max_records, kMaxGetRecordsBytes));
     }
     uint64_t next = out.records.empty() ? from : out.records.back().offset + 1;
     uint64_t bytes_out = 0;
-    for (const auto& r : out.records) bytes_out += r.key.size() + r.value.size();
+    for (const auto& r : out.records)
+      bytes_out += r.key.size() + r.value.size();
     s->records_out->Add(out.records.size());
     s->bytes_out->Add(bytes_out);
     if (options_.enforce_shard_limits && bytes_out > 0) {
@@ -1017,15 +1099,18 @@ class Service::Impl {
     }
 
     uint64_t log_end = sh.log->end_offset();
-    bool finished = sh.end_offset && next >= *sh.end_offset && log_end >= *sh.end_offset;
+    bool finished =
+        sh.end_offset && next >= *sh.end_offset && log_end >= *sh.end_offset;
     if (finished) {
       for (const auto& child : s->shards) {
         if (child->parent == sh.index || child->adjacent_parent == sh.index) {
           ChildShard c;
           c.shard_id = ShardIdFromIndex(child->index);
-          if (child->parent) c.parent_shards.push_back(ShardIdFromIndex(*child->parent));
+          if (child->parent)
+            c.parent_shards.push_back(ShardIdFromIndex(*child->parent));
           if (child->adjacent_parent)
-            c.parent_shards.push_back(ShardIdFromIndex(*child->adjacent_parent));
+            c.parent_shards.push_back(
+                ShardIdFromIndex(*child->adjacent_parent));
           c.hash_range = child->range;
           out.child_shards.push_back(std::move(c));
         }
@@ -1037,7 +1122,8 @@ class Service::Impl {
       out.next_shard_iterator = next_it.Encode();
     }
     if (next < log_end && !out.records.empty()) {
-      out.millis_behind_latest = std::max<int64_t>(0, now - out.records.back().timestamp_ms);
+      out.millis_behind_latest =
+          std::max<int64_t>(0, now - out.records.back().timestamp_ms);
     } else if (next < log_end) {
       auto last = sh.log->last_timestamp_ms();
       out.millis_behind_latest = last ? std::max<int64_t>(0, now - *last) : 0;
@@ -1077,27 +1163,36 @@ Result<std::unique_ptr<Service>> Service::Open(ServiceOptions options,
 }
 
 const ServiceOptions& Service::options() const { return impl_->options(); }
-std::string Service::StreamArn(const std::string& name) const { return impl_->Arn(name); }
+std::string Service::StreamArn(const std::string& name) const {
+  return impl_->Arn(name);
+}
 
-Status Service::CreateStream(const std::string& name, std::optional<int> shard_count,
-                             StreamMode mode, const std::map<std::string, std::string>& tags) {
+Status Service::CreateStream(const std::string& name,
+                             std::optional<int> shard_count, StreamMode mode,
+                             const std::map<std::string, std::string>& tags) {
   return impl_->CreateStream(name, shard_count, mode, tags);
 }
-Status Service::DeleteStream(const std::string& name) { return impl_->DeleteStream(name); }
-Status Service::SetRetention(const std::string& name, int hours, bool increase) {
+Status Service::DeleteStream(const std::string& name) {
+  return impl_->DeleteStream(name);
+}
+Status Service::SetRetention(const std::string& name, int hours,
+                             bool increase) {
   return impl_->SetRetention(name, hours, increase);
 }
-Status Service::AddTags(const std::string& name, const std::map<std::string, std::string>& tags) {
+Status Service::AddTags(const std::string& name,
+                        const std::map<std::string, std::string>& tags) {
   return impl_->AddTags(name, tags);
 }
-Status Service::RemoveTags(const std::string& name, const std::vector<std::string>& keys) {
+Status Service::RemoveTags(const std::string& name,
+                           const std::vector<std::string>& keys) {
   return impl_->RemoveTags(name, keys);
 }
 Status Service::SplitShard(const std::string& name, const std::string& shard_id,
                            const std::string& new_starting_hash_key) {
   return impl_->SplitShard(name, shard_id, new_starting_hash_key);
 }
-Status Service::MergeShards(const std::string& name, const std::string& shard_id,
+Status Service::MergeShards(const std::string& name,
+                            const std::string& shard_id,
                             const std::string& adjacent_shard_id) {
   return impl_->MergeShards(name, shard_id, adjacent_shard_id);
 }
@@ -1108,29 +1203,35 @@ Status Service::UpdateStreamMode(const std::string& name, StreamMode mode) {
   return impl_->UpdateStreamMode(name, mode);
 }
 void Service::EnforceRetention() { impl_->EnforceRetention(); }
-Result<StreamDescription> Service::DescribeStream(const std::string& name) const {
+Result<StreamDescription> Service::DescribeStream(
+    const std::string& name) const {
   return impl_->DescribeStream(name);
 }
-Result<std::map<std::string, std::string>> Service::ListTags(const std::string& name) const {
+Result<std::map<std::string, std::string>> Service::ListTags(
+    const std::string& name) const {
   return impl_->ListTags(name);
 }
-std::vector<StreamDescription> Service::ListStreams() const { return impl_->ListStreams(); }
-Result<std::vector<ShardDescription>> Service::ListShards(const std::string& name,
-                                                          const ShardFilter& filter) const {
+std::vector<StreamDescription> Service::ListStreams() const {
+  return impl_->ListStreams();
+}
+Result<std::vector<ShardDescription>> Service::ListShards(
+    const std::string& name, const ShardFilter& filter) const {
   return impl_->ListShards(name, filter);
 }
 Limits Service::DescribeLimits() const { return impl_->DescribeLimits(); }
-void Service::PutRecords(const std::string& name, std::vector<PutRecordInput> records,
+void Service::PutRecords(const std::string& name,
+                         std::vector<PutRecordInput> records,
                          PutCallback done) {
   impl_->PutRecords(name, std::move(records), std::move(done));
 }
-Result<std::string> Service::GetShardIterator(const std::string& name,
-                                              const std::string& shard_id, IteratorType type,
-                                              const std::string& sequence_number,
-                                              int64_t timestamp_ms) const {
-  return impl_->GetShardIterator(name, shard_id, type, sequence_number, timestamp_ms);
+Result<std::string> Service::GetShardIterator(
+    const std::string& name, const std::string& shard_id, IteratorType type,
+    const std::string& sequence_number, int64_t timestamp_ms) const {
+  return impl_->GetShardIterator(name, shard_id, type, sequence_number,
+                                 timestamp_ms);
 }
-Result<GetRecordsOutput> Service::GetRecords(const std::string& iterator, int limit) const {
+Result<GetRecordsOutput> Service::GetRecords(const std::string& iterator,
+                                             int limit) const {
   return impl_->GetRecords(iterator, limit);
 }
 

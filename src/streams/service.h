@@ -20,7 +20,12 @@
 namespace riffle::streams {
 
 // Values are stored in stream metadata: never renumber.
-enum class StreamStatus { kCreating = 0, kDeleting = 1, kActive = 2, kUpdating = 3 };
+enum class StreamStatus {
+  kCreating = 0,
+  kDeleting = 1,
+  kActive = 2,
+  kUpdating = 3
+};
 enum class StreamMode { kProvisioned = 0, kOnDemand = 1 };
 
 std::string_view StreamStatusName(StreamStatus s);
@@ -141,12 +146,14 @@ class Service {
 
   // Control plane (blocking).
   Status CreateStream(const std::string& name, std::optional<int> shard_count,
-                      StreamMode mode, const std::map<std::string, std::string>& tags);
+                      StreamMode mode,
+                      const std::map<std::string, std::string>& tags);
   Status DeleteStream(const std::string& name);
   Status SetRetention(const std::string& name, int hours, bool increase);
   Status AddTags(const std::string& name,
                  const std::map<std::string, std::string>& tags);
-  Status RemoveTags(const std::string& name, const std::vector<std::string>& keys);
+  Status RemoveTags(const std::string& name,
+                    const std::vector<std::string>& keys);
   Status SplitShard(const std::string& name, const std::string& shard_id,
                     const std::string& new_starting_hash_key);
   Status MergeShards(const std::string& name, const std::string& shard_id,
@@ -159,16 +166,18 @@ class Service {
 
   // Reads.
   Result<StreamDescription> DescribeStream(const std::string& name) const;
-  Result<std::map<std::string, std::string>> ListTags(const std::string& name) const;
+  Result<std::map<std::string, std::string>> ListTags(
+      const std::string& name) const;
   std::vector<StreamDescription> ListStreams() const;  // sorted by name
-  Result<std::vector<ShardDescription>> ListShards(const std::string& name,
-                                                   const ShardFilter& filter) const;
+  Result<std::vector<ShardDescription>> ListShards(
+      const std::string& name, const ShardFilter& filter) const;
   Limits DescribeLimits() const;
 
   // Data plane. `done` runs exactly once, on the log syncer's thread or on
   // the calling thread, with one outcome per input, in input order, or with
   // the error that failed the whole call (NotFound, FailedPrecondition).
-  using PutCallback = std::function<void(Result<std::vector<PutRecordOutcome>>)>;
+  using PutCallback =
+      std::function<void(Result<std::vector<PutRecordOutcome>>)>;
   void PutRecords(const std::string& name, std::vector<PutRecordInput> records,
                   PutCallback done);
 
@@ -177,7 +186,8 @@ class Service {
                                        IteratorType type,
                                        const std::string& sequence_number,
                                        int64_t timestamp_ms) const;
-  Result<GetRecordsOutput> GetRecords(const std::string& iterator, int limit) const;
+  Result<GetRecordsOutput> GetRecords(const std::string& iterator,
+                                      int limit) const;
 
  private:
   class Impl;

@@ -23,15 +23,18 @@ TEST(HashKey, Md5MatchesAws) {
 
 TEST(HashKey, ParseBounds) {
   EXPECT_EQ(ParseHashKey("0"), HashKey{0});
-  EXPECT_EQ(ParseHashKey("340282366920938463463374607431768211455"), kMaxHashKey);
-  EXPECT_FALSE(ParseHashKey("340282366920938463463374607431768211456").has_value());
+  EXPECT_EQ(ParseHashKey("340282366920938463463374607431768211455"),
+            kMaxHashKey);
+  EXPECT_FALSE(
+      ParseHashKey("340282366920938463463374607431768211456").has_value());
   EXPECT_FALSE(ParseHashKey("").has_value());
   EXPECT_FALSE(ParseHashKey("12a").has_value());
 }
 
 TEST(HashKey, UniformRangesMatchAwsLayout) {
   for (int n : {1, 2, 3, 7, 10}) {
-    HashKey step = kMaxHashKey / n + (kMaxHashKey % n == HashKey(n - 1) ? 1 : 0);
+    HashKey step =
+        kMaxHashKey / n + (kMaxHashKey % n == HashKey(n - 1) ? 1 : 0);
     HashKey expected_next = 0;
     for (int i = 0; i < n; ++i) {
       HashKeyRange r = UniformRange(0, kMaxHashKey, i, n);
@@ -130,7 +133,8 @@ class ServiceTest : public ::testing::Test {
 
   std::vector<storage::StoredRecord> ReadAll(const std::string& stream,
                                              const std::string& shard) {
-    auto it = service_->GetShardIterator(stream, shard, IteratorType::kTrimHorizon, "", 0);
+    auto it = service_->GetShardIterator(stream, shard,
+                                         IteratorType::kTrimHorizon, "", 0);
     EXPECT_TRUE(it.ok()) << it.status().ToString();
     std::vector<storage::StoredRecord> all;
     std::string token = *it;
@@ -151,7 +155,8 @@ class ServiceTest : public ::testing::Test {
 };
 
 TEST_F(ServiceTest, CreateDescribeAndRoute) {
-  ASSERT_TRUE(service_->CreateStream("s", 4, StreamMode::kProvisioned, {}).ok());
+  ASSERT_TRUE(
+      service_->CreateStream("s", 4, StreamMode::kProvisioned, {}).ok());
   EXPECT_EQ(service_->CreateStream("s", 1, StreamMode::kProvisioned, {}).code(),
             StatusCode::kAlreadyExists);
   auto d = service_->DescribeStream("s");
@@ -167,11 +172,13 @@ TEST_F(ServiceTest, CreateDescribeAndRoute) {
   }
   auto explicit_out = Put("s", {{"a", "x", kMaxHashKey}});
   EXPECT_EQ(explicit_out[0].shard_id, "shardId-000000000003");
-  EXPECT_EQ(service_->DescribeStream("missing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(service_->DescribeStream("missing").status().code(),
+            StatusCode::kNotFound);
 }
 
 TEST_F(ServiceTest, SequenceNumbersIncreaseAcrossRestart) {
-  ASSERT_TRUE(service_->CreateStream("s", 1, StreamMode::kProvisioned, {}).ok());
+  ASSERT_TRUE(
+      service_->CreateStream("s", 1, StreamMode::kProvisioned, {}).ok());
   auto first = Put("s", {{"k", "1", std::nullopt}, {"k", "2", std::nullopt}});
   EXPECT_LT(first[0].sequence_number, first[1].sequence_number);
   Reopen();
@@ -183,7 +190,8 @@ TEST_F(ServiceTest, SequenceNumbersIncreaseAcrossRestart) {
 }
 
 TEST_F(ServiceTest, SplitThenReadParentThenChildren) {
-  ASSERT_TRUE(service_->CreateStream("s", 1, StreamMode::kProvisioned, {}).ok());
+  ASSERT_TRUE(
+      service_->CreateStream("s", 1, StreamMode::kProvisioned, {}).ok());
   auto before = Put("s", {{"k", "old", std::nullopt}});
   ASSERT_TRUE(service_
                   ->SplitShard("s", "shardId-000000000000",
@@ -207,12 +215,15 @@ TEST_F(ServiceTest, SplitThenReadParentThenChildren) {
   ASSERT_EQ(d->shards.size(), 3u);
   EXPECT_TRUE(d->shards[0].ending_sequence_number.has_value());
   EXPECT_EQ(d->open_shard_count, 2);
-  ASSERT_TRUE(service_->MergeShards("s", "shardId-000000000001", "shardId-000000000002").ok());
+  ASSERT_TRUE(
+      service_->MergeShards("s", "shardId-000000000001", "shardId-000000000002")
+          .ok());
   EXPECT_EQ(service_->DescribeStream("s")->open_shard_count, 1);
 }
 
 TEST_F(ServiceTest, IteratorTypesAndErrors) {
-  ASSERT_TRUE(service_->CreateStream("s", 1, StreamMode::kProvisioned, {}).ok());
+  ASSERT_TRUE(
+      service_->CreateStream("s", 1, StreamMode::kProvisioned, {}).ok());
   auto out = Put("s", {{"k", "a", std::nullopt}, {"k", "b", std::nullopt}});
   auto at = service_->GetShardIterator("s", "shardId-000000000000",
                                        IteratorType::kAtSequenceNumber,
@@ -226,47 +237,57 @@ TEST_F(ServiceTest, IteratorTypesAndErrors) {
   auto latest = service_->GetShardIterator("s", "shardId-000000000000",
                                            IteratorType::kLatest, "", 0);
   EXPECT_TRUE(service_->GetRecords(*latest, 10)->records.empty());
-  EXPECT_EQ(service_->GetShardIterator("s", "shardId-000000000009",
-                                       IteratorType::kLatest, "", 0)
+  EXPECT_EQ(service_
+                ->GetShardIterator("s", "shardId-000000000009",
+                                   IteratorType::kLatest, "", 0)
                 .status()
                 .code(),
             StatusCode::kNotFound);
-  EXPECT_EQ(service_->GetShardIterator("s", "shardId-000000000000",
-                                       IteratorType::kAtSequenceNumber, "12345", 0)
+  EXPECT_EQ(service_
+                ->GetShardIterator("s", "shardId-000000000000",
+                                   IteratorType::kAtSequenceNumber, "12345", 0)
                 .status()
                 .code(),
             StatusCode::kInvalidArgument);
   now_ms_ += 6 * 60 * 1000;
-  EXPECT_EQ(service_->GetRecords(*at, 10).status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(service_->GetRecords(*at, 10).status().code(),
+            StatusCode::kDeadlineExceeded);
 }
 
 TEST_F(ServiceTest, RetentionHidesExpiredRecords) {
-  ASSERT_TRUE(service_->CreateStream("s", 1, StreamMode::kProvisioned, {}).ok());
+  ASSERT_TRUE(
+      service_->CreateStream("s", 1, StreamMode::kProvisioned, {}).ok());
   Put("s", {{"k", "old", std::nullopt}});
   now_ms_ += 25ll * 3600 * 1000;
   Put("s", {{"k", "new", std::nullopt}});
   auto all = ReadAll("s", "shardId-000000000000");
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].value, "new");
-  EXPECT_EQ(service_->SetRetention("s", 23, false).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(service_->SetRetention("s", 23, false).code(),
+            StatusCode::kInvalidArgument);
   EXPECT_TRUE(service_->SetRetention("s", 48, true).ok());
-  EXPECT_EQ(service_->SetRetention("s", 30, true).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(service_->SetRetention("s", 30, true).code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST_F(ServiceTest, UpdateShardCountAndLimits) {
-  ASSERT_TRUE(service_->CreateStream("s", 2, StreamMode::kProvisioned, {}).ok());
-  EXPECT_EQ(service_->UpdateShardCount("s", 5).status().code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(
+      service_->CreateStream("s", 2, StreamMode::kProvisioned, {}).ok());
+  EXPECT_EQ(service_->UpdateShardCount("s", 5).status().code(),
+            StatusCode::kInvalidArgument);
   auto prev = service_->UpdateShardCount("s", 4);
   ASSERT_TRUE(prev.ok());
   EXPECT_EQ(*prev, 2);
   auto d = service_->DescribeStream("s");
   EXPECT_EQ(d->open_shard_count, 4);
   EXPECT_EQ(d->shards.size(), 6u);
-  EXPECT_EQ(service_->CreateStream("big", 600, StreamMode::kProvisioned, {}).code(),
-            StatusCode::kQuotaExceeded);
+  EXPECT_EQ(
+      service_->CreateStream("big", 600, StreamMode::kProvisioned, {}).code(),
+      StatusCode::kQuotaExceeded);
   EXPECT_TRUE(service_->DeleteStream("s").ok());
   EXPECT_EQ(service_->DeleteStream("s").code(), StatusCode::kNotFound);
-  ASSERT_TRUE(service_->CreateStream("s", 1, StreamMode::kProvisioned, {}).ok());
+  ASSERT_TRUE(
+      service_->CreateStream("s", 1, StreamMode::kProvisioned, {}).ok());
   EXPECT_TRUE(ReadAll("s", "shardId-000000000000").empty());
 }
 
