@@ -2,6 +2,360 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "avro/json_codec.h"
+
 namespace riffle::avro {
-namespace {}  // namespace
+namespace {
+
+std::shared_ptr<const Schema> MustParse(std::string_view text) {
+  auto s = Schema::Parse(text);
+  EXPECT_TRUE(s.ok()) << text << ": " << s.status().ToString();
+  return s.ok() ? *s : nullptr;
+}
+
+std::shared_ptr<const Decoder> MustCompile(
+    std::shared_ptr<const Schema> w,
+    std::shared_ptr<const Schema> r = nullptr) {
+  auto d = Decoder::Create(w, r);
+  EXPECT_TRUE(d.ok()) << d.status().ToString();
+  return d.ok() ? *d : nullptr;
+}
+
+// JSON (Avro form) -> binary -> JSON in both forms.
+struct RoundTrip {
+  std::string avro_json;
+  std::string plain_json;
+};
+
+RoundTrip Check(const std::shared_ptr<const Schema>& s,
+                std::string_view avro_json) {
+  std::string bin;
+  Status st = JsonToBinary(*s, avro_json, JsonFormat::kAvro, &bin);
+  EXPECT_TRUE(st.ok()) << avro_json << ": " << st.ToString();
+  auto d = MustCompile(s);
+  RoundTrip rt;
+  EXPECT_TRUE(d->DecodeJsonExact(bin, JsonFormat::kAvro, &rt.avro_json).ok());
+  EXPECT_TRUE(d->DecodeJsonExact(bin, JsonFormat::kPlain, &rt.plain_json).ok());
+  // Decoding to a Value and printing it gives the same text.
+  Value v;
+  EXPECT_TRUE(d->DecodeExact(bin, &v).ok());
+  std::string via_value;
+  EXPECT_TRUE(ValueToJson(s->root(), v, JsonFormat::kPlain, &via_value).ok());
+  EXPECT_EQ(via_value, rt.plain_json);
+  // Value -> binary gives the same bytes.
+  std::string again;
+  EXPECT_TRUE(Encode(*s, v, &again).ok());
+  EXPECT_EQ(again, bin);
+  // The plain form reads back to the same bytes.
+  std::string from_plain;
+  st = JsonToBinary(*s, rt.plain_json, JsonFormat::kPlain, &from_plain);
+  EXPECT_TRUE(st.ok()) << rt.plain_json << ": " << st.ToString();
+  EXPECT_EQ(from_plain, bin) << rt.plain_json;
+  return rt;
+}
+
+TEST(Codec, Primitives) {
+  struct Case {
+    const char* schema;
+    const char* avro;
+    const char* plain;
+  } cases[] = {
+      {R"("null")", "null", "null"},
+      {R"("boolean")", "true", "true"},
+      {R"("int")", "-2147483648", "-2147483648"},
+      {R"("long")", "9223372036854775807", "9223372036854775807"},
+      {R"("float")", "1.5", "1.5"},
+      {R"("double")", "-0.1", "-0.1"},
+      {R"("double")", R"("NaN")", R"("NaN")"},
+      {R"("string")", "\"h\xc3\xa9\\\"\\n\"", "\"h\xc3\xa9\\\"\\n\""},
+      {R"("bytes")", "\"\\u0000\xc3\xbf\"", R"("AP8=")"},
+      {R"({"type":"fixed","name":"F","size":3})", R"("abc")", R"("YWJj")"},
+      {R"({"type":"enum","name":"E","symbols":["A","B"]})", R"("B")", R"("B")"},
+      {R"({"type":"array","items":"int"})", "[1,2,3]", "[1,2,3]"},
+      {R"({"type":"array","items":"int"})", "[]", "[]"},
+      {R"({"type":"map","values":"long"})", R"({"a":1,"b":-1})",
+       R"({"a":1,"b":-1})"},
+      {R"(["null","string"])", "null", "null"},
+      {R"(["null","string"])", R"({"string":"x"})", R"("x")"},
+      {R"(["null",{"type":"record","name":"n.R","fields":[{"name":"a","type":"int"}]}])",
+       R"({"n.R":{"a":1}})", R"({"a":1})"},
+      {R"({"type":"record","name":"R","fields":[
+           {"name":"a","type":"int"},{"name":"b","type":["null","long"]},
+           {"name":"c","type":{"type":"array","items":"R"}}]})",
+       R"({"a":1,"b":{"long":2},"c":[{"a":2,"b":null,"c":[]}]})",
+       R"({"a":1,"b":2,"c":[{"a":2,"b":null,"c":[]}]})"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.schema);
+    auto s = MustParse(c.schema);
+    RoundTrip rt = Check(s, c.avro);
+    EXPECT_EQ(rt.avro_json, c.avro);
+    EXPECT_EQ(rt.plain_json, c.plain);
+  }
+}
+
+TEST(Codec, LogicalTypesInThePlainProjection) {
+  struct Case {
+    const char* schema;
+    const char* avro;
+    const char* plain;
+  } cases[] = {
+      {R"({"type":"bytes","logicalType":"decimal","precision":9,"scale":2})",
+       R"("\u0030\u0039")", R"("123.45")"},  // 0x3039 = 12345
+      {R"({"type":"bytes","logicalType":"decimal","precision":9,"scale":2})",
+       R"("\u00cf\u00c7")", R"("-123.45")"},
+      {R"({"type":"bytes","logicalType":"decimal","precision":9,"scale":3})",
+       R"("\u0005")", R"("0.005")"},
+      {R"({"type":"fixed","name":"D","size":4,"logicalType":"decimal","precision":9,"scale":1})",
+       R"("\u00ff\u00ff\u00ff\u00ff")", R"("-0.1")"},
+      {R"({"type":"int","logicalType":"date"})", "19000", R"("2022-01-08")"},
+      {R"({"type":"int","logicalType":"date"})", "-1", R"("1969-12-31")"},
+      {R"({"type":"int","logicalType":"time-millis"})", "3723004",
+       R"("01:02:03.004")"},
+      {R"({"type":"long","logicalType":"time-micros"})", "3723000005",
+       R"("01:02:03.000005")"},
+      {R"({"type":"long","logicalType":"timestamp-millis"})", "1700000000123",
+       R"("2023-11-14T22:13:20.123Z")"},
+      {R"({"type":"long","logicalType":"timestamp-millis"})", "-1",
+       R"("1969-12-31T23:59:59.999Z")"},
+      {R"({"type":"long","logicalType":"timestamp-micros"})",
+       "1700000000123456", R"("2023-11-14T22:13:20.123456Z")"},
+      {R"({"type":"long","logicalType":"timestamp-nanos"})",
+       "1700000000123456789", R"("2023-11-14T22:13:20.123456789Z")"},
+      {R"({"type":"long","logicalType":"local-timestamp-millis"})", "0",
+       R"("1970-01-01T00:00:00.000")"},
+      // Beyond year 9999 the number is kept.
+      {R"({"type":"long","logicalType":"timestamp-millis"})",
+       "9223372036854775807", "9223372036854775807"},
+      {R"({"type":"string","logicalType":"uuid"})",
+       R"("123e4567-e89b-12d3-a456-426614174000")",
+       R"("123e4567-e89b-12d3-a456-426614174000")"},
+      {R"({"type":"fixed","name":"U","size":16,"logicalType":"uuid"})",
+       R"("\u0012\u003e\u0045\u0067\u00e8\u009b\u0012\u00d3\u00a4\u0056\u0042\u0066\u0014\u0017\u0040\u0000")",
+       R"("123e4567-e89b-12d3-a456-426614174000")"},
+      {R"({"type":"fixed","name":"Du","size":12,"logicalType":"duration"})",
+       R"("\u0001\u0000\u0000\u0000\u0002\u0000\u0000\u0000\u0003\u0000\u0000\u0000")",
+       R"({"months":1,"days":2,"millis":3})"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.schema);
+    auto s = MustParse(c.schema);
+    RoundTrip rt = Check(s, c.avro);
+    EXPECT_EQ(rt.plain_json, c.plain);
+  }
+}
+
+TEST(Codec, PlainJsonUnionsPickTheNaturalBranch) {
+  auto s = MustParse(R"(["null","int","double","string",
+      {"type":"array","items":"int"},{"type":"map","values":"int"}])");
+  struct Case {
+    const char* plain;
+    int branch;
+  } cases[] = {{"null", 0},  {"7", 1},   {"7.5", 2},
+               {"\"x\"", 3}, {"[1]", 4}, {"{\"a\":1}", 5}};
+  for (const auto& c : cases) {
+    auto j = json::Parse(c.plain);
+    auto v = JsonToValue(s->root(), *j, JsonFormat::kPlain);
+    ASSERT_TRUE(v.ok()) << c.plain;
+    EXPECT_EQ(v->branch, c.branch) << c.plain;
+  }
+  auto ts =
+      MustParse(R"(["null",{"type":"long","logicalType":"timestamp-millis"}])");
+  auto j = json::Parse(R"("2023-11-14T22:13:20.123Z")");
+  auto v = JsonToValue(ts->root(), *j, JsonFormat::kPlain);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->branch, 1);
+  EXPECT_EQ(v->integer, 1700000000123);
+}
+
+TEST(Codec, JsonInputErrorsNameThePath) {
+  auto s = MustParse(R"({"type":"record","name":"R","fields":[
+      {"name":"a","type":{"type":"array","items":"int"}},
+      {"name":"b","type":"string"}]})");
+  std::string out;
+  Status st =
+      JsonToBinary(*s, R"({"a":[1,"x"],"b":"y"})", JsonFormat::kPlain, &out);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("/a/1"), std::string::npos) << st.message();
+  st = JsonToBinary(*s, R"({"a":[]})", JsonFormat::kPlain, &out);
+  EXPECT_NE(st.message().find("/b: missing field"), std::string::npos)
+      << st.message();
+}
+
+TEST(Codec, WritesAndReadsKnownBytes) {
+  // The spec's example: {"a": 27, "b": "foo"} as record {long a; string b}.
+  auto s = MustParse(R"({"type":"record","name":"test","fields":[
+      {"name":"a","type":"long"},{"name":"b","type":"string"}]})");
+  std::string bin;
+  ASSERT_TRUE(
+      JsonToBinary(*s, R"({"a":27,"b":"foo"})", JsonFormat::kAvro, &bin).ok());
+  EXPECT_EQ(bin, std::string("\x36\x06"
+                             "foo"));
+  // Negative block counts carry a byte size.
+  auto arr = MustParse(R"({"type":"array","items":"long"})");
+  std::string blocked("\x03\x04\x02\x04\x00",
+                      5);  // count -2, size 2, 1, 2, end
+  std::string out;
+  ASSERT_TRUE(MustCompile(arr)
+                  ->DecodeJsonExact(blocked, JsonFormat::kPlain, &out)
+                  .ok());
+  EXPECT_EQ(out, "[1,2]");
+  std::string_view in = blocked;
+  ASSERT_TRUE(MustCompile(arr)->Skip(&in).ok());
+  EXPECT_TRUE(in.empty());
+}
+
+TEST(Codec, InvalidUtf8StaysValidJson) {
+  auto s = MustParse(R"("string")");
+  std::string bin("\x06\x61\xff\x62", 4);
+  std::string out;
+  ASSERT_TRUE(
+      MustCompile(s)->DecodeJsonExact(bin, JsonFormat::kPlain, &out).ok());
+  EXPECT_EQ(out, "\"a\\ufffdb\"");
+}
+
+// ------------------------------------------------------------- resolution
+
+struct ResolveCase {
+  const char* writer;
+  const char* reader;
+  const char* datum;     // writer's Avro JSON
+  const char* expected;  // reader's plain JSON, or an error substring
+  bool ok = true;
+};
+
+TEST(Resolution, Table) {
+  const char* kRecordW =
+      R"({"type":"record","name":"R","namespace":"n","fields":[
+      {"name":"a","type":"int"},{"name":"b","type":"string"},{"name":"c","type":"long"}]})";
+  ResolveCase cases[] = {
+      {R"("int")", R"("long")", "5", "5"},
+      {R"("int")", R"("float")", "5", "5"},
+      {R"("int")", R"("double")", "-5", "-5"},
+      {R"("long")", R"("double")", "123456789012", "123456789012"},
+      {R"("float")", R"("double")", "1.5", "1.5"},
+      {R"("string")", R"("bytes")", R"("ab")", R"("YWI=")"},
+      {R"("bytes")", R"("string")", R"("ab")", R"("ab")"},
+      // Field removed, added with default, reordered.
+      {kRecordW,
+       R"({"type":"record","name":"R","namespace":"n","fields":[
+           {"name":"c","type":"long"},{"name":"a","type":"long"},
+           {"name":"d","type":["null","string"],"default":null},
+           {"name":"e","type":{"type":"array","items":"int"},"default":[1]}]})",
+       R"({"a":1,"b":"x","c":2})", R"({"a":1,"c":2,"d":null,"e":[1]})"},
+      // Field renamed through a reader alias; record renamed through alias.
+      {kRecordW,
+       R"({"type":"record","name":"S","aliases":["n.R"],"fields":[
+           {"name":"aa","type":"int","aliases":["a"]}]})",
+       R"({"a":1,"b":"x","c":2})", R"({"aa":1})"},
+      // Missing field without default.
+      {kRecordW,
+       R"({"type":"record","name":"R","namespace":"n","fields":[
+           {"name":"z","type":"int"}]})",
+       R"({"a":1,"b":"x","c":2})",
+       "record 'n.R' field 'z': not in the writer's record", false},
+      // Enum: unknown symbol takes the reader's default.
+      {R"({"type":"enum","name":"E","symbols":["A","B","C"]})",
+       R"({"type":"enum","name":"E","symbols":["A","B"],"default":"A"})",
+       R"("C")", R"("A")"},
+      {R"({"type":"enum","name":"E","symbols":["A","B","C"]})",
+       R"({"type":"enum","name":"E","symbols":["C","A"]})", R"("C")", R"("C")"},
+      // Writer non-union into reader union, and union into union.
+      {R"("int")", R"(["null","long"])", "3", "3"},
+      {R"(["null","int"])", R"(["null","long","string"])", R"({"int":3})", "3"},
+      {R"(["null","int"])", R"("long")", R"({"int":3})", "3"},
+      // Writer branch that the reader lacks: an error only when used.
+      {R"(["string","int"])", R"("long")", R"({"int":3})", "3"},
+      {R"(["string","int"])", R"("long")", R"({"string":"x"})",
+       "does not resolve to reader type long", false},
+      {R"({"type":"array","items":"int"})",
+       R"({"type":"array","items":"double"})", "[1,2]", "[1,2]"},
+      {R"({"type":"map","values":"int"})", R"({"type":"map","values":"long"})",
+       R"({"k":1})", R"({"k":1})"},
+      {R"({"type":"fixed","name":"F","size":2})",
+       R"({"type":"fixed","name":"F","size":3})", R"("ab")", "does not resolve",
+       false},
+      {R"("string")", R"("int")", R"("x")",
+       "writer type string does not resolve to reader type int", false},
+      {R"({"type":"record","name":"A","fields":[]})",
+       R"({"type":"record","name":"B","fields":[]})", "{}", "does not resolve",
+       false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.writer) + " -> " + c.reader);
+    auto w = MustParse(c.writer);
+    auto r = MustParse(c.reader);
+    std::string bin;
+    ASSERT_TRUE(JsonToBinary(*w, c.datum, JsonFormat::kAvro, &bin).ok());
+    auto d = Decoder::Create(w, r);
+    std::string out;
+    Status st = d.ok() ? (*d)->DecodeJsonExact(bin, JsonFormat::kPlain, &out)
+                       : d.status();
+    if (c.ok) {
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      EXPECT_EQ(out, c.expected);
+      // The Value path agrees.
+      Value v;
+      ASSERT_TRUE((*d)->DecodeExact(bin, &v).ok());
+      std::string text;
+      ASSERT_TRUE(ValueToJson(r->root(), v, JsonFormat::kPlain, &text).ok());
+      // Values hold fields in reader order, JSON output in writer order
+      // then defaults; compare as documents would be compared by a reader.
+      auto a = json::Parse(text), b = json::Parse(out);
+      ASSERT_TRUE(a.ok() && b.ok());
+      if (a->is_object()) {
+        for (const auto& [k, val] : a->members()) {
+          ASSERT_NE(b->Find(k), nullptr) << k;
+          EXPECT_EQ(json::Serialize(*b->Find(k)), json::Serialize(val));
+        }
+      } else {
+        EXPECT_EQ(text, out);
+      }
+    } else {
+      ASSERT_FALSE(st.ok());
+      EXPECT_NE(st.message().find(c.expected), std::string::npos)
+          << st.message();
+    }
+  }
+}
+
+// -------------------------------------------------------------- robustness
+
+TEST(Codec, HostileInputNeverCrashes) {
+  auto s = MustParse(R"({"type":"record","name":"R","fields":[
+      {"name":"a","type":["null","int","string",{"type":"array","items":"R"}]},
+      {"name":"m","type":{"type":"map","values":["null","bytes"]}},
+      {"name":"n","type":{"type":"array","items":"null"}},
+      {"name":"f","type":{"type":"fixed","name":"F","size":4}},
+      {"name":"e","type":{"type":"enum","name":"E","symbols":["A"]}},
+      {"name":"d","type":{"type":"bytes","logicalType":"decimal","precision":4}}]})");
+  auto d = MustCompile(s);
+  std::mt19937 rng(42);
+  std::string out;
+  Value v;
+  for (int i = 0; i < 20000; ++i) {
+    std::string in(rng() % 64, '\0');
+    for (auto& ch : in) ch = static_cast<char>(rng());
+    out.clear();
+    std::string_view a = in, b = in, c = in;
+    (void)d->DecodeJson(&a, JsonFormat::kPlain, &out);
+    (void)d->Decode(&b, &v);
+    (void)d->Skip(&c);
+  }
+  // Huge counts are refused, not allocated.
+  std::string bomb("\x00\x00\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12);
+  std::string_view in = bomb;
+  EXPECT_FALSE(d->Decode(&in, &v).ok());
+  // Deep recursion is bounded.
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += "\x06\x02";
+  in = deep;
+  Status st = d->DecodeJson(&in, JsonFormat::kPlain, &out);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("nested too deeply"), std::string::npos);
+}
+
+}  // namespace
 }  // namespace riffle::avro
