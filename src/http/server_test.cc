@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "http/aws_json.h"
 #include "http/test_util.h"
 
 namespace riffle::http {
@@ -587,9 +588,31 @@ TEST(Manual, DISABLED_Serve) {
   o.port = static_cast<uint16_t>(port ? std::atoi(port) : 18080);
   const char* secs = std::getenv("RIFFLE_HTTP_SECONDS");
   bool fixed = std::getenv("RIFFLE_HTTP_FIXED") != nullptr;
+  // RIFFLE_HTTP_KINESIS=1: a Kinesis-like AwsJsonRouter (PutRecord
+  // succeeds, DescribeStream fails with ResourceNotFoundException), for
+  // checks with the real AWS SDK.
+  AwsJsonRouter router;
+  AwsJsonService kinesis;
+  kinesis.target_prefix = "Kinesis_20131202";
+  kinesis.content_type = "application/x-amz-json-1.1";
+  kinesis.metrics_service = "kinesis";
+  kinesis.operations["PutRecord"] = [](AwsJsonCall call, AwsJsonReply reply) {
+    const json::Value* data = call.body.Find("Data");
+    reply.Ok(std::string(R"({"SequenceNumber":")") +
+             std::to_string(data ? data->text().size() : 0) +
+             R"(","ShardId":"shardId-000000000000"})");
+  };
+  kinesis.operations["DescribeStream"] = [](AwsJsonCall, AwsJsonReply reply) {
+    reply.Error({"ResourceNotFoundException",
+                 "Stream s under account 000000000000 not found.", 400});
+  };
+  router.AddService(std::move(kinesis));
+  Handler kinesis_handler =
+      std::getenv("RIFFLE_HTTP_KINESIS") ? router.AsHandler() : nullptr;
   IoPool pool(2);
   pool.Start();
-  Server server(pool, o, [fixed](Request req, Responder respond) {
+  Server server(pool, o, [fixed, kinesis_handler](Request req, Responder respond) {
+    if (kinesis_handler) return kinesis_handler(std::move(req), respond);
     if (!fixed) return Echo(std::move(req), std::move(respond));
     Response r;
     r.SetHeader("content-type", "application/x-amz-json-1.1");
