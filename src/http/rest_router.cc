@@ -1,0 +1,200 @@
+#include "http/rest_router.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace riffle::http {
+namespace {
+
+bool IsParam(const std::string& segment) {
+  return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+void DefaultNotFound(Request, Responder respond) {
+  Response r;
+  r.status = 404;
+  r.SetHeader("content-type", "text/plain");
+  r.body = "Not Found";
+  respond(std::move(r));
+}
+
+void DefaultMethodNotAllowed(Request, std::vector<std::string> allowed,
+                             Responder respond) {
+  Response r;
+  r.status = 405;
+  std::string allow;
+  for (const std::string& m : allowed) {
+    if (!allow.empty()) allow += ", ";
+    allow += m;
+  }
+  r.SetHeader("allow", allow);
+  r.SetHeader("content-type", "text/plain");
+  r.body = "Method Not Allowed";
+  respond(std::move(r));
+}
+
+}  // namespace
+
+const std::string& RouteMatch::Param(std::string_view name) const {
+  static const std::string kEmpty;
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return kEmpty;
+}
+
+std::optional<std::string> RouteMatch::Query(std::string_view name) const {
+  std::optional<std::string> found;
+  for (const auto& [k, v] : query) {
+    if (k == name) found = v;
+  }
+  return found;
+}
+
+bool RouteMatch::QueryBool(std::string_view name, bool fallback) const {
+  std::optional<std::string> v = Query(name);
+  if (!v) return fallback;
+  std::string lower = *v;
+  for (char& c : lower) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return lower == "true";
+}
+
+bool SplitPath(std::string_view target, std::vector<std::string>* segments) {
+  segments->clear();
+  std::string_view path = target.substr(0, target.find('?'));
+  if (size_t hash = path.find('#'); hash != std::string_view::npos) {
+    path = path.substr(0, hash);
+  }
+  // An absolute-form target ("http://host/path") keeps only its path.
+  if (size_t scheme = path.find("://"); scheme != std::string_view::npos) {
+    size_t slash = path.find('/', scheme + 3);
+    path = slash == std::string_view::npos ? std::string_view("/")
+                                           : path.substr(slash);
+  }
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    size_t end = path.find('/');
+    std::string decoded;
+    if (!PercentDecode(path.substr(0, end), &decoded)) return false;
+    segments->push_back(std::move(decoded));
+    path =
+        end == std::string_view::npos ? std::string_view() : path.substr(end);
+  }
+  return true;
+}
+
+RestRouter::RestRouter() : routes_(std::make_shared<Routes>()) {
+  routes_->not_found = DefaultNotFound;
+  routes_->method_not_allowed = DefaultMethodNotAllowed;
+}
+
+void RestRouter::Add(std::string method, std::string_view pattern,
+                     RestHandler handler) {
+  Route route;
+  route.method = std::move(method);
+  std::string_view p = pattern;
+  while (!p.empty()) {
+    if (p.front() == '/') {
+      p.remove_prefix(1);
+      continue;
+    }
+    size_t end = p.find('/');
+    route.segments.emplace_back(p.substr(0, end));
+    p = end == std::string_view::npos ? std::string_view() : p.substr(end);
+  }
+  route.handler = std::move(handler);
+  routes_->routes.push_back(std::move(route));
+}
+
+void RestRouter::SetNotFound(Handler handler) {
+  routes_->not_found = std::move(handler);
+}
+
+void RestRouter::SetMethodNotAllowed(MethodNotAllowedHandler handler) {
+  routes_->method_not_allowed = std::move(handler);
+}
+
+void RestRouter::Dispatch(Request request, Responder respond) const {
+  DispatchTo(*routes_, std::move(request), std::move(respond));
+}
+
+Handler RestRouter::AsHandler() const {
+  std::shared_ptr<const Routes> routes = routes_;
+  return [routes](Request request, Responder respond) {
+    DispatchTo(*routes, std::move(request), std::move(respond));
+  };
+}
+
+void RestRouter::DispatchTo(const Routes& routes, Request request,
+                            Responder respond) {
+  std::vector<std::string> segments;
+  if (!SplitPath(request.target, &segments)) {
+    routes.not_found(std::move(request), std::move(respond));
+    return;
+  }
+  // The best route for the path: at the first segment where two matching
+  // patterns differ, a literal beats a parameter.
+  auto more_specific = [](const Route& a, const Route& b) {
+    for (size_t i = 0; i < a.segments.size(); ++i) {
+      bool pa = IsParam(a.segments[i]), pb = IsParam(b.segments[i]);
+      if (pa != pb) return !pa;
+    }
+    return false;
+  };
+  const Route* best = nullptr;
+  const Route* best_any_method = nullptr;
+  std::vector<std::string> allowed;
+  for (const Route& route : routes.routes) {
+    if (route.segments.size() != segments.size()) continue;
+    bool match = true;
+    for (size_t i = 0; i < segments.size() && match; ++i) {
+      match = IsParam(route.segments[i]) || route.segments[i] == segments[i];
+    }
+    if (!match) continue;
+    if (!best_any_method || more_specific(route, *best_any_method)) {
+      best_any_method = &route;
+    }
+    if (route.method == request.method &&
+        (!best || more_specific(route, *best))) {
+      best = &route;
+    }
+  }
+  if (best && best_any_method && more_specific(*best_any_method, *best)) {
+    // A more specific pattern exists under other methods: that pattern is
+    // the resource the client addressed.
+    best = nullptr;
+  }
+  if (!best) {
+    if (!best_any_method) {
+      routes.not_found(std::move(request), std::move(respond));
+      return;
+    }
+    for (const Route& route : routes.routes) {
+      if (route.segments == best_any_method->segments &&
+          std::find(allowed.begin(), allowed.end(), route.method) ==
+              allowed.end()) {
+        allowed.push_back(route.method);
+      }
+    }
+    routes.method_not_allowed(std::move(request), std::move(allowed),
+                              std::move(respond));
+    return;
+  }
+  RouteMatch match;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (IsParam(best->segments[i])) {
+      match.params.emplace_back(
+          best->segments[i].substr(1, best->segments[i].size() - 2),
+          std::move(segments[i]));
+    }
+  }
+  match.query = ParseQuery(request.query);
+  best->handler(std::move(request), std::move(match), std::move(respond));
+}
+
+}  // namespace riffle::http

@@ -1,0 +1,127 @@
+#include "http/rest_router.h"
+
+#include <gtest/gtest.h>
+
+namespace riffle::http {
+namespace {
+
+Request Make(std::string method, std::string target) {
+  Request r;
+  r.method = std::move(method);
+  r.target = target;
+  size_t q = target.find('?');
+  r.query = q == std::string::npos ? "" : target.substr(q + 1);
+  PercentDecode(target.substr(0, q), &r.path);
+  return r;
+}
+
+// Routes every answer into `last` ("route|params|query").
+class RouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto named = [](std::string name) {
+      return [name](Request, RouteMatch m, Responder respond) {
+        Response r;
+        r.body = name;
+        for (const auto& [k, v] : m.params) r.body += "|" + k + "=" + v;
+        for (const auto& [k, v] : m.query) r.body += "|?" + k + "=" + v;
+        respond(std::move(r));
+      };
+    };
+    router_.Add("GET", "/", named("root"));
+    router_.Add("GET", "/subjects", named("list"));
+    router_.Add("GET", "/subjects/{subject}/versions", named("versions"));
+    router_.Add("POST", "/subjects/{subject}/versions", named("register"));
+    router_.Add("GET", "/subjects/{subject}/versions/{version}",
+                named("version"));
+    router_.Add("DELETE", "/subjects/{subject}/versions/{version}",
+                named("delete"));
+    router_.Add("GET", "/schemas/{x}", named("schema"));
+    router_.Add("GET", "/schemas/types", named("types"));
+    router_.Add("PUT", "/mode/{subject}", named("put-mode"));
+    router_.Add("PUT", "/mode/special", named("put-special"));
+  }
+
+  Response Call(std::string method, std::string target) {
+    Response out;
+    bool called = false;
+    router_.AsHandler()(Make(std::move(method), std::move(target)),
+                        [&](Response r) {
+                          out = std::move(r);
+                          called = true;
+                        });
+    EXPECT_TRUE(called);
+    return out;
+  }
+
+  RestRouter router_;
+};
+
+TEST_F(RouterTest, MatchesLiteralsAndParams) {
+  EXPECT_EQ(Call("GET", "/").body, "root");
+  EXPECT_EQ(Call("GET", "/subjects").body, "list");
+  EXPECT_EQ(Call("GET", "/subjects/").body, "list");
+  EXPECT_EQ(Call("GET", "/subjects/s1/versions").body, "versions|subject=s1");
+  EXPECT_EQ(Call("POST", "/subjects/s1/versions?normalize=true").body,
+            "register|subject=s1|?normalize=true");
+  EXPECT_EQ(Call("GET", "/subjects/a/versions/latest?deleted=true&x").body,
+            "version|subject=a|version=latest|?deleted=true|?x=");
+}
+
+TEST_F(RouterTest, DecodesEachSegmentAlone) {
+  EXPECT_EQ(Call("GET", "/subjects/a%2Fb%20c/versions").body,
+            "versions|subject=a/b c");
+  EXPECT_EQ(Call("GET", "/subjects/%E2%82%AC/versions/1").body,
+            "version|subject=\xE2\x82\xAC|version=1");
+  EXPECT_EQ(Call("GET", "/subjects?subjectPrefix=a%3Ab").body,
+            "list|?subjectPrefix=a:b");
+  EXPECT_EQ(Call("GET", "/subjects/%zz/versions").status, 404);
+}
+
+TEST_F(RouterTest, LiteralBeatsParam) {
+  EXPECT_EQ(Call("GET", "/schemas/types").body, "types");
+  EXPECT_EQ(Call("GET", "/schemas/ids").body, "schema|x=ids");
+  EXPECT_EQ(Call("PUT", "/mode/special").body, "put-special");
+  EXPECT_EQ(Call("PUT", "/mode/other").body, "put-mode|subject=other");
+}
+
+TEST_F(RouterTest, NotFoundAndMethodNotAllowed) {
+  EXPECT_EQ(Call("GET", "/nothing").status, 404);
+  EXPECT_EQ(Call("GET", "/subjects/s/versions/1/extra").status, 404);
+  Response r = Call("PUT", "/subjects/s/versions/1");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.headers.at(0).name, "allow");
+  EXPECT_EQ(r.headers.at(0).value, "GET, DELETE");
+  // A literal route under another method shadows a parameter route.
+  EXPECT_EQ(Call("GET", "/mode/special").status, 405);
+
+  router_.SetNotFound([](Request req, Responder respond) {
+    Response r;
+    r.status = 404;
+    r.body = "custom " + req.path;
+    respond(std::move(r));
+  });
+  router_.SetMethodNotAllowed(
+      [](Request, std::vector<std::string> allowed, Responder respond) {
+        Response r;
+        r.status = 405;
+        r.body = std::to_string(allowed.size());
+        respond(std::move(r));
+      });
+  EXPECT_EQ(Call("GET", "/x%20y").body, "custom /x y");
+  EXPECT_EQ(Call("POST", "/").body, "1");
+}
+
+TEST(SplitPath, Forms) {
+  std::vector<std::string> s;
+  ASSERT_TRUE(SplitPath("/a//b/?q=1", &s));
+  EXPECT_EQ(s, (std::vector<std::string>{"a", "b"}));
+  ASSERT_TRUE(SplitPath("http://h:1/x%2F", &s));
+  EXPECT_EQ(s, (std::vector<std::string>{"x/"}));
+  ASSERT_TRUE(SplitPath("/", &s));
+  EXPECT_TRUE(s.empty());
+  EXPECT_FALSE(SplitPath("/%4", &s));
+}
+
+}  // namespace
+}  // namespace riffle::http
