@@ -1,0 +1,58 @@
+// avsc's decode and encode throughput on one core for the shapes of
+// bench/avro_shapes.json, the baseline for build/bench/avro_bench.
+// Usage: node bench/avro_avsc.mjs [seconds-per-case]
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const avro = require('avsc');
+const here = dirname(fileURLToPath(import.meta.url));
+const shapes = JSON.parse(readFileSync(join(here, 'avro_shapes.json'), 'utf8'));
+const seconds = Number(process.argv[2] || 1);
+
+// The shapes hold Avro JSON (unions wrapped as {"type": value}); avsc's
+// default representation has [null, X] unions bare.
+function unwrap(v) {
+  if (Array.isArray(v)) return v.map(unwrap);
+  if (v && typeof v === 'object') {
+    const keys = Object.keys(v);
+    if (keys.length === 1 && ['string', 'double', 'float', 'long', 'int'].includes(keys[0])) {
+      return v[keys[0]];
+    }
+    const out = {};
+    for (const k of keys) out[k] = unwrap(v[k]);
+    return out;
+  }
+  return v;
+}
+
+function rate(fn) {
+  // Warm up, then count iterations in batches until the time is up.
+  for (let i = 0; i < 20000; i++) fn();
+  let n = 0;
+  const start = process.hrtime.bigint();
+  const limit = BigInt(Math.round(seconds * 1e9));
+  let elapsed = 0n;
+  while (elapsed < limit) {
+    for (let i = 0; i < 10000; i++) fn();
+    n += 10000;
+    elapsed = process.hrtime.bigint() - start;
+  }
+  return n / (Number(elapsed) / 1e9);
+}
+
+const results = [];
+for (const [name, { schema, record }] of Object.entries(shapes)) {
+  const type = avro.Type.forSchema(schema);
+  const value = unwrap(record);
+  const buf = type.toBuffer(value);
+  let sink;
+  const decode = rate(() => { sink = type.fromBuffer(buf); });
+  const encode = rate(() => { sink = type.toBuffer(value); });
+  results.push({ shape: name, bytes: buf.length, decode_per_s: Math.round(decode),
+                 encode_per_s: Math.round(encode) });
+  void sink;
+}
+console.log(JSON.stringify({ avsc: require('avsc/package.json').version, results }, null, 1));

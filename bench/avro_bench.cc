@@ -1,0 +1,98 @@
+// Avro decode and encode throughput, one core, for the four record shapes of
+// bench/avro_shapes.json (the same schemas and records bench/avro_avsc.mjs
+// runs through avsc). Items/s is records/s. Never part of the test run.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "avro/codec.h"
+#include "avro/json_codec.h"
+#include "json/json.h"
+
+namespace riffle::avro {
+namespace {
+
+struct Shape {
+  std::shared_ptr<const Schema> schema;
+  std::shared_ptr<const Decoder> decoder;
+  Value value;
+  std::string binary;
+};
+
+Shape Load(const char* name) {
+  std::ifstream f(RIFFLE_BENCH_DIR "/avro_shapes.json");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  auto doc = json::Parse(ss.str());
+  if (!doc.ok()) std::abort();
+  const json::Value* shape = doc->Find(name);
+  Shape s;
+  s.schema = *Schema::FromJson(*shape->Find("schema"));
+  s.decoder = *Decoder::Create(s.schema);
+  auto v =
+      JsonToValue(s.schema->root(), *shape->Find("record"), JsonFormat::kAvro);
+  if (!v.ok()) {
+    std::fprintf(stderr, "%s\n", v.status().ToString().c_str());
+    std::abort();
+  }
+  s.value = *v;
+  if (!Encode(*s.schema, s.value, &s.binary).ok()) std::abort();
+  return s;
+}
+
+void DecodeValue(benchmark::State& state, const char* name) {
+  Shape s = Load(name);
+  Value v;
+  for (auto _ : state) {
+    std::string_view in = s.binary;
+    if (!s.decoder->Decode(&in, &v).ok()) state.SkipWithError("decode failed");
+    benchmark::DoNotOptimize(v);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes/record"] = static_cast<double>(s.binary.size());
+}
+
+void DecodeJson(benchmark::State& state, const char* name, JsonFormat format) {
+  Shape s = Load(name);
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    std::string_view in = s.binary;
+    if (!s.decoder->DecodeJson(&in, format, &out).ok()) {
+      state.SkipWithError("decode failed");
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes/record"] = static_cast<double>(s.binary.size());
+}
+
+void EncodeValue(benchmark::State& state, const char* name) {
+  Shape s = Load(name);
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    if (!Encode(*s.schema, s.value, &out).ok())
+      state.SkipWithError("encode failed");
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+#define SHAPE(name)                                                       \
+  BENCHMARK_CAPTURE(DecodeValue, name, #name);                            \
+  BENCHMARK_CAPTURE(DecodeJson, name##_plain, #name, JsonFormat::kPlain); \
+  BENCHMARK_CAPTURE(DecodeJson, name##_avro, #name, JsonFormat::kAvro);   \
+  BENCHMARK_CAPTURE(EncodeValue, name, #name);
+
+SHAPE(tiny)
+SHAPE(small)
+SHAPE(medium)
+SHAPE(nested)
+
+}  // namespace
+}  // namespace riffle::avro
+
+BENCHMARK_MAIN();
