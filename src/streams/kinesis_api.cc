@@ -150,7 +150,7 @@ class KinesisApi {
     Add(api, "ListShards", false, &KinesisApi::ListShards);
     Add(api, "PutRecord", false, &KinesisApi::PutRecord);
     Add(api, "PutRecords", false, &KinesisApi::PutRecords);
-    Add(api, "GetShardIterator", false, &KinesisApi::GetShardIterator);
+    Add(api, "GetShardIterator", true, &KinesisApi::GetShardIterator);
     Add(api, "GetRecords", true, &KinesisApi::GetRecords);
     Add(api, "IncreaseStreamRetentionPeriod", true,
         &KinesisApi::IncreaseRetention);
