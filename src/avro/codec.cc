@@ -1,5 +1,6 @@
 #include "avro/codec.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <tuple>
@@ -122,7 +123,7 @@ using Ctx = Decoder::Context;
 
 // Unsigned LEB128 of up to 10 bytes. The fast path avoids bounds checks when
 // ten bytes remain.
-inline bool ReadVarint(Ctx& c, uint64_t* out) {
+[[gnu::always_inline]] inline bool ReadVarint(Ctx& c, uint64_t* out) {
   const uint8_t* p = c.p;
   if (c.end - p >= 10) {
     uint64_t b = *p++;
@@ -158,37 +159,37 @@ inline bool ReadVarint(Ctx& c, uint64_t* out) {
   return c.Fail("varint longer than 10 bytes");
 }
 
-inline bool ReadLong(Ctx& c, int64_t* v) {
-  uint64_t u;
+[[gnu::always_inline]] inline bool ReadLong(Ctx& c, int64_t* v) {
+  uint64_t u = 0;
   if (!ReadVarint(c, &u)) return false;
   *v = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
   return true;
 }
 
-inline bool ReadInt(Ctx& c, int32_t* v) {
-  uint64_t u;
+[[gnu::always_inline]] inline bool ReadInt(Ctx& c, int32_t* v) {
+  uint64_t u = 0;
   if (!ReadVarint(c, &u)) return false;
   if (u > 0xFFFFFFFFu) return c.Fail("int out of range");
   *v = static_cast<int32_t>(static_cast<uint32_t>((u >> 1) ^ (~(u & 1) + 1)));
   return true;
 }
 
-inline bool ReadFloat(Ctx& c, float* f) {
+[[gnu::always_inline]] inline bool ReadFloat(Ctx& c, float* f) {
   if (c.end - c.p < 4) return c.Fail("truncated float");
   std::memcpy(f, c.p, 4);
   c.p += 4;
   return true;
 }
 
-inline bool ReadDouble(Ctx& c, double* d) {
+[[gnu::always_inline]] inline bool ReadDouble(Ctx& c, double* d) {
   if (c.end - c.p < 8) return c.Fail("truncated double");
   std::memcpy(d, c.p, 8);
   c.p += 8;
   return true;
 }
 
-inline bool ReadBytes(Ctx& c, std::string_view* s) {
-  int64_t n;
+[[gnu::always_inline]] inline bool ReadBytes(Ctx& c, std::string_view* s) {
+  int64_t n = 0;
   if (!ReadLong(c, &n)) return false;
   if (n < 0) return c.Fail("negative length");
   if (n > c.end - c.p) return c.Fail("length past the end of the input");
@@ -198,7 +199,8 @@ inline bool ReadBytes(Ctx& c, std::string_view* s) {
   return true;
 }
 
-inline bool ReadFixed(Ctx& c, uint32_t size, std::string_view* s) {
+[[gnu::always_inline]] inline bool ReadFixed(Ctx& c, uint32_t size,
+                                             std::string_view* s) {
   if (c.end - c.p < static_cast<int64_t>(size))
     return c.Fail("truncated fixed");
   *s = std::string_view(reinterpret_cast<const char*>(c.p), size);
@@ -209,12 +211,12 @@ inline bool ReadFixed(Ctx& c, uint32_t size, std::string_view* s) {
 // Reads an array or map block header; *count is 0 at the end. Each item of
 // a non-empty type takes at least one byte, which bounds the count.
 inline bool ReadBlock(Ctx& c, bool empty_items, int64_t* count) {
-  int64_t n;
+  int64_t n = 0;
   if (!ReadLong(c, &n)) return false;
   if (n < 0) {
     if (n == INT64_MIN) return c.Fail("invalid block count");
     n = -n;
-    int64_t size;
+    int64_t size = 0;
     if (!ReadLong(c, &size)) return false;
     if (size < 0 || size > c.end - c.p) return c.Fail("invalid block size");
   }
@@ -351,6 +353,13 @@ class DecoderCompiler {
       if (!b.fail) b.pc = pcs[b.pc];
     }
     d_->entry_ = pcs[*entry];
+    d_->literals_.append(16, '\0');  // see JsonOut::PutLiteral
+    // A record at the root needs no wrapper call on the JSON path.
+    const Inst& first = d_->code_[d_->entry_];
+    d_->json_entry_ = (first.op == kRecord && first.key_len == 0 &&
+                       d_->code_[d_->entry_ + 1].op == kEnd)
+                          ? first.arg
+                          : d_->entry_;
     d_->skip_entry_ = pcs[skip];
     return Status::Ok();
   }
@@ -827,7 +836,7 @@ inline bool SkipSimple(const Decoder::Inst& in, Ctx& c) {
       ++c.p;
       return true;
     case kSkipVarint: {
-      uint64_t u;
+      uint64_t u = 0;
       return ReadVarint(c, &u);
     }
     case kSkipFixed:
@@ -846,6 +855,88 @@ inline bool SkipSimple(const Decoder::Inst& in, Ctx& c) {
 }
 
 }  // namespace
+
+// The decoder's JSON sink: writes into the caller's string through a raw
+// pointer, growing it geometrically, so that each value costs one capacity
+// check instead of a std::string append call. Not thread-safe; one per
+// DecodeJson call.
+struct Decoder::JsonOut {
+  explicit JsonOut(std::string* s) : s_(s) {
+    size_t used = s->size();
+    // Zero-filling the spare capacity is the price of writing through a
+    // pointer; bound it so that a long-lived buffer is not refilled whole.
+    size_t spare = s->capacity() - used;
+    s->resize(used + std::clamp<size_t>(spare, 64, 2048));
+    p_ = s->data() + used;
+    end_ = s->data() + s->size();
+  }
+  void Finish() { s_->resize(static_cast<size_t>(p_ - s_->data())); }
+
+  [[gnu::always_inline]] char* Reserve(size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) Grow(n);
+    return p_;
+  }
+  [[gnu::always_inline]] void Put(const char* d, size_t n) {
+    std::memcpy(Reserve(n), d, n);
+    p_ += n;
+  }
+  // Copies a literal from the program's pool, which is padded so that a
+  // fixed 16-byte copy (a couple of instructions, no memcpy call) may read
+  // past its end.
+  [[gnu::always_inline]] void PutLiteral(const char* d, size_t n) {
+    char* p = Reserve(n + 16);
+    if (n <= 16) {
+      std::memcpy(p, d, 16);
+    } else {
+      std::memcpy(p, d, n);
+    }
+    p_ += n;
+  }
+  void Put(std::string_view d) { Put(d.data(), d.size()); }
+  [[gnu::always_inline]] void Put(char c) {
+    *Reserve(1) = c;
+    ++p_;
+  }
+  [[gnu::always_inline]] void Int(int64_t v) {
+    p_ += internal::WriteInt(v, Reserve(internal::kNumberBound));
+  }
+  [[gnu::always_inline]] void Float(float v) {
+    p_ += internal::WriteFloat(v, Reserve(internal::kNumberBound));
+  }
+  [[gnu::always_inline]] void Double(double v) {
+    p_ += internal::WriteDouble(v, Reserve(internal::kNumberBound));
+  }
+  [[gnu::always_inline]] void JsonString(std::string_view v) {
+    p_ += internal::WriteJsonString(
+        v, Reserve(internal::JsonStringBound(v.size())));
+  }
+  [[gnu::always_inline]] void Latin1(std::string_view v) {
+    p_ += internal::WriteLatin1String(
+        v, Reserve(internal::JsonStringBound(v.size())));
+  }
+  [[gnu::always_inline]] void Base64(std::string_view v) {
+    p_ += internal::WriteBase64String(
+        v, Reserve(internal::Base64StringBound(v.size())));
+  }
+  // A reusable buffer for the rare values formatted through std::string.
+  std::string& Scratch() {
+    scratch_.clear();
+    return scratch_;
+  }
+
+ private:
+  void Grow(size_t n) {
+    size_t used = static_cast<size_t>(p_ - s_->data());
+    s_->resize(std::max(s_->size() * 2, used + n + 64));
+    p_ = s_->data() + used;
+    end_ = s_->data() + s_->size();
+  }
+
+  std::string* s_;
+  char* p_;
+  char* end_;
+  std::string scratch_;
+};
 
 bool Decoder::RunSkip(uint32_t pc, Context& c) const {
   if (++c.depth > options_.max_depth) return c.Fail("nested too deeply");
@@ -872,7 +963,7 @@ bool Decoder::RunSkip(uint32_t pc, Context& c) const {
 }
 
 template <JsonFormat F>
-bool Decoder::Logical(const Inst& in, Context& c, std::string& out) const {
+bool Decoder::Logical(const Inst& in, Context& c, JsonOut& out) const {
   switch (in.op) {
     case kDecimalBytes:
     case kDecimalFixed: {
@@ -882,11 +973,15 @@ bool Decoder::Logical(const Inst& in, Context& c, std::string& out) const {
         return false;
       }
       if (F == JsonFormat::kAvro) {
-        internal::AppendLatin1String(s, &out);
+        out.Latin1(s);
       } else {
         if (s.size() > options_.max_decimal_bytes)
           return c.Fail("decimal too long");
-        internal::AppendDecimal(s, static_cast<int>(in.aux), &out);
+        {
+          std::string& t = out.Scratch();
+          internal::AppendDecimal(s, static_cast<int>(in.aux), &t);
+          out.Put(t);
+        }
       }
       return true;
     }
@@ -894,9 +989,13 @@ bool Decoder::Logical(const Inst& in, Context& c, std::string& out) const {
       std::string_view s;
       if (!ReadFixed(c, in.arg, &s)) return false;
       if (F == JsonFormat::kAvro) {
-        internal::AppendLatin1String(s, &out);
+        out.Latin1(s);
       } else {
-        internal::AppendUuid(s, &out);
+        {
+          std::string& t = out.Scratch();
+          internal::AppendUuid(s, &t);
+          out.Put(t);
+        }
       }
       return true;
     }
@@ -904,45 +1003,49 @@ bool Decoder::Logical(const Inst& in, Context& c, std::string& out) const {
       std::string_view s;
       if (!ReadFixed(c, in.arg, &s)) return false;
       if (F == JsonFormat::kAvro) {
-        internal::AppendLatin1String(s, &out);
+        out.Latin1(s);
       } else {
-        out.append("{\"months\":");
-        internal::AppendInt(bytes::DecodeFixed32(s.data()), &out);
-        out.append(",\"days\":");
-        internal::AppendInt(bytes::DecodeFixed32(s.data() + 4), &out);
-        out.append(",\"millis\":");
-        internal::AppendInt(bytes::DecodeFixed32(s.data() + 8), &out);
-        out.push_back('}');
+        out.Put("{\"months\":");
+        out.Int(bytes::DecodeFixed32(s.data()));
+        out.Put(",\"days\":");
+        out.Int(bytes::DecodeFixed32(s.data() + 4));
+        out.Put(",\"millis\":");
+        out.Int(bytes::DecodeFixed32(s.data() + 8));
+        out.Put('}');
       }
       return true;
     }
     case kDate:
     case kTimeMillis: {
-      int32_t v;
+      int32_t v = 0;
       if (!ReadInt(c, &v)) return false;
       bool done = false;
       if (F == JsonFormat::kPlain) {
-        done = in.op == kDate ? internal::AppendDate(v, &out)
+        std::string& t = out.Scratch();
+        done = in.op == kDate ? internal::AppendDate(v, &t)
                               : internal::AppendTimeOfDay(
-                                    v, internal::TimeUnit::kMillis, &out);
+                                    v, internal::TimeUnit::kMillis, &t);
+        if (done) out.Put(t);
       }
-      if (!done) internal::AppendInt(v, &out);
+      if (!done) out.Int(v);
       return true;
     }
     case kTimeMicros:
     case kTimestamp: {
-      int64_t v;
+      int64_t v = 0;
       if (!ReadLong(c, &v)) return false;
       bool done = false;
       if (F == JsonFormat::kPlain) {
-        done = in.op == kTimeMicros
-                   ? internal::AppendTimeOfDay(v, internal::TimeUnit::kMicros,
-                                               &out)
-                   : internal::AppendTimestamp(
-                         v, static_cast<internal::TimeUnit>(in.flags & 3),
-                         in.flags & kFlagUtc, &out);
+        std::string& t = out.Scratch();
+        done =
+            in.op == kTimeMicros
+                ? internal::AppendTimeOfDay(v, internal::TimeUnit::kMicros, &t)
+                : internal::AppendTimestamp(
+                      v, static_cast<internal::TimeUnit>(in.flags & 3),
+                      in.flags & kFlagUtc, &t);
+        if (done) out.Put(t);
       }
-      if (!done) internal::AppendInt(v, &out);
+      if (!done) out.Int(v);
       return true;
     }
     default:
@@ -951,88 +1054,88 @@ bool Decoder::Logical(const Inst& in, Context& c, std::string& out) const {
 }
 
 template <JsonFormat F>
-bool Decoder::RunJson(uint32_t pc, Context& c, std::string& out) const {
+bool Decoder::RunJson(uint32_t pc, Context& c, JsonOut& out) const {
   if (++c.depth > options_.max_depth) return c.Fail("nested too deeply");
   const char* lit = literals_.data();
   for (;; ++pc) {
     const Inst& in = code_[pc];
-    if (in.key_len) out.append(lit + in.key_off, in.key_len);
+    if (in.key_len) out.PutLiteral(lit + in.key_off, in.key_len);
     switch (in.op) {
       case kEnd:
         --c.depth;
         return true;
       case kNull:
-        out.append("null", 4);
+        out.Put("null", 4);
         break;
       case kBool:
         if (c.p >= c.end) return c.Fail("truncated boolean");
         if (*c.p > 1) return c.Fail("invalid boolean");
         if (*c.p++) {
-          out.append("true", 4);
+          out.Put("true", 4);
         } else {
-          out.append("false", 5);
+          out.Put("false", 5);
         }
         break;
       case kInt:
       case kIntToLong: {
-        int32_t v;
+        int32_t v = 0;
         if (!ReadInt(c, &v)) return false;
-        internal::AppendInt(v, &out);
+        out.Int(v);
         break;
       }
       case kLong: {
-        int64_t v;
+        int64_t v = 0;
         if (!ReadLong(c, &v)) return false;
-        internal::AppendInt(v, &out);
+        out.Int(v);
         break;
       }
       case kIntToFloat: {
-        int32_t v;
+        int32_t v = 0;
         if (!ReadInt(c, &v)) return false;
-        internal::AppendFloat(static_cast<float>(v), &out);
+        out.Float(static_cast<float>(v));
         break;
       }
       case kIntToDouble: {
-        int32_t v;
+        int32_t v = 0;
         if (!ReadInt(c, &v)) return false;
-        internal::AppendDouble(v, &out);
+        out.Double(v);
         break;
       }
       case kLongToFloat: {
-        int64_t v;
+        int64_t v = 0;
         if (!ReadLong(c, &v)) return false;
-        internal::AppendFloat(static_cast<float>(v), &out);
+        out.Float(static_cast<float>(v));
         break;
       }
       case kLongToDouble: {
-        int64_t v;
+        int64_t v = 0;
         if (!ReadLong(c, &v)) return false;
-        internal::AppendDouble(static_cast<double>(v), &out);
+        out.Double(static_cast<double>(v));
         break;
       }
       case kFloat: {
-        float v;
+        float v = 0;
         if (!ReadFloat(c, &v)) return false;
-        internal::AppendFloat(v, &out);
+        out.Float(v);
         break;
       }
       case kFloatToDouble: {
-        float v;
+        float v = 0;
         if (!ReadFloat(c, &v)) return false;
-        internal::AppendDouble(v, &out);
+        out.Double(v);
         break;
       }
       case kDouble: {
-        double v;
+        double v = 0;
         if (!ReadDouble(c, &v)) return false;
-        internal::AppendDouble(v, &out);
+        out.Double(v);
         break;
       }
       case kString:
       case kBytesToString: {
         std::string_view s;
         if (!ReadBytes(c, &s)) return false;
-        internal::AppendJsonString(s, &out);
+        out.JsonString(s);
         break;
       }
       case kBytes:
@@ -1040,9 +1143,9 @@ bool Decoder::RunJson(uint32_t pc, Context& c, std::string& out) const {
         std::string_view s;
         if (!ReadBytes(c, &s)) return false;
         if (F == JsonFormat::kAvro) {
-          internal::AppendLatin1String(s, &out);
+          out.Latin1(s);
         } else {
-          internal::AppendBase64String(s, &out);
+          out.Base64(s);
         }
         break;
       }
@@ -1050,14 +1153,14 @@ bool Decoder::RunJson(uint32_t pc, Context& c, std::string& out) const {
         std::string_view s;
         if (!ReadFixed(c, in.arg, &s)) return false;
         if (F == JsonFormat::kAvro) {
-          internal::AppendLatin1String(s, &out);
+          out.Latin1(s);
         } else {
-          internal::AppendBase64String(s, &out);
+          out.Base64(s);
         }
         break;
       }
       case kEnum: {
-        int64_t idx;
+        int64_t idx = 0;
         if (!ReadLong(c, &idx)) return false;
         const EnumMap& m = enums_[in.arg];
         if (idx < 0 || idx >= static_cast<int64_t>(m.reader_index.size())) {
@@ -1066,7 +1169,7 @@ bool Decoder::RunJson(uint32_t pc, Context& c, std::string& out) const {
         if (m.reader_index[idx] < 0) {
           return c.Fail("writer symbol not in reader enum '" + m.name + "'");
         }
-        out.append(m.json[idx]);
+        out.Put(m.json[idx]);
         break;
       }
       case kRecord:
@@ -1075,32 +1178,32 @@ bool Decoder::RunJson(uint32_t pc, Context& c, std::string& out) const {
       case kArray:
       case kMap: {
         bool map = in.op == kMap;
-        out.push_back(map ? '{' : '[');
+        out.Put(map ? '{' : '[');
         bool first = true;
         while (true) {
-          int64_t n;
+          int64_t n = 0;
           if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
           if (n == 0) break;
           for (int64_t i = 0; i < n; ++i) {
-            if (!first) out.push_back(',');
+            if (!first) out.Put(',');
             first = false;
             if (map) {
               std::string_view k;
               if (!ReadBytes(c, &k)) return false;
-              internal::AppendJsonString(k, &out);
-              out.push_back(':');
+              out.JsonString(k);
+              out.Put(':');
             }
             if (!RunJson<F>(in.arg, c, out)) return false;
           }
         }
-        out.push_back(map ? '}' : ']');
+        out.Put(map ? '}' : ']');
         break;
       }
       case kUnion:
       case kReaderUnion: {
         uint32_t b = in.arg;
         if (in.op == kUnion) {
-          int64_t idx;
+          int64_t idx = 0;
           if (!ReadLong(c, &idx)) return false;
           if (idx < 0 || idx >= in.aux)
             return c.Fail("union index out of range");
@@ -1109,14 +1212,14 @@ bool Decoder::RunJson(uint32_t pc, Context& c, std::string& out) const {
         const Branch& br = branches_[b];
         if (br.fail) return c.Fail(messages_[br.message]);
         bool wrap = F == JsonFormat::kAvro && br.wrap_len;
-        if (wrap) out.append(lit + br.wrap_off, br.wrap_len);
+        if (wrap) out.PutLiteral(lit + br.wrap_off, br.wrap_len);
         if (!RunJson<F>(br.pc, c, out)) return false;
-        if (wrap) out.push_back('}');
+        if (wrap) out.Put('}');
         break;
       }
       case kDefault:
-        out.append(F == JsonFormat::kAvro ? defaults_[in.arg].avro_json
-                                          : defaults_[in.arg].plain_json);
+        out.Put(F == JsonFormat::kAvro ? defaults_[in.arg].avro_json
+                                       : defaults_[in.arg].plain_json);
         break;
       case kFail:
         return c.Fail(messages_[in.arg]);
@@ -1143,25 +1246,25 @@ bool Decoder::RunJson(uint32_t pc, Context& c, std::string& out) const {
 // Skips one array, map or union described by `in`.
 bool Decoder::SkipComplex(const Inst& in, Context& c) const {
   if (in.op == kSkipUnion) {
-    int64_t idx;
+    int64_t idx = 0;
     if (!ReadLong(c, &idx)) return false;
     if (idx < 0 || idx >= in.aux) return c.Fail("union index out of range");
     return RunSkip(branches_[in.arg + idx].pc, c);
   }
   while (true) {
-    int64_t raw;
+    int64_t raw = 0;
     const uint8_t* save = c.p;
     if (!ReadLong(c, &raw)) return false;
     if (raw < 0) {
       if (raw == INT64_MIN) return c.Fail("invalid block count");
-      int64_t size;
+      int64_t size = 0;
       if (!ReadLong(c, &size)) return false;
       if (size < 0 || size > c.end - c.p) return c.Fail("invalid block size");
       c.p += size;
       continue;
     }
     c.p = save;
-    int64_t n;
+    int64_t n = 0;
     if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
     if (n == 0) return true;
     for (int64_t i = 0; i < n; ++i) {
@@ -1197,14 +1300,14 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
       case kInt:
       case kDate:
       case kTimeMillis: {
-        int32_t x;
+        int32_t x = 0;
         if (!ReadInt(c, &x)) return false;
         v->type = Type::kInt;
         v->integer = x;
         break;
       }
       case kIntToLong: {
-        int32_t x;
+        int32_t x = 0;
         if (!ReadInt(c, &x)) return false;
         v->type = Type::kLong;
         v->integer = x;
@@ -1213,7 +1316,7 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
       case kLong:
       case kTimeMicros:
       case kTimestamp: {
-        int64_t x;
+        int64_t x = 0;
         if (!ReadLong(c, &x)) return false;
         v->type = Type::kLong;
         v->integer = x;
@@ -1221,9 +1324,9 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
       }
       case kIntToFloat:
       case kLongToFloat: {
-        int64_t x;
+        int64_t x = 0;
         if (in.op == kIntToFloat) {
-          int32_t i;
+          int32_t i = 0;
           if (!ReadInt(c, &i)) return false;
           x = i;
         } else if (!ReadLong(c, &x)) {
@@ -1235,9 +1338,9 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
       }
       case kIntToDouble:
       case kLongToDouble: {
-        int64_t x;
+        int64_t x = 0;
         if (in.op == kIntToDouble) {
-          int32_t i;
+          int32_t i = 0;
           if (!ReadInt(c, &i)) return false;
           x = i;
         } else if (!ReadLong(c, &x)) {
@@ -1252,7 +1355,7 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
         if (!ReadFloat(c, &v->float_value)) return false;
         break;
       case kFloatToDouble: {
-        float f;
+        float f = 0;
         if (!ReadFloat(c, &f)) return false;
         v->type = Type::kDouble;
         v->double_value = f;
@@ -1285,7 +1388,7 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
         break;
       }
       case kEnum: {
-        int64_t idx;
+        int64_t idx = 0;
         if (!ReadLong(c, &idx)) return false;
         const EnumMap& m = enums_[in.arg];
         if (idx < 0 || idx >= static_cast<int64_t>(m.reader_index.size())) {
@@ -1311,7 +1414,7 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
         size_t count = 0;
         if (map) v->keys.clear();
         while (true) {
-          int64_t n;
+          int64_t n = 0;
           if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
           if (n == 0) break;
           v->items.resize(count + static_cast<size_t>(n));
@@ -1331,7 +1434,7 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
       case kReaderUnion: {
         uint32_t b = in.arg;
         if (in.op == kUnion) {
-          int64_t idx;
+          int64_t idx = 0;
           if (!ReadLong(c, &idx)) return false;
           if (idx < 0 || idx >= in.aux)
             return c.Fail("union index out of range");
@@ -1384,9 +1487,11 @@ Status Finish(Ctx& c, bool ok, std::string_view* in) {
 Status Decoder::DecodeJson(std::string_view* in, JsonFormat format,
                            std::string* out) const {
   Ctx c = MakeContext(*in, options_);
+  JsonOut o(out);
   bool ok = format == JsonFormat::kAvro
-                ? RunJson<JsonFormat::kAvro>(entry_, c, *out)
-                : RunJson<JsonFormat::kPlain>(entry_, c, *out);
+                ? RunJson<JsonFormat::kAvro>(json_entry_, c, o)
+                : RunJson<JsonFormat::kPlain>(json_entry_, c, o);
+  o.Finish();
   return Finish(c, ok, in);
 }
 
@@ -1435,7 +1540,7 @@ void PutLong(int64_t v, std::string* out) {
 
 std::optional<int64_t> GetLong(std::string_view* in) {
   Ctx c = MakeContext(*in, DecoderOptions());
-  int64_t v;
+  int64_t v = 0;
   if (!ReadLong(c, &v)) return std::nullopt;
   in->remove_prefix(static_cast<size_t>(c.p - c.begin));
   return v;

@@ -84,18 +84,19 @@ class Decoder {
   struct EnumMap;
   struct Default;
   struct Context;
+  struct JsonOut;
 
  private:
   friend class DecoderCompiler;
   Decoder() = default;
 
   template <JsonFormat F>
-  bool RunJson(uint32_t pc, Context& c, std::string& out) const;
+  bool RunJson(uint32_t pc, Context& c, JsonOut& out) const;
   bool RunValue(uint32_t pc, Context& c, Value* target) const;
   bool RunSkip(uint32_t pc, Context& c) const;
   bool SkipComplex(const Inst& in, Context& c) const;
   template <JsonFormat F>
-  bool Logical(const Inst& in, Context& c, std::string& out) const;
+  bool Logical(const Inst& in, Context& c, JsonOut& out) const;
 
   std::shared_ptr<const Schema> writer_;
   std::shared_ptr<const Schema> reader_;
@@ -107,6 +108,7 @@ class Decoder {
   std::vector<Default> defaults_;
   std::vector<std::string> messages_;
   uint32_t entry_ = 0;
+  uint32_t json_entry_ = 0;
   uint32_t skip_entry_ = 0;
 };
 

@@ -5,8 +5,6 @@
 #include <cstring>
 #include <vector>
 
-#include "core/base64.h"
-
 namespace riffle::avro::internal {
 namespace {
 
@@ -153,94 +151,168 @@ bool ParseClock(Scan* sc, TimeUnit unit, int64_t* out) {
 
 }  // namespace
 
-void AppendJsonString(std::string_view sv, std::string* out) {
+size_t WriteJsonString(std::string_view sv, char* dst) {
   const auto* p = reinterpret_cast<const unsigned char*>(sv.data());
   size_t n = sv.size();
-  out->push_back('"');
-  size_t i = 0, run = 0;
+  char* d = dst;
+  *d++ = '"';
+  size_t i = 0;
   while (i < n) {
     if (n - i >= 8) {
       uint64_t w;
       std::memcpy(&w, p + i, 8);
       if (!NeedsAttention(w)) {
+        std::memcpy(d, &w, 8);
+        d += 8;
         i += 8;
         continue;
       }
     }
     unsigned char c = p[i];
     if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+      *d++ = static_cast<char>(c);
       ++i;
       continue;
     }
     if (c >= 0x80) {
       size_t len = Utf8SequenceLength(p + i, n - i);
       if (len != 0) {
+        std::memcpy(d, p + i, len);
+        d += len;
         i += len;
-        continue;
+      } else {
+        std::memcpy(d, "\\ufffd", 6);
+        d += 6;
+        ++i;
       }
-      out->append(sv.data() + run, i - run);
-      out->append("\\ufffd");
-      run = ++i;
       continue;
     }
-    out->append(sv.data() + run, i - run);
+    *d++ = '\\';
     switch (c) {
       case '"':
-        out->append("\\\"");
+        *d++ = '"';
         break;
       case '\\':
-        out->append("\\\\");
+        *d++ = '\\';
         break;
       case '\n':
-        out->append("\\n");
+        *d++ = 'n';
         break;
       case '\r':
-        out->append("\\r");
+        *d++ = 'r';
         break;
       case '\t':
-        out->append("\\t");
+        *d++ = 't';
         break;
       case '\b':
-        out->append("\\b");
+        *d++ = 'b';
         break;
       case '\f':
-        out->append("\\f");
+        *d++ = 'f';
         break;
-      default: {
-        char e[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out->append(e, 6);
-      }
+      default:
+        *d++ = 'u';
+        *d++ = '0';
+        *d++ = '0';
+        *d++ = kHex[c >> 4];
+        *d++ = kHex[c & 15];
     }
-    run = ++i;
+    ++i;
   }
-  out->append(sv.data() + run, n - run);
-  out->push_back('"');
+  *d++ = '"';
+  return static_cast<size_t>(d - dst);
+}
+
+size_t WriteLatin1String(std::string_view bytes, char* dst) {
+  char* d = dst;
+  *d++ = '"';
+  for (unsigned char c : bytes) {
+    if (c >= 0x80) {
+      *d++ = static_cast<char>(0xC0 | (c >> 6));
+      *d++ = static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x20 || c == '"' || c == '\\') {
+      *d++ = '\\';
+      if (c == '"' || c == '\\') {
+        *d++ = static_cast<char>(c);
+      } else {
+        *d++ = 'u';
+        *d++ = '0';
+        *d++ = '0';
+        *d++ = kHex[c >> 4];
+        *d++ = kHex[c & 15];
+      }
+    } else {
+      *d++ = static_cast<char>(c);
+    }
+  }
+  *d++ = '"';
+  return static_cast<size_t>(d - dst);
+}
+
+size_t WriteBase64String(std::string_view bytes, char* dst) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t n = bytes.size(), i = 0;
+  char* d = dst;
+  *d++ = '"';
+  for (; i + 3 <= n; i += 3) {
+    uint32_t v = uint32_t{p[i]} << 16 | uint32_t{p[i + 1]} << 8 | p[i + 2];
+    *d++ = kAlphabet[v >> 18];
+    *d++ = kAlphabet[(v >> 12) & 63];
+    *d++ = kAlphabet[(v >> 6) & 63];
+    *d++ = kAlphabet[v & 63];
+  }
+  if (i < n) {
+    uint32_t v =
+        uint32_t{p[i]} << 16 | (i + 1 < n ? uint32_t{p[i + 1]} << 8 : 0);
+    *d++ = kAlphabet[v >> 18];
+    *d++ = kAlphabet[(v >> 12) & 63];
+    *d++ = i + 1 < n ? kAlphabet[(v >> 6) & 63] : '=';
+    *d++ = '=';
+  }
+  *d++ = '"';
+  return static_cast<size_t>(d - dst);
+}
+
+size_t WriteInt(int64_t v, char* dst) {
+  return static_cast<size_t>(std::to_chars(dst, dst + kNumberBound, v).ptr -
+                             dst);
+}
+
+namespace {
+template <typename T>
+size_t WriteFloating(T v, char* dst) {
+  if (!std::isfinite(v)) {
+    std::string_view s = std::isnan(v) ? "\"NaN\""
+                         : v > 0       ? "\"Infinity\""
+                                       : "\"-Infinity\"";
+    std::memcpy(dst, s.data(), s.size());
+    return s.size();
+  }
+  return static_cast<size_t>(std::to_chars(dst, dst + kNumberBound, v).ptr -
+                             dst);
+}
+
+template <typename F>
+void AppendWith(std::string* out, size_t bound, F&& write) {
+  size_t old = out->size();
+  out->resize(old + bound);
+  out->resize(old + write(out->data() + old));
+}
+}  // namespace
+
+size_t WriteFloat(float v, char* dst) { return WriteFloating(v, dst); }
+size_t WriteDouble(double v, char* dst) { return WriteFloating(v, dst); }
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  AppendWith(out, JsonStringBound(s.size()),
+             [&](char* d) { return WriteJsonString(s, d); });
 }
 
 void AppendLatin1String(std::string_view bytes, std::string* out) {
-  out->push_back('"');
-  for (unsigned char c : bytes) {
-    if (c >= 0x80) {
-      out->push_back(static_cast<char>(0xC0 | (c >> 6)));
-      out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else if (c < 0x20 || c == '"' || c == '\\') {
-      switch (c) {
-        case '"':
-          out->append("\\\"");
-          break;
-        case '\\':
-          out->append("\\\\");
-          break;
-        default: {
-          char e[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-          out->append(e, 6);
-        }
-      }
-    } else {
-      out->push_back(static_cast<char>(c));
-    }
-  }
-  out->push_back('"');
+  AppendWith(out, JsonStringBound(bytes.size()),
+             [&](char* d) { return WriteLatin1String(bytes, d); });
 }
 
 std::optional<std::string> Latin1ToBytes(std::string_view s) {
@@ -263,39 +335,23 @@ std::optional<std::string> Latin1ToBytes(std::string_view s) {
 }
 
 void AppendBase64String(std::string_view bytes, std::string* out) {
-  out->push_back('"');
-  base64::EncodeAppend(bytes, out);
-  out->push_back('"');
+  AppendWith(out, Base64StringBound(bytes.size()),
+             [&](char* d) { return WriteBase64String(bytes, d); });
 }
 
 void AppendInt(int64_t v, std::string* out) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, end);
+  char buf[kNumberBound];
+  out->append(buf, WriteInt(v, buf));
 }
 
 void AppendFloat(float v, std::string* out) {
-  if (!std::isfinite(v)) {
-    out->append(std::isnan(v) ? "\"NaN\""
-                : v > 0       ? "\"Infinity\""
-                              : "\"-Infinity\"");
-    return;
-  }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, end);
+  char buf[kNumberBound];
+  out->append(buf, WriteFloat(v, buf));
 }
 
 void AppendDouble(double v, std::string* out) {
-  if (!std::isfinite(v)) {
-    out->append(std::isnan(v) ? "\"NaN\""
-                : v > 0       ? "\"Infinity\""
-                              : "\"-Infinity\"");
-    return;
-  }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, end);
+  char buf[kNumberBound];
+  out->append(buf, WriteDouble(v, buf));
 }
 
 void AppendDecimal(std::string_view unscaled, int scale, std::string* out) {

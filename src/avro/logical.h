@@ -11,6 +11,18 @@
 
 namespace riffle::avro::internal {
 
+// Raw writers for the decoder's output buffer: each writes at `dst`, which
+// must have room for the stated bound, and returns the bytes written.
+constexpr size_t JsonStringBound(size_t n) { return 2 + 6 * n; }
+constexpr size_t Base64StringBound(size_t n) { return 2 + 4 * ((n + 2) / 3); }
+constexpr size_t kNumberBound = 32;
+size_t WriteJsonString(std::string_view s, char* dst);
+size_t WriteLatin1String(std::string_view bytes, char* dst);  // JsonStringBound
+size_t WriteBase64String(std::string_view bytes, char* dst);
+size_t WriteInt(int64_t v, char* dst);
+size_t WriteFloat(float v, char* dst);
+size_t WriteDouble(double v, char* dst);
+
 // A quoted JSON string. Invalid UTF-8 becomes U+FFFD, so the output is
 // always valid JSON.
 void AppendJsonString(std::string_view s, std::string* out);
