@@ -63,29 +63,40 @@ size_t DecodedSize(std::string_view text) {
 
 std::optional<std::string> Decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(DecodedSize(text));
-  for (size_t i = 0; i < text.size(); i += 4) {
+  std::string out(text.size() / 4 * 3, '\0');
+  char* o = out.data();
+  const auto* p = reinterpret_cast<const uint8_t*>(text.data());
+  size_t n = text.size();
+  // Every quantum but the last has no padding: decode those without checks
+  // for '='.
+  size_t full = n == 0 ? 0 : n - 4;
+  for (size_t i = 0; i < full; i += 4) {
+    int a = kReverse[p[i]], b = kReverse[p[i + 1]], c = kReverse[p[i + 2]],
+        d = kReverse[p[i + 3]];
+    if ((a | b | c | d) < 0) return std::nullopt;
+    uint32_t w = a << 18 | b << 12 | c << 6 | d;
+    *o++ = static_cast<char>(w >> 16);
+    *o++ = static_cast<char>(w >> 8);
+    *o++ = static_cast<char>(w);
+  }
+  if (n > 0) {
+    const uint8_t* q = p + full;
+    int pad = (q[3] == '=') + (q[2] == '=' && q[3] == '=');
     int v[4];
-    int pad = 0;
     for (int k = 0; k < 4; ++k) {
-      char c = text[i + k];
-      if (c == '=') {
-        // Padding only in the last quantum, only in its last two places.
-        if (i + 4 != text.size() || k < 2) return std::nullopt;
+      if (k >= 4 - pad) {
         v[k] = 0;
-        ++pad;
-      } else {
-        if (pad) return std::nullopt;
-        v[k] = kReverse[static_cast<uint8_t>(c)];
-        if (v[k] < 0) return std::nullopt;
+        continue;
       }
+      v[k] = kReverse[q[k]];
+      if (v[k] < 0) return std::nullopt;  // includes a misplaced '='
     }
     uint32_t w = v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3];
-    out.push_back(static_cast<char>(w >> 16));
-    if (pad < 2) out.push_back(static_cast<char>(w >> 8));
-    if (pad < 1) out.push_back(static_cast<char>(w));
+    *o++ = static_cast<char>(w >> 16);
+    if (pad < 2) *o++ = static_cast<char>(w >> 8);
+    if (pad < 1) *o++ = static_cast<char>(w);
   }
+  out.resize(static_cast<size_t>(o - out.data()));
   return out;
 }
 

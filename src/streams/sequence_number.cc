@@ -15,9 +15,29 @@ bool ParseDigits(std::string_view s, T* out) {
 
 }  // namespace
 
+namespace {
+
+// Writes `v` as exactly `width` decimal digits ending just before `end`.
+char* PutDigits(char* end, uint64_t v, int width) {
+  for (int i = 0; i < width; ++i) {
+    *--end = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return end;
+}
+
+}  // namespace
+
 std::string SequenceNumber::ToString() const {
-  return fmt::format("4{:013d}{:016d}{:06d}{:020d}", stream_epoch_ms,
-                     shard_epoch_us, shard_index, offset);
+  // Hand-formatted: this runs once per record put and per record read.
+  std::string out(kSequenceNumberDigits, '0');
+  char* end = out.data() + out.size();
+  end = PutDigits(end, offset, 20);
+  end = PutDigits(end, static_cast<uint64_t>(shard_index), 6);
+  end = PutDigits(end, static_cast<uint64_t>(shard_epoch_us), 16);
+  end = PutDigits(end, static_cast<uint64_t>(stream_epoch_ms), 13);
+  out[0] = '4';
+  return out;
 }
 
 std::optional<SequenceNumber> SequenceNumber::Parse(std::string_view text) {
