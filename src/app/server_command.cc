@@ -23,9 +23,14 @@
 #include "http/ops.h"
 #include "http/server.h"
 #include "json/writer.h"
+#include "registry/confluent_api.h"
+#include "registry/service.h"
+#include "storage/kv/kv.h"
 #include "storage/log/log.h"
 #include "streams/kinesis_api.h"
 #include "streams/service.h"
+#include "tables/dynamodb_api.h"
+#include "tables/service.h"
 
 namespace riffle::app {
 namespace {
@@ -108,22 +113,6 @@ http::Response JsonNotFound() {
   return r;
 }
 
-// The registry port until the schema registry lands: Confluent's root
-// answer and its 404 shape.
-http::Handler RegistryPlaceholder() {
-  return [](http::Request request, http::Responder respond) {
-    http::Response r;
-    r.SetHeader("content-type", "application/vnd.schemaregistry.v1+json");
-    if (request.path == "/") {
-      r.body = "{}";
-    } else {
-      r.status = 404;
-      r.body = R"({"error_code":404,"message":"HTTP 404 Not Found"})";
-    }
-    respond(std::move(r));
-  };
-}
-
 void PrintWelcome(const std::string& aws, const std::string& registry,
                   const std::string& http) {
   std::printf(
@@ -202,8 +191,39 @@ int RunServer(const ServerConfig& config) {
   std::unique_ptr<streams::Service> streams = std::move(streams_or).value();
   auto blocking = std::make_unique<ThreadPool>(2);
 
+  // The embedded key-value store (DATA_DIR/kv) and the schema registry in
+  // its "registry" family. Registry writes are planned on their own thread
+  // and made durable by the store's group-committed writer, never on a
+  // network thread.
+  kv::Options kv_options;
+  kv_options.path = (data_dir / "kv").string();
+  kv_options.sync = config.durability == "strict";
+  auto store_or = kv::Store::Open(kv_options);
+  if (!store_or.ok()) {
+    RLOG_ERROR("cannot open {}: {}", kv_options.path,
+               store_or.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<kv::Store> store = std::move(store_or).value();
+  auto registry_pool = std::make_unique<ThreadPool>(1);
+  auto registry_or =
+      registry::Service::Open({store.get(), registry_pool.get()});
+  if (!registry_or.ok()) {
+    RLOG_ERROR("cannot open the schema registry: {}",
+               registry_or.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<registry::Service> schema_registry =
+      std::move(registry_or).value();
+
+  // DynamoDB tables, in the same store ("tables" family).
+  auto table_service = std::make_unique<tables::Service>(*store);
+  auto table_errors = std::make_shared<tables::ErrorDetails>();
+
   http::AwsJsonRouter router;
   router.AddService(streams::MakeKinesisApi(*streams, *blocking));
+  router.AddService(
+      tables::MakeDynamoDbApi(*table_service, *blocking, table_errors));
   router.SetFallback(
       [](http::Request, http::Responder respond) { respond(JsonNotFound()); });
 
@@ -219,9 +239,11 @@ int RunServer(const ServerConfig& config) {
     return o;
   };
   http::Server aws(io, options("aws", config.aws_port),
-                   http::MakeOpsHandler(router.AsHandler()));
-  http::Server registry(io, options("registry", config.registry_port),
-                        RegistryPlaceholder());
+                   http::MakeOpsHandler(tables::WithErrorDetails(
+                       router.AsHandler(), table_errors)));
+  http::Server registry(
+      io, options("registry", config.registry_port),
+      http::MakeOpsHandler(registry::MakeConfluentApi(*schema_registry)));
   http::Server web(
       io, options("http", config.http_port),
       http::MakeOpsHandler([](http::Request, http::Responder respond) {
@@ -245,6 +267,7 @@ int RunServer(const ServerConfig& config) {
         l, std::chrono::milliseconds(config.retention_check_ms),
         [&] { return stopping; })) {
       streams->EnforceRetention();
+      table_service->ExpireItems(stream_options.now_ms() / 1000);  // TTL
     }
   });
 
@@ -276,10 +299,16 @@ int RunServer(const ServerConfig& config) {
   }
   retention_cv.notify_all();
   retention.join();
+  // Waits for registry writes in flight (they answer through the still
+  // running I/O threads), then stops the registry's planner.
+  schema_registry.reset();
+  registry_pool.reset();
   blocking.reset();  // finishes queued control operations
   io.Stop();
-  streams.reset();  // closes the logs
-  syncer.reset();   // drains and syncs the last appends
+  streams.reset();        // closes the logs
+  syncer.reset();         // drains and syncs the last appends
+  store.reset();          // completes queued kv writes, then closes RocksDB
+  table_service.reset();  // after the writes whose callbacks release locks
   fs::remove(data_dir / "endpoints.json", ec);
   RLOG_INFO("riffle stopped");
   return 0;
