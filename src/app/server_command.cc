@@ -150,6 +150,12 @@ int RunServer(const ServerConfig& config) {
     RLOG_ERROR("--tls-cert and --tls-key go together");
     return 2;
   }
+  if (!config.stack_file.empty()) {
+    // Better to refuse than to start without what the user declared.
+    RLOG_ERROR("--stack {}: stack files are not supported by this build yet",
+               config.stack_file);
+    return 2;
+  }
 
   // Block the shutdown signals in every thread; the main thread waits for
   // them with sigwait.
