@@ -68,14 +68,14 @@ std::optional<double> Value::AsDouble() const {
 }
 
 const Value* Value::Find(std::string_view key) const {
-  for (const auto& [k, v] : members_) {
-    if (k == key) return &v;
+  for (auto it = members_.rbegin(); it != members_.rend(); ++it) {
+    if (it->first == key) return &it->second;
   }
   return nullptr;
 }
 Value* Value::Find(std::string_view key) {
-  for (auto& [k, v] : members_) {
-    if (k == key) return &v;
+  for (auto it = members_.rbegin(); it != members_.rend(); ++it) {
+    if (it->first == key) return &it->second;
   }
   return nullptr;
 }
@@ -181,8 +181,10 @@ class Parser {
       ++p_;
       Value v;
       RETURN_IF_ERROR(ParseValue(&v, depth + 1));
-      // Duplicate names: the last one wins, as in most JSON readers.
-      out->Set(std::move(key), std::move(v));
+      // Appended without a duplicate check (which would make hostile input
+      // quadratic); Find searches from the back, so the last one wins, as
+      // in most JSON readers.
+      out->members().emplace_back(std::move(key), std::move(v));
       SkipWs();
       if (p_ >= end_) return Error("unexpected end of input in object");
       if (*p_ == ',') {

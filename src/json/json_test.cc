@@ -39,6 +39,19 @@ TEST(Json, RejectsMalformed) {
   EXPECT_FALSE(Parse(deep).ok());
 }
 
+TEST(Json, DuplicateNamesLastWinsAndManyMembersStayLinear) {
+  auto v = Parse(R"({"a": 1, "a": 2})");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->Find("a")->text(), "2");
+  std::string big = "{";
+  for (int i = 0; i < 200000; ++i)
+    big += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":1";
+  big += "}";
+  auto parsed = Parse(big);  // would take minutes if each member were checked
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->members().size(), 200000u);
+}
+
 TEST(Json, WriterBuildsNestedDocuments) {
   std::string out;
   Writer w(&out);
