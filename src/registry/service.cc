@@ -920,6 +920,11 @@ Result<CompatibilityReport> Service::TestCompatibility(
 
 // ---- writes ----
 
+namespace {
+// The most queued writes planned into one kv batch.
+constexpr size_t kMaxGroup = 64;
+}  // namespace
+
 bool Service::Mutate(std::function<Result<Planned>(const State&)> plan) {
   std::lock_guard l(queue_mu_);
   if (closing_ && !writing_) return false;
@@ -933,7 +938,7 @@ bool Service::Mutate(std::function<Result<Planned>(const State&)> plan) {
 
 // Runs on the executor; exactly one planned write is in flight at a time.
 void Service::RunNext() {
-  std::function<Result<Planned>(const State&)> plan;
+  std::vector<std::function<Result<Planned>(const State&)>> plans;
   {
     std::lock_guard l(queue_mu_);
     if (queue_.empty()) {
@@ -943,42 +948,84 @@ void Service::RunNext() {
       idle_.notify_all();
       return;
     }
-    plan = std::move(queue_.front());
-    queue_.erase(queue_.begin());
+    size_t n = std::min(queue_.size(), kMaxGroup);
+    plans.assign(std::make_move_iterator(queue_.begin()),
+                 std::make_move_iterator(queue_.begin() + n));
+    queue_.erase(queue_.begin(), queue_.begin() + n);
   }
-  std::optional<Planned> planned;
-  {
-    // Only this thread changes state_ now, so a shared lock reads a state
-    // that stays committed until this write lands.
-    std::shared_lock l(mu_);
-    auto r = plan(*state_);
-    if (r.ok()) planned = std::move(r).value();
-  }
-  if (!planned) {
-    // The plan answered its own error.
-    options_.executor->Post([this] { RunNext(); });
-    return;
-  }
-  if (planned->batch.empty()) {
+  auto next = [this] { options_.executor->Post([this] { RunNext(); }); };
+  auto store_error = [](const Status& s) {
+    return s.ok() ? s
+                  : Error(ErrorCode::kStoreError,
+                          "Error while storing: " + s.ToString());
+  };
+
+  if (plans.size() == 1) {
+    // One write: plan against the committed state itself (only this thread
+    // changes it, so a shared lock reads a state that stays committed until
+    // this write lands) and apply once durable.
+    std::optional<Planned> planned;
     {
-      std::unique_lock l(mu_);
-      if (planned->apply) planned->apply(*state_);
+      std::shared_lock l(mu_);
+      auto r = plans[0](*state_);
+      if (r.ok()) planned = std::move(r).value();
     }
-    planned->finish(Status::Ok());
-    options_.executor->Post([this] { RunNext(); });
+    if (!planned) return next();  // the plan answered its own error
+    auto shared = std::make_shared<Planned>(std::move(*planned));
+    auto commit = [this, shared, next, store_error](Status s) {
+      if (s.ok() && shared->apply) {
+        std::unique_lock l(mu_);
+        shared->apply(*state_);
+      }
+      shared->finish(store_error(s));
+      next();
+    };
+    if (shared->batch.empty()) return commit(Status::Ok());
+    kv::WriteBatch batch = std::move(shared->batch);
+    options_.store->Write(std::move(batch), std::move(commit));
     return;
   }
-  auto shared = std::make_shared<Planned>(std::move(*planned));
-  options_.store->Write(std::move(shared->batch), [this, shared](Status s) {
+
+  // Several writes queued: plan them one after the other against a private
+  // copy of the state that includes the earlier ones, write all of them as
+  // one kv batch (one sync), and publish the copy once it is durable.
+  // Readers never see a write before it is durable.
+  std::shared_ptr<State> staged;
+  {
+    std::shared_lock l(mu_);
+    staged = std::make_shared<State>(*state_);
+  }
+  kv::WriteBatch merged;
+  auto finishes = std::make_shared<std::vector<std::function<void(Status)>>>();
+  for (auto& plan : plans) {
+    auto r = plan(*staged);
+    if (!r.ok()) continue;  // answered its own error
+    if (r->apply) r->apply(*staged);
+    for (const kv::WriteBatch::Op& op : r->batch.ops()) {
+      switch (op.type) {
+        case kv::WriteBatch::OpType::kPut:
+          merged.Put(op.family, op.key, op.value);
+          break;
+        case kv::WriteBatch::OpType::kDelete:
+          merged.Delete(op.family, op.key);
+          break;
+        case kv::WriteBatch::OpType::kDeleteRange:
+          merged.DeleteRange(op.family, op.key, op.value);
+          break;
+      }
+    }
+    finishes->push_back(std::move(r->finish));
+  }
+  auto commit = [this, staged, finishes, next, store_error](Status s) {
     if (s.ok()) {
       std::unique_lock l(mu_);
-      if (shared->apply) shared->apply(*state_);
+      *state_ = std::move(*staged);
     }
-    shared->finish(s.ok() ? s
-                          : Error(ErrorCode::kStoreError,
-                                  "Error while storing: " + s.ToString()));
-    options_.executor->Post([this] { RunNext(); });
-  });
+    for (auto& finish : *finishes) finish(store_error(s));
+    next();
+  };
+  if (merged.empty()) return commit(Status::Ok());
+  options_.store->Write(std::move(merged), std::move(commit));
 }
 
 namespace {
