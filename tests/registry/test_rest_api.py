@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import Rest, V1
+from registry_helpers import Rest, V1
 
 
 def record(name, *fields):
