@@ -262,14 +262,6 @@ struct Service::State {
     }
     return {ids.begin(), ids.end()};
   }
-  bool IdInUse(int id) const {
-    for (const auto& [s, versions] : subjects) {
-      for (const auto& [v, ver] : versions) {
-        if (ver.id == id) return true;
-      }
-    }
-    return false;
-  }
 };
 
 // A planned write: its batch, how it changes memory once durable, and how
