@@ -19,6 +19,8 @@
 #include "core/clock.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
+#include "functions/lambda_api.h"
+#include "functions/service.h"
 #include "http/aws_json.h"
 #include "http/ops.h"
 #include "http/server.h"
@@ -230,8 +232,15 @@ int RunServer(const ServerConfig& config) {
   router.AddService(streams::MakeKinesisApi(*streams, *blocking));
   router.AddService(
       tables::MakeDynamoDbApi(*table_service, *blocking, table_errors));
-  router.SetFallback(
-      [](http::Request, http::Responder respond) { respond(JsonNotFound()); });
+  // The Lambda REST API (no X-Amz-Target): set once the functions service
+  // is open, before the I/O threads start.
+  http::Handler lambda_api;
+  router.SetFallback([&lambda_api](http::Request req,
+                                   http::Responder respond) {
+    if (lambda_api && functions::IsLambdaPath(req.path))
+      return lambda_api(std::move(req), std::move(respond));
+    respond(JsonNotFound());
+  });
 
   http::IoPool io(threads);
   auto options = [&](std::string name, int port) {
@@ -261,6 +270,24 @@ int RunServer(const ServerConfig& config) {
       return 1;
     }
   }
+
+  // Functions (Lambda), after Listen so that handlers learn the AWS
+  // endpoint; their runtime listeners share the I/O pool.
+  functions::ServiceOptions function_options;
+  function_options.dir = data_dir / "functions";
+  function_options.arn = {stream_options.region, stream_options.account_id};
+  function_options.aws_endpoint_url = aws.url();
+  function_options.aws_lambda_ric = functions::FindAwsLambdaRic();
+  function_options.now_ms = stream_options.now_ms;
+  auto functions_or =
+      functions::Service::Open(function_options, io, streams.get());
+  if (!functions_or.ok()) {
+    RLOG_ERROR("cannot open functions: {}", functions_or.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<functions::Service> function_service =
+      std::move(functions_or).value();
+  lambda_api = functions::MakeLambdaApi(*function_service, *blocking);
   io.Start();
 
   // Retention runs off the network threads.
@@ -310,6 +337,9 @@ int RunServer(const ServerConfig& config) {
   schema_registry.reset();
   registry_pool.reset();
   blocking.reset();  // finishes queued control operations
+  // Stops mappings and function processes; before io (runtime listeners)
+  // and streams (mappings read them).
+  function_service.reset();
   io.Stop();
   streams.reset();        // closes the logs
   syncer.reset();         // drains and syncs the last appends

@@ -1,0 +1,327 @@
+#include "functions/shard_processor.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/base64.h"
+#include "core/logging.h"
+#include "core/metrics.h"
+#include "functions/process_runtime.h"
+#include "json/json.h"
+#include "json/writer.h"
+
+namespace riffle::functions {
+
+bool SequenceLess(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return a.size() < b.size();
+  return a < b;
+}
+
+ShardProcessor::ShardProcessor(ShardProcessorOptions options,
+                               RecordSource& source, BatchInvoker& invoker,
+                               CheckpointStore& checkpoints,
+                               FailureDestination* destination,
+                               std::optional<ShardCheckpoint> checkpoint)
+    : options_(std::move(options)),
+      source_(source),
+      invoker_(invoker),
+      checkpoints_(checkpoints),
+      destination_(destination) {
+  if (checkpoint) {
+    checkpoint_ = checkpoint->sequence_number;
+    finished_ = checkpoint->shard_end;
+  }
+}
+
+Status ShardProcessor::EnsureIterator() {
+  if (have_iterator_ || end_of_shard_) return Status::Ok();
+  Result<std::string> it =
+      !checkpoint_.empty()
+          ? source_.GetIterator(options_.shard_id,
+                                IteratorStart::kAfterSequence, checkpoint_, 0)
+          : source_.GetIterator(options_.shard_id, options_.initial_start, "",
+                                options_.initial_timestamp_ms);
+  if (!it.ok()) return it.status();
+  iterator_ = *it;
+  have_iterator_ = true;
+  return Status::Ok();
+}
+
+void ShardProcessor::Backoff() {
+  int shift = std::min(retries_ > 0 ? retries_ - 1 : 0, 16);
+  int64_t delay =
+      std::min(options_.retry_backoff_ms << shift, options_.max_backoff_ms);
+  next_step_ms_ = Now() + delay;
+}
+
+Status ShardProcessor::Commit(size_t n) {
+  if (n == 0) return Status::Ok();
+  std::string seq = pending_[n - 1].sequence_number;
+  RETURN_IF_ERROR(checkpoints_.Save(options_.shard_id, {seq, false}));
+  checkpoint_ = seq;
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<long>(n));
+  if (!pending_.empty()) first_pending_read_ms_ = Now();
+  if (bisect_cap_ && !SequenceLess(checkpoint_, bisect_until_)) {
+    bisect_cap_ = 0;  // past the batch that was split
+    bisect_until_.clear();
+  }
+  retries_ = 0;
+  invoke_count_ = 0;
+  return Status::Ok();
+}
+
+std::string ShardProcessor::BuildEvent(size_t n) const {
+  std::string out;
+  out.reserve(256 * n);
+  json::Writer w(&out);
+  w.BeginObject().Key("Records").BeginArray();
+  for (size_t i = 0; i < n; ++i) {
+    const SourceRecord& r = pending_[i];
+    w.BeginObject();
+    w.Key("kinesis").BeginObject();
+    w.Key("kinesisSchemaVersion").String("1.0");
+    w.Key("partitionKey").String(r.partition_key);
+    w.Key("sequenceNumber").String(r.sequence_number);
+    w.Key("data").String(base64::Encode(r.data));
+    w.Key("approximateArrivalTimestamp")
+        .Raw(
+            fmt::format("{}.{:03d}", r.arrival_ms / 1000, r.arrival_ms % 1000));
+    w.EndObject();
+    w.Key("eventSource").String("aws:kinesis");
+    w.Key("eventVersion").String("1.0");
+    w.Key("eventID").String(options_.shard_id + ":" + r.sequence_number);
+    w.Key("eventName").String("aws:kinesis:record");
+    w.Key("invokeIdentityArn").String(options_.role_arn);
+    w.Key("awsRegion").String(options_.region);
+    w.Key("eventSourceARN").String(options_.mapping.event_source_arn);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return out;
+}
+
+Status ShardProcessor::GiveUp(size_t n, std::string_view condition,
+                              const BatchOutcome* last) {
+  const SourceRecord& first = pending_[0];
+  const SourceRecord& lastrec = pending_[n - 1];
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject();
+  w.Key("requestContext").BeginObject();
+  w.Key("requestId").String(NewUuid());
+  w.Key("functionArn").String(options_.function_arn);
+  w.Key("condition").String(condition);
+  w.Key("approximateInvokeCount").Int(invoke_count_);
+  w.EndObject();
+  w.Key("responseContext").BeginObject();
+  w.Key("statusCode").Int(200);
+  w.Key("executedVersion").String("$LATEST");
+  w.Key("functionError")
+      .String(last && !last->function_error.empty() ? last->function_error
+                                                    : "");
+  w.EndObject();
+  w.Key("version").String("1.0");
+  w.Key("timestamp").String(IsoTimestamp(Now()));
+  w.Key("KinesisBatchInfo").BeginObject();
+  w.Key("shardId").String(options_.shard_id);
+  w.Key("startSequenceNumber").String(first.sequence_number);
+  w.Key("endSequenceNumber").String(lastrec.sequence_number);
+  w.Key("approximateArrivalOfFirstRecord")
+      .String(IsoTimestamp(first.arrival_ms));
+  w.Key("approximateArrivalOfLastRecord")
+      .String(IsoTimestamp(lastrec.arrival_ms));
+  w.Key("batchSize").Uint(n);
+  w.Key("streamArn").String(options_.mapping.event_source_arn);
+  w.EndObject();
+  w.EndObject();
+
+  if (destination_) {
+    // The shard does not move on until the failure record is stored: that
+    // is what makes "never dropped silently" hold across a crash.
+    RETURN_IF_ERROR(destination_->Send(out));
+    ++stats_.failure_records_sent;
+  } else {
+    RLOG_ERROR(
+        "event-source mapping {}: giving up on {} record(s) of {} ({}) with "
+        "no on-failure destination: {}",
+        options_.mapping.uuid, n, options_.shard_id, condition, out);
+  }
+  metrics::Global()
+      .GetCounter("riffle_function_mapping_failed_records_total",
+                  {{"mapping", options_.mapping.uuid},
+                   {"destination", destination_ ? "on_failure" : "log"}},
+                  "Records an event-source mapping gave up on")
+      .Add(n);
+  stats_.records_failed += n;
+  return Commit(n);
+}
+
+StepResult ShardProcessor::Step() {
+  if (finished_) return StepResult::kFinished;
+  int64_t now = Now();
+  if (now < next_step_ms_) return StepResult::kIdle;
+  const MappingConfig& m = options_.mapping;
+  const size_t batch_size = static_cast<size_t>(std::max(1, m.batch_size));
+
+  // Read more when the batch is not full.
+  if (pending_.size() < batch_size && !end_of_shard_ && now >= next_read_ms_) {
+    if (Status s = EnsureIterator(); !s.ok()) {
+      RLOG_WARN("mapping {} shard {}: {}", m.uuid, options_.shard_id,
+                s.ToString());
+      next_step_ms_ = now + options_.max_backoff_ms;
+      return StepResult::kIdle;
+    }
+    int limit = static_cast<int>(std::min<size_t>(
+        std::max<size_t>(batch_size - pending_.size(), 1), 10000));
+    Result<ReadResult> read = source_.Read(*iterator_, limit);
+    if (!read.ok()) {
+      // An expired iterator (or any read fault): start again from the
+      // checkpoint, dropping what is pending (it is re-read).
+      RLOG_WARN("mapping {} shard {}: read failed: {}", m.uuid,
+                options_.shard_id, read.status().ToString());
+      have_iterator_ = false;
+      pending_.clear();
+      next_step_ms_ = now + options_.poll_interval_ms;
+      return StepResult::kIdle;
+    }
+    if (pending_.empty() && !read->records.empty())
+      first_pending_read_ms_ = now;
+    for (auto& r : read->records) pending_.push_back(std::move(r));
+    if (read->next_iterator) {
+      iterator_ = std::move(read->next_iterator);
+    } else {
+      end_of_shard_ = true;
+    }
+    if (read->records.empty()) next_read_ms_ = now + options_.poll_interval_ms;
+    stats_.iterator_age_ms =
+        pending_.empty() ? 0 : now - pending_.front().arrival_ms;
+  }
+
+  if (pending_.empty()) {
+    if (end_of_shard_) {
+      if (!checkpoints_.Save(options_.shard_id, {checkpoint_, true}).ok()) {
+        next_step_ms_ = now + options_.max_backoff_ms;
+        return StepResult::kIdle;
+      }
+      finished_ = true;
+      return StepResult::kFinished;
+    }
+    next_step_ms_ = next_read_ms_;
+    return StepResult::kIdle;
+  }
+
+  // Records past their maximum age are not invoked.
+  if (m.maximum_record_age_seconds >= 0) {
+    int64_t oldest_allowed = now - int64_t{m.maximum_record_age_seconds} * 1000;
+    size_t expired = 0;
+    while (expired < pending_.size() &&
+           pending_[expired].arrival_ms < oldest_allowed)
+      ++expired;
+    if (expired > 0) {
+      if (!GiveUp(expired, "RecordAgeExceeded", nullptr).ok()) Backoff();
+      return StepResult::kProgress;
+    }
+  }
+
+  // Wait for a fuller batch while the window is open.
+  if (pending_.size() < batch_size && !end_of_shard_ &&
+      m.maximum_batching_window_seconds > 0) {
+    int64_t window_end = first_pending_read_ms_ +
+                         int64_t{m.maximum_batching_window_seconds} * 1000;
+    if (now < window_end) {
+      next_step_ms_ = std::min(window_end, now + options_.poll_interval_ms);
+      return StepResult::kIdle;
+    }
+  }
+
+  size_t n = std::min(pending_.size(), batch_size);
+  if (bisect_cap_) n = std::min(n, bisect_cap_);
+  BatchOutcome outcome = invoker_.Invoke(BuildEvent(n));
+  ++stats_.invocations;
+  if (!outcome.status.ok()) {
+    // Throttled or not runnable: try the same batch later, uncounted.
+    RLOG_WARN("mapping {} shard {}: cannot invoke: {}", m.uuid,
+              options_.shard_id, outcome.status.ToString());
+    next_step_ms_ = now + options_.max_backoff_ms;
+    return StepResult::kIdle;
+  }
+  ++invoke_count_;
+
+  size_t failed_from = n;  // index of the first failed record
+  bool failed = !outcome.function_error.empty();
+  if (failed) ++stats_.function_errors;
+  if (!failed && m.report_batch_item_failures) {
+    Result<json::Value> reply = json::Parse(outcome.payload);
+    const json::Value* items = reply.ok() && reply->is_object()
+                                   ? reply->Find("batchItemFailures")
+                                   : nullptr;
+    if (items && items->is_array() && !items->items().empty()) {
+      std::set<std::string_view> ids;
+      bool valid = true;
+      for (const json::Value& item : items->items()) {
+        const json::Value* id =
+            item.is_object() ? item.Find("itemIdentifier") : nullptr;
+        if (!id || !id->is_string() || id->text().empty()) {
+          valid = false;
+          break;
+        }
+        ids.insert(id->text());
+      }
+      size_t lowest = n;
+      for (size_t i = 0; valid && i < n; ++i) {
+        if (ids.count(pending_[i].sequence_number)) {
+          lowest = i;
+          break;
+        }
+      }
+      // Every identifier must name a record of this batch.
+      size_t found = 0;
+      for (size_t i = 0; valid && i < n; ++i)
+        found += ids.count(pending_[i].sequence_number);
+      if (!valid || found != ids.size()) lowest = 0;
+      failed = true;
+      failed_from = lowest;
+    }
+  }
+
+  if (!failed) {
+    if (!Commit(n).ok()) {
+      Backoff();
+      return StepResult::kIdle;
+    }
+    stats_.records_processed += n;
+    return StepResult::kProgress;
+  }
+
+  // Records before the first failed one are done.
+  if (failed_from > 0 && failed_from < n) {
+    if (!Commit(failed_from).ok()) {
+      Backoff();
+      return StepResult::kIdle;
+    }
+    stats_.records_processed += failed_from;
+    n -= failed_from;
+    invoke_count_ = 1;
+  } else if (failed_from == n) {
+    failed_from = 0;
+  }
+
+  if (m.bisect_batch_on_function_error && n > 1) {
+    bisect_cap_ = std::max<size_t>(1, n / 2);
+    if (bisect_until_.empty() ||
+        SequenceLess(bisect_until_, pending_[n - 1].sequence_number))
+      bisect_until_ = pending_[n - 1].sequence_number;
+    return StepResult::kProgress;
+  }
+  ++retries_;
+  if (m.maximum_retry_attempts >= 0 && retries_ > m.maximum_retry_attempts) {
+    if (!GiveUp(n, "RetryAttemptsExhausted", &outcome).ok()) Backoff();
+    return StepResult::kProgress;
+  }
+  Backoff();
+  return StepResult::kIdle;
+}
+
+}  // namespace riffle::functions

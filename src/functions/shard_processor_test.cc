@@ -1,0 +1,381 @@
+// ShardProcessor against small fakes: batching, windows, retries, bisect,
+// partial batch failures, record age and the failure destination.
+#include "functions/shard_processor.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/base64.h"
+#include "json/json.h"
+
+namespace riffle::functions {
+namespace {
+
+std::string Seq(int i) { return fmt::format("{:056d}", 1000 + i); }
+
+// One shard held in memory; an iterator is the index of the next record.
+class FakeSource : public RecordSource {
+ public:
+  std::vector<SourceRecord> records;
+  bool closed = false;
+
+  void Add(int n, int64_t arrival_ms = 1'000'000) {
+    for (int i = 0; i < n; ++i) {
+      int k = static_cast<int>(records.size());
+      records.push_back({Seq(k), "pk" + std::to_string(k),
+                         "data" + std::to_string(k), arrival_ms});
+    }
+  }
+  Result<std::vector<ShardInfo>> ListShards() override {
+    return std::vector<ShardInfo>{{"shardId-000000000000", {}}};
+  }
+  Result<std::string> GetIterator(const std::string&, IteratorStart start,
+                                  const std::string& seq, int64_t) override {
+    if (start == IteratorStart::kAfterSequence) {
+      for (size_t i = 0; i < records.size(); ++i)
+        if (records[i].sequence_number == seq) return std::to_string(i + 1);
+      return NotFound("no such sequence number");
+    }
+    return std::string("0");
+  }
+  Result<ReadResult> Read(const std::string& iterator, int limit) override {
+    size_t i = std::stoul(iterator);
+    ReadResult r;
+    while (i < records.size() && static_cast<int>(r.records.size()) < limit)
+      r.records.push_back(records[i++]);
+    if (!(closed && i >= records.size())) r.next_iterator = std::to_string(i);
+    return r;
+  }
+};
+
+// Decides each invocation's outcome from the batch's record indexes.
+class FakeInvoker : public BatchInvoker {
+ public:
+  std::vector<std::vector<int>> batches;  // record indexes per invocation
+  std::function<BatchOutcome(const std::vector<int>&)> decide =
+      [](const std::vector<int>&) { return BatchOutcome{}; };
+
+  BatchOutcome Invoke(const std::string& event) override {
+    Result<json::Value> v = json::Parse(event);
+    EXPECT_TRUE(v.ok());
+    std::vector<int> batch;
+    for (const json::Value& r : v->Find("Records")->items()) {
+      const json::Value* k = r.Find("kinesis");
+      std::string data = *base64::Decode(k->Find("data")->text());
+      batch.push_back(std::stoi(data.substr(4)));
+      EXPECT_EQ(r.Find("eventSource")->text(), "aws:kinesis");
+      EXPECT_EQ(r.Find("eventName")->text(), "aws:kinesis:record");
+      EXPECT_EQ(k->Find("kinesisSchemaVersion")->text(), "1.0");
+      EXPECT_EQ(r.Find("eventID")->text(),
+                "shardId-000000000000:" + k->Find("sequenceNumber")->text());
+    }
+    batches.push_back(batch);
+    return decide(batch);
+  }
+};
+
+class FakeCheckpoints : public CheckpointStore {
+ public:
+  std::map<std::string, ShardCheckpoint> saved;
+  int saves = 0;
+  Result<std::map<std::string, ShardCheckpoint>> Load() override {
+    return saved;
+  }
+  Status Save(const std::string& shard, const ShardCheckpoint& cp) override {
+    ++saves;
+    saved[shard] = cp;
+    return Status::Ok();
+  }
+};
+
+class FakeDestination : public FailureDestination {
+ public:
+  std::vector<json::Value> sent;
+  Status Send(const std::string& record) override {
+    sent.push_back(*json::Parse(record));
+    return Status::Ok();
+  }
+};
+
+BatchOutcome Fail() { return BatchOutcome{Status::Ok(), "{}", "Unhandled"}; }
+
+class ShardProcessorTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ShardProcessor> Make(
+      std::optional<ShardCheckpoint> cp = std::nullopt) {
+    ShardProcessorOptions o;
+    o.mapping = mapping;
+    o.mapping.event_source_arn = "arn:aws:kinesis:us-east-1:0:stream/s";
+    o.shard_id = "shardId-000000000000";
+    o.function_arn = "arn:aws:lambda:us-east-1:0:function:f";
+    o.now_ms = [this] { return now; };
+    return std::make_unique<ShardProcessor>(
+        o, source, invoker, checkpoints,
+        with_destination ? &destination : nullptr, cp);
+  }
+  // Steps (advancing the fake clock past any wait) until `done` or `limit`
+  // steps.
+  void Run(ShardProcessor& p, int limit = 200) {
+    for (int i = 0; i < limit; ++i) {
+      StepResult r = p.Step();
+      if (r == StepResult::kFinished) return;
+      if (r == StepResult::kIdle) now = std::max(now + 1, p.next_step_ms());
+    }
+  }
+
+  MappingConfig mapping;
+  FakeSource source;
+  FakeInvoker invoker;
+  FakeCheckpoints checkpoints;
+  FakeDestination destination;
+  bool with_destination = true;
+  int64_t now = 2'000'000;
+};
+
+TEST_F(ShardProcessorTest, BatchesInOrderAndCheckpointsEachBatch) {
+  mapping.batch_size = 3;
+  source.Add(7);
+  source.closed = true;
+  auto p = Make();
+  Run(*p);
+  ASSERT_EQ(invoker.batches.size(), 3u);
+  EXPECT_EQ(invoker.batches[0], (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(invoker.batches[1], (std::vector<int>{3, 4, 5}));
+  EXPECT_EQ(invoker.batches[2], (std::vector<int>{6}));
+  EXPECT_EQ(checkpoints.saved["shardId-000000000000"].sequence_number, Seq(6));
+  EXPECT_TRUE(checkpoints.saved["shardId-000000000000"].shard_end);
+  EXPECT_EQ(p->stats().records_processed, 7u);
+}
+
+TEST_F(ShardProcessorTest, ResumesAfterCheckpoint) {
+  source.Add(5);
+  source.closed = true;
+  auto p = Make(ShardCheckpoint{Seq(2), false});
+  Run(*p);
+  ASSERT_EQ(invoker.batches.size(), 1u);
+  EXPECT_EQ(invoker.batches[0], (std::vector<int>{3, 4}));
+}
+
+TEST_F(ShardProcessorTest, FinishedShardDoesNothing) {
+  source.Add(5);
+  auto p = Make(ShardCheckpoint{Seq(4), true});
+  EXPECT_EQ(p->Step(), StepResult::kFinished);
+  EXPECT_TRUE(invoker.batches.empty());
+}
+
+TEST_F(ShardProcessorTest, BatchingWindowWaitsForAFullerBatch) {
+  mapping.batch_size = 10;
+  mapping.maximum_batching_window_seconds = 2;
+  source.Add(3);
+  auto p = Make();
+  EXPECT_EQ(p->Step(), StepResult::kIdle);  // read 3, window open
+  EXPECT_TRUE(invoker.batches.empty());
+  now += 1000;
+  source.Add(2);
+  p->Step();
+  EXPECT_TRUE(invoker.batches.empty());
+  now += 1001;
+  for (int i = 0; i < 3 && invoker.batches.empty(); ++i) p->Step();
+  ASSERT_EQ(invoker.batches.size(), 1u);
+  EXPECT_EQ(invoker.batches[0].size(), 5u);
+}
+
+TEST_F(ShardProcessorTest, FullBatchGoesBeforeTheWindowCloses) {
+  mapping.batch_size = 4;
+  mapping.maximum_batching_window_seconds = 60;
+  source.Add(4);
+  auto p = Make();
+  p->Step();
+  ASSERT_EQ(invoker.batches.size(), 1u);
+  EXPECT_EQ(invoker.batches[0].size(), 4u);
+}
+
+TEST_F(ShardProcessorTest, RetriesThenSendsToDestinationAndMovesOn) {
+  mapping.batch_size = 2;
+  mapping.maximum_retry_attempts = 2;
+  source.Add(4);
+  source.closed = true;
+  invoker.decide = [](const std::vector<int>& b) {
+    return b[0] == 0 ? Fail() : BatchOutcome{};
+  };
+  auto p = Make();
+  Run(*p);
+  // 1 attempt + 2 retries of {0,1}, then {2,3}.
+  ASSERT_EQ(invoker.batches.size(), 4u);
+  EXPECT_EQ(invoker.batches[3], (std::vector<int>{2, 3}));
+  ASSERT_EQ(destination.sent.size(), 1u);
+  const json::Value& info = *destination.sent[0].Find("KinesisBatchInfo");
+  EXPECT_EQ(info.Find("startSequenceNumber")->text(), Seq(0));
+  EXPECT_EQ(info.Find("endSequenceNumber")->text(), Seq(1));
+  EXPECT_EQ(info.Find("batchSize")->AsInt64(), 2);
+  EXPECT_EQ(info.Find("shardId")->text(), "shardId-000000000000");
+  const json::Value& ctx = *destination.sent[0].Find("requestContext");
+  EXPECT_EQ(ctx.Find("condition")->text(), "RetryAttemptsExhausted");
+  EXPECT_EQ(ctx.Find("approximateInvokeCount")->AsInt64(), 3);
+  EXPECT_EQ(checkpoints.saved["shardId-000000000000"].sequence_number, Seq(3));
+  EXPECT_EQ(p->stats().records_failed, 2u);
+}
+
+TEST_F(ShardProcessorTest, WithoutDestinationFailedRecordsAreCountedNotLost) {
+  with_destination = false;
+  mapping.maximum_retry_attempts = 0;
+  source.Add(3);
+  source.closed = true;
+  invoker.decide = [](const std::vector<int>&) { return Fail(); };
+  auto p = Make();
+  Run(*p);
+  EXPECT_EQ(p->stats().records_failed, 3u);
+  EXPECT_TRUE(checkpoints.saved["shardId-000000000000"].shard_end);
+}
+
+TEST_F(ShardProcessorTest, BisectIsolatesThePoisonRecord) {
+  mapping.batch_size = 8;
+  mapping.bisect_batch_on_function_error = true;
+  mapping.maximum_retry_attempts = 0;
+  source.Add(8);
+  source.closed = true;
+  invoker.decide = [](const std::vector<int>& b) {
+    for (int i : b)
+      if (i == 5) return Fail();
+    return BatchOutcome{};
+  };
+  auto p = Make();
+  Run(*p);
+  // 0-7 fails, 0-3 ok, 4-5 fails, 4 ok, 5 fails (sent), 6-7 ok.
+  ASSERT_EQ(destination.sent.size(), 1u);
+  const json::Value& info = *destination.sent[0].Find("KinesisBatchInfo");
+  EXPECT_EQ(info.Find("startSequenceNumber")->text(), Seq(5));
+  EXPECT_EQ(info.Find("endSequenceNumber")->text(), Seq(5));
+  std::vector<int> delivered;
+  for (size_t i = 0; i < invoker.batches.size(); ++i) {
+    bool ok = true;
+    for (int r : invoker.batches[i])
+      if (r == 5) ok = false;
+    if (ok)
+      delivered.insert(delivered.end(), invoker.batches[i].begin(),
+                       invoker.batches[i].end());
+  }
+  EXPECT_EQ(delivered, (std::vector<int>{0, 1, 2, 3, 4, 6, 7}));
+  EXPECT_EQ(p->stats().records_processed, 7u);
+}
+
+TEST_F(ShardProcessorTest, PartialBatchFailureCheckpointsBeforeLowest) {
+  mapping.batch_size = 5;
+  mapping.report_batch_item_failures = true;
+  source.Add(5);
+  source.closed = true;
+  int calls = 0;
+  invoker.decide = [&](const std::vector<int>& b) {
+    if (calls++ == 0) {
+      // Two failures reported; the lowest (2) decides the checkpoint.
+      return BatchOutcome{
+          Status::Ok(),
+          fmt::format(R"({{"batchItemFailures":[{{"itemIdentifier":"{}"}},)"
+                      R"({{"itemIdentifier":"{}"}}]}})",
+                      Seq(3), Seq(2)),
+          ""};
+    }
+    EXPECT_EQ(b.front(), 2);
+    return BatchOutcome{Status::Ok(), R"({"batchItemFailures":[]})", ""};
+  };
+  auto p = Make();
+  Run(*p);
+  ASSERT_EQ(invoker.batches.size(), 2u);
+  EXPECT_EQ(invoker.batches[1], (std::vector<int>{2, 3, 4}));
+  EXPECT_EQ(p->stats().records_processed, 5u);
+}
+
+TEST_F(ShardProcessorTest, UnknownItemIdentifierFailsTheWholeBatch) {
+  mapping.batch_size = 3;
+  mapping.report_batch_item_failures = true;
+  mapping.maximum_retry_attempts = 0;
+  source.Add(3);
+  source.closed = true;
+  invoker.decide = [](const std::vector<int>&) {
+    return BatchOutcome{Status::Ok(),
+                        R"({"batchItemFailures":[{"itemIdentifier":"nope"}]})",
+                        ""};
+  };
+  auto p = Make();
+  Run(*p);
+  ASSERT_EQ(destination.sent.size(), 1u);
+  EXPECT_EQ(destination.sent[0]
+                .Find("KinesisBatchInfo")
+                ->Find("batchSize")
+                ->AsInt64(),
+            3);
+}
+
+TEST_F(ShardProcessorTest, ReportBatchItemFailuresIgnoredWhenNotEnabled) {
+  source.Add(2);
+  source.closed = true;
+  invoker.decide = [](const std::vector<int>&) {
+    return BatchOutcome{
+        Status::Ok(), R"({"batchItemFailures":[{"itemIdentifier":"x"}]})", ""};
+  };
+  auto p = Make();
+  Run(*p);
+  EXPECT_EQ(invoker.batches.size(), 1u);
+  EXPECT_EQ(p->stats().records_processed, 2u);
+}
+
+TEST_F(ShardProcessorTest, OldRecordsSkipTheFunction) {
+  mapping.maximum_record_age_seconds = 60;
+  source.Add(2, /*arrival_ms=*/now - 120'000);
+  source.Add(1, /*arrival_ms=*/now);
+  source.closed = true;
+  auto p = Make();
+  Run(*p);
+  ASSERT_EQ(invoker.batches.size(), 1u);
+  EXPECT_EQ(invoker.batches[0], (std::vector<int>{2}));
+  ASSERT_EQ(destination.sent.size(), 1u);
+  EXPECT_EQ(
+      destination.sent[0].Find("requestContext")->Find("condition")->text(),
+      "RecordAgeExceeded");
+}
+
+TEST_F(ShardProcessorTest, ThrottlingRetriesWithoutCountingAttempts) {
+  mapping.maximum_retry_attempts = 0;
+  source.Add(1);
+  source.closed = true;
+  int calls = 0;
+  invoker.decide = [&](const std::vector<int>&) {
+    return calls++ < 3
+               ? BatchOutcome{ResourceExhausted("Rate Exceeded."), "", ""}
+               : BatchOutcome{};
+  };
+  auto p = Make();
+  Run(*p);
+  EXPECT_EQ(invoker.batches.size(), 4u);
+  EXPECT_TRUE(destination.sent.empty());
+  EXPECT_EQ(p->stats().records_processed, 1u);
+}
+
+TEST_F(ShardProcessorTest, InfiniteRetriesKeepTheRecordUntilItSucceeds) {
+  source.Add(2);
+  source.closed = true;
+  int calls = 0;
+  invoker.decide = [&](const std::vector<int>&) {
+    return calls++ < 10 ? Fail() : BatchOutcome{};
+  };
+  auto p = Make();
+  Run(*p, 1000);
+  EXPECT_EQ(invoker.batches.size(), 11u);
+  EXPECT_TRUE(destination.sent.empty());
+  EXPECT_EQ(p->stats().records_processed, 2u);
+}
+
+TEST(SequenceLessTest, ComparesAsBigIntegers) {
+  EXPECT_TRUE(SequenceLess("9", "10"));
+  EXPECT_FALSE(SequenceLess("10", "9"));
+  EXPECT_TRUE(SequenceLess("100", "101"));
+  EXPECT_FALSE(SequenceLess("5", "5"));
+}
+
+}  // namespace
+}  // namespace riffle::functions
