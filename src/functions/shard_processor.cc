@@ -250,6 +250,9 @@ StepResult ShardProcessor::Step() {
   ++invoke_count_;
 
   size_t failed_from = n;  // index of the first failed record
+  // One past the last record reported failed: what is given up once the
+  // retries run out (the records after it reported success).
+  size_t failed_through = n;
   bool failed = !outcome.function_error.empty();
   if (failed) ++stats_.function_errors;
   if (!failed && m.report_batch_item_failures) {
@@ -270,19 +273,24 @@ StepResult ShardProcessor::Step() {
         ids.insert(id->text());
       }
       size_t lowest = n;
+      size_t highest = 0;
+      size_t found = 0;
       for (size_t i = 0; valid && i < n; ++i) {
         if (ids.count(pending_[i].sequence_number)) {
-          lowest = i;
-          break;
+          lowest = std::min(lowest, i);
+          highest = i;
+          ++found;
         }
       }
-      // Every identifier must name a record of this batch.
-      size_t found = 0;
-      for (size_t i = 0; valid && i < n; ++i)
-        found += ids.count(pending_[i].sequence_number);
-      if (!valid || found != ids.size()) lowest = 0;
+      // Every identifier must name a record of this batch; otherwise the
+      // whole batch failed.
       failed = true;
-      failed_from = lowest;
+      if (!valid || found != ids.size()) {
+        failed_from = 0;
+      } else {
+        failed_from = lowest;
+        failed_through = highest + 1;
+      }
     }
   }
 
@@ -303,9 +311,8 @@ StepResult ShardProcessor::Step() {
     }
     stats_.records_processed += failed_from;
     n -= failed_from;
+    failed_through -= failed_from;
     invoke_count_ = 1;
-  } else if (failed_from == n) {
-    failed_from = 0;
   }
 
   if (m.bisect_batch_on_function_error && n > 1) {
@@ -317,7 +324,9 @@ StepResult ShardProcessor::Step() {
   }
   ++retries_;
   if (m.maximum_retry_attempts >= 0 && retries_ > m.maximum_retry_attempts) {
-    if (!GiveUp(n, "RetryAttemptsExhausted", &outcome).ok()) Backoff();
+    if (!GiveUp(std::min(n, failed_through), "RetryAttemptsExhausted", &outcome)
+             .ok())
+      Backoff();
     return StepResult::kProgress;
   }
   Backoff();

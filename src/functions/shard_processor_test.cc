@@ -290,6 +290,33 @@ TEST_F(ShardProcessorTest, PartialBatchFailureCheckpointsBeforeLowest) {
   EXPECT_EQ(p->stats().records_processed, 5u);
 }
 
+TEST_F(ShardProcessorTest, PartialFailureGivesUpOnlyTheFailedRecords) {
+  mapping.batch_size = 6;
+  mapping.report_batch_item_failures = true;
+  mapping.maximum_retry_attempts = 1;
+  source.Add(6);
+  source.closed = true;
+  invoker.decide = [](const std::vector<int>& b) {
+    for (int i : b)
+      if (i == 2)
+        return BatchOutcome{
+            Status::Ok(),
+            fmt::format(
+                R"({{"batchItemFailures":[{{"itemIdentifier":"{}"}}]}})",
+                Seq(2)),
+            ""};
+    return BatchOutcome{};
+  };
+  auto p = Make();
+  Run(*p);
+  ASSERT_EQ(destination.sent.size(), 1u);
+  const json::Value& info = *destination.sent[0].Find("KinesisBatchInfo");
+  EXPECT_EQ(info.Find("startSequenceNumber")->text(), Seq(2));
+  EXPECT_EQ(info.Find("endSequenceNumber")->text(), Seq(2));
+  EXPECT_EQ(p->stats().records_processed, 5u);
+  EXPECT_EQ(invoker.batches.back(), (std::vector<int>{3, 4, 5}));
+}
+
 TEST_F(ShardProcessorTest, UnknownItemIdentifierFailsTheWholeBatch) {
   mapping.batch_size = 3;
   mapping.report_batch_item_failures = true;
