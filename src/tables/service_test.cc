@@ -383,5 +383,127 @@ TEST_F(ServiceTest, ScanSegmentsPartitionTheTable) {
   EXPECT_EQ(matched, 111u);  // p1, p10..p19, p100..p199
 }
 
+TEST_F(ServiceTest, SecondaryIndexesFollowEveryWriteAndSurviveReopen) {
+  TableSpec spec;
+  spec.name = "ix";
+  spec.key.hash = {"pk", AttributeType::kS};
+  spec.key.range = KeyElement{"sk", AttributeType::kN};
+  IndexSpec gsi;
+  gsi.name = "byg";
+  gsi.key.hash = {"g", AttributeType::kS};
+  gsi.projection = ProjectionType::kKeysOnly;
+  spec.indexes.push_back(gsi);
+  ASSERT_TRUE(service_->CreateTable(spec).ok());
+  ASSERT_TRUE(
+      Put("ix",
+          R"({"pk":{"S":"a"},"sk":{"N":"1"},"g":{"S":"x"},"v":{"N":"1"}})")
+          .ok());
+  ASSERT_TRUE(
+      Put("ix", R"({"pk":{"S":"b"},"sk":{"N":"1"},"g":{"S":"x"}})").ok());
+  ASSERT_TRUE(Put("ix", R"({"pk":{"S":"c"},"sk":{"N":"1"}})").ok());  // sparse
+  auto query = [&](const char* g) {
+    QueryRequest q;
+    q.table = "ix";
+    q.index = "byg";
+    q.key_conditions = {{"g", KeyCondition::Op::kEq, {AttributeValue::S(g)}}};
+    auto r = service_->Query(q);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<std::string> out;
+    for (const Item& i : r->items) out.push_back(ItemToJson(i));
+    return out;
+  };
+  EXPECT_EQ(query("x"),
+            (std::vector<std::string>{
+                R"({"g":{"S":"x"},"pk":{"S":"a"},"sk":{"N":"1"}})",
+                R"({"g":{"S":"x"},"pk":{"S":"b"},"sk":{"N":"1"}})"}));
+  // Changing the index key moves the entry; a type mismatch is refused.
+  ASSERT_TRUE(
+      Put("ix", R"({"pk":{"S":"a"},"sk":{"N":"1"},"g":{"S":"y"}})").ok());
+  EXPECT_EQ(query("x").size(), 1u);
+  EXPECT_EQ(query("y").size(), 1u);
+  EXPECT_EQ(Put("ix", R"({"pk":{"S":"d"},"sk":{"N":"1"},"g":{"N":"1"}})")
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  Reopen();
+  EXPECT_EQ(query("y").size(), 1u);
+  // UpdateTable backfills a new index from the items already there.
+  Service::TableUpdate update;
+  IndexSpec byv;
+  byv.name = "byv";
+  byv.key.hash = {"v", AttributeType::kN};
+  update.create_indexes.push_back(byv);
+  ASSERT_TRUE(
+      Put("ix", R"({"pk":{"S":"e"},"sk":{"N":"1"},"v":{"N":"7"}})").ok());
+  ASSERT_TRUE(service_->UpdateTable("ix", update).ok());
+  QueryRequest q;
+  q.table = "ix";
+  q.index = "byv";
+  q.key_conditions = {
+      {"v", KeyCondition::Op::kEq, {AttributeValue::N(Number::FromInt64(7))}}};
+  auto r = service_->Query(q);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->items.size(), 1u);
+  auto stats = service_->CountTable("ix");
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->item_count, 4);
+  EXPECT_EQ(stats->indexes["byg"].first, 2);
+}
+
+TEST_F(ServiceTest, TransactionsAreAllOrNothing) {
+  CreateTable("tx");
+  ASSERT_TRUE(
+      Put("tx", R"({"pk":{"S":"a"},"sk":{"N":"1"},"bal":{"N":"10"}})").ok());
+  ExpressionAttributes attrs(
+      {}, {{":v", AttributeValue::N(Number::FromInt64(20))}});
+  auto run = [&](std::vector<TransactWriteAction> actions) {
+    std::promise<Result<TransactWriteResult>> p;
+    service_->TransactWrite(
+        std::move(actions),
+        [&](Result<TransactWriteResult> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  TransactWriteAction check;
+  check.kind = TransactWriteAction::Kind::kConditionCheck;
+  check.table = "tx";
+  check.item = I(R"({"pk":{"S":"a"},"sk":{"N":"1"}})");
+  check.condition =
+      *ParseCondition("bal >= :v", ConditionUse::kCondition, attrs);
+  check.return_old_on_failure = true;
+  TransactWriteAction put;
+  put.kind = TransactWriteAction::Kind::kPut;
+  put.table = "tx";
+  put.item = I(R"({"pk":{"S":"b"},"sk":{"N":"1"}})");
+  auto r = run({check, put});
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->cancelled);
+  EXPECT_EQ(r->reasons[0].code, "ConditionalCheckFailed");
+  EXPECT_TRUE(r->reasons[0].item.has_value());
+  EXPECT_EQ(r->reasons[1].code, "None");
+  EXPECT_EQ(Get("tx", R"({"pk":{"S":"b"},"sk":{"N":"1"}})"), "none");
+  r = run({put});
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->cancelled);
+  EXPECT_NE(Get("tx", R"({"pk":{"S":"b"},"sk":{"N":"1"}})"), "none");
+  EXPECT_EQ(run({put, put}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ServiceTest, TimeToLiveDeletesExpiredItemsOnly) {
+  CreateTable("ttl");
+  ASSERT_TRUE(service_->UpdateTimeToLive("ttl", {true, "exp"}).ok());
+  ASSERT_TRUE(
+      Put("ttl", R"({"pk":{"S":"old"},"sk":{"N":"1"},"exp":{"N":"100"}})")
+          .ok());
+  ASSERT_TRUE(
+      Put("ttl", R"({"pk":{"S":"new"},"sk":{"N":"1"},"exp":{"N":"300"}})")
+          .ok());
+  ASSERT_TRUE(
+      Put("ttl", R"({"pk":{"S":"str"},"sk":{"N":"1"},"exp":{"S":"1"}})").ok());
+  EXPECT_EQ(service_->ExpireItems(200), 1);
+  EXPECT_EQ(Get("ttl", R"({"pk":{"S":"old"},"sk":{"N":"1"}})"), "none");
+  EXPECT_NE(Get("ttl", R"({"pk":{"S":"new"},"sk":{"N":"1"}})"), "none");
+  EXPECT_NE(Get("ttl", R"({"pk":{"S":"str"},"sk":{"N":"1"}})"), "none");
+}
+
 }  // namespace
 }  // namespace riffle::tables
