@@ -226,12 +226,10 @@ int RunServer(const ServerConfig& config) {
 
   // DynamoDB tables, in the same store ("tables" family).
   auto table_service = std::make_unique<tables::Service>(*store);
-  auto table_errors = std::make_shared<tables::ErrorDetails>();
 
   http::AwsJsonRouter router;
   router.AddService(streams::MakeKinesisApi(*streams, *blocking));
-  router.AddService(
-      tables::MakeDynamoDbApi(*table_service, *blocking, table_errors));
+  router.AddService(tables::MakeDynamoDbApi(*table_service, *blocking));
   // The Lambda REST API (no X-Amz-Target): set once the functions service
   // is open, before the I/O threads start.
   http::Handler lambda_api;
@@ -254,8 +252,7 @@ int RunServer(const ServerConfig& config) {
     return o;
   };
   http::Server aws(io, options("aws", config.aws_port),
-                   http::MakeOpsHandler(tables::WithErrorDetails(
-                       router.AsHandler(), table_errors)));
+                   http::MakeOpsHandler(router.AsHandler()));
   http::Server registry(
       io, options("registry", config.registry_port),
       http::MakeOpsHandler(registry::MakeConfluentApi(*schema_registry)));

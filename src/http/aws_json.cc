@@ -72,6 +72,10 @@ void AppendErrorBody(const AwsError& error, std::string_view prefix,
                                               : ",\"message\":");
     json::AppendQuoted(error.message, out);
   }
+  if (!error.extra_members.empty()) {
+    out->push_back(',');
+    out->append(error.extra_members);
+  }
   out->push_back('}');
 }
 

@@ -51,6 +51,11 @@ struct AwsError {
   // Coral's type-conversion errors (SerializationException) spell the key
   // "Message"; everything else uses "message".
   bool capitalized_message_key = false;
+  // Further members of the error body as serialized JSON without the
+  // surrounding braces ("\"Item\":{...}"), for errors that carry more than
+  // a message: DynamoDB's ConditionalCheckFailedException (Item) and
+  // TransactionCanceledException (CancellationReasons).
+  std::string extra_members = {};
 };
 
 // What an operation handler gets: the parsed body and the raw request.

@@ -851,46 +851,6 @@ void WriteItemOrEmpty(Writer& w, const char* key,
 
 }  // namespace
 
-void ErrorDetails::Put(std::string_view request_id, std::string members) {
-  std::lock_guard lock(mu_);
-  pending_.insert_or_assign(std::string(request_id), std::move(members));
-}
-
-std::optional<std::string> ErrorDetails::Take(std::string_view request_id) {
-  std::lock_guard lock(mu_);
-  auto it = pending_.find(request_id);
-  if (it == pending_.end()) return std::nullopt;
-  std::string out = std::move(it->second);
-  pending_.erase(it);
-  return out;
-}
-
-http::Handler WithErrorDetails(http::Handler inner,
-                               std::shared_ptr<ErrorDetails> details) {
-  return [inner = std::move(inner), details](http::Request request,
-                                             http::Responder respond) {
-    inner(std::move(request),
-          [details, respond = std::move(respond)](http::Response r) {
-            if (r.status == 400 && !r.body.empty() && r.body.back() == '}') {
-              for (http::Header& h : r.headers) {
-                if (h.name != "x-amzn-requestid") continue;
-                if (auto extra = details->Take(h.value)) {
-                  r.body.pop_back();
-                  r.body += *extra;
-                  r.body.push_back('}');
-                  for (http::Header& c : r.headers) {
-                    if (c.name == "x-amz-crc32")
-                      c.value = std::to_string(http::Crc32Ieee(r.body));
-                  }
-                }
-                break;
-              }
-            }
-            respond(std::move(r));
-          });
-  };
-}
-
 http::AwsError DynamoDbError(const Status& status) {
   switch (status.code()) {
     case StatusCode::kInvalidArgument:
@@ -1173,9 +1133,8 @@ class TokenCache {
 
 class DynamoDbApi {
  public:
-  DynamoDbApi(Service& service, ThreadPool& blocking,
-              std::shared_ptr<ErrorDetails> details)
-      : service_(service), blocking_(blocking), details_(std::move(details)) {}
+  DynamoDbApi(Service& service, ThreadPool& blocking)
+      : service_(service), blocking_(blocking) {}
 
   http::AwsJsonService Build() {
     http::AwsJsonService api;
@@ -1640,13 +1599,13 @@ class DynamoDbApi {
 
   void WriteFailed(AwsJsonReply& reply, Status status,
                    const Service::FailureSink& failure) {
+    http::AwsError error = DynamoDbError(status);
     if (status.code() == StatusCode::kAborted && failure && failure->item) {
-      std::string extra = ",\"Item\":";
-      Writer w(&extra);
+      error.extra_members = "\"Item\":";
+      Writer w(&error.extra_members);
       WriteItem(w, *failure->item);
-      details_->Put(reply.request_id(), std::move(extra));
     }
-    Fail(reply, status);
+    reply.Error(error);
   }
 
   // Completes an item write: Attributes, ConsumedCapacity and
@@ -2420,7 +2379,7 @@ class DynamoDbApi {
           if (r->cancelled) {
             finish_token(false, "");
             std::string codes;
-            std::string extra = ",\"CancellationReasons\":";
+            std::string extra = "\"CancellationReasons\":";
             Writer w(&extra);
             w.BeginArray();
             for (const CancellationReason& c : r->reasons) {
@@ -2434,13 +2393,14 @@ class DynamoDbApi {
               w.EndObject();
             }
             w.EndArray();
-            details_->Put(reply.request_id(), std::move(extra));
-            return reply.Error(
-                {"TransactionCanceledException",
-                 "Transaction cancelled, please refer cancellation reasons "
-                 "for specific reasons [" +
-                     codes + "]",
-                 400});
+            http::AwsError error{
+                "TransactionCanceledException",
+                "Transaction cancelled, please refer cancellation reasons "
+                "for specific reasons [" +
+                    codes + "]",
+                400};
+            error.extra_members = std::move(extra);
+            return reply.Error(error);
           }
           std::string out;
           Writer w(&out);
@@ -2691,17 +2651,14 @@ class DynamoDbApi {
 
   Service& service_;
   ThreadPool& blocking_;
-  std::shared_ptr<ErrorDetails> details_;
   TokenCache tokens_;
 };
 
 }  // namespace
 
-http::AwsJsonService MakeDynamoDbApi(Service& service, ThreadPool& blocking,
-                                     std::shared_ptr<ErrorDetails> details) {
+http::AwsJsonService MakeDynamoDbApi(Service& service, ThreadPool& blocking) {
   // The API object lives as long as the operations that capture it.
-  auto api =
-      std::make_shared<DynamoDbApi>(service, blocking, std::move(details));
+  auto api = std::make_shared<DynamoDbApi>(service, blocking);
   http::AwsJsonService built = api->Build();
   for (auto& [name, op] : built.operations) {
     op = [api, inner = std::move(op)](AwsJsonCall call, AwsJsonReply reply) {
