@@ -15,6 +15,7 @@
 #include "core/base64.h"
 #include "core/clock.h"
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "functions/mapping_runner.h"
 #include "json/json.h"
 #include "streams/service.h"
@@ -615,8 +616,33 @@ void Service::Invoke(const std::string& name, std::string payload,
     done(std::move(r));
     return;
   }
-  runtime->Invoke(std::move(payload), std::move(client_context),
-                  std::move(done));
+  // Lambda's function metrics (Invocations, Errors, Throttles, Duration).
+  metrics::Labels labels = {{"function", name}};
+  auto& registry = metrics::Global();
+  metrics::Counter& invocations = registry.GetCounter(
+      "riffle_function_invocations_total", labels, "Function invocations");
+  metrics::Counter& errors =
+      registry.GetCounter("riffle_function_errors_total", labels,
+                          "Invocations that ended in a function error");
+  metrics::Counter& throttles = registry.GetCounter(
+      "riffle_function_throttles_total", labels, "Throttled invocations");
+  metrics::Histogram& duration =
+      registry.GetHistogram("riffle_function_duration_seconds", labels,
+                            "Invocation time, queueing included");
+  int64_t start = MonotonicNanos();
+  runtime->Invoke(
+      std::move(payload), std::move(client_context),
+      [done = std::move(done), &invocations, &errors, &throttles, &duration,
+       start](InvokeResult r) {
+        if (r.status.code() == StatusCode::kResourceExhausted) {
+          throttles.Add();
+        } else {
+          invocations.Add();
+          if (!r.status.ok() || !r.function_error.empty()) errors.Add();
+          duration.Observe(static_cast<double>(MonotonicNanos() - start) / 1e9);
+        }
+        done(std::move(r));
+      });
 }
 
 // ---- event-source mappings ----

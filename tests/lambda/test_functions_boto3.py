@@ -220,3 +220,14 @@ def test_functions_survive_a_restart(riffle_factory):
     assert conf["Environment"]["Variables"] == {"MY_VAR": "kept"}
     _, out = invoke(lam, "durable", {})
     assert out["env"]["MY_VAR"] == "kept"
+
+
+@pytest.mark.needs_binary
+def test_function_metrics(riffle, lam, functions):
+    import urllib.request
+    name = functions.create(handler="actions")
+    invoke(lam, name, {"action": "ok"})
+    invoke(lam, name, {"action": "fail"})
+    text = urllib.request.urlopen(riffle.http + "/metrics").read().decode()
+    assert f'riffle_function_invocations_total{{function="{name}"}} 2' in text
+    assert f'riffle_function_errors_total{{function="{name}"}} 1' in text
