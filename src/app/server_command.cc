@@ -117,23 +117,25 @@ http::Response JsonNotFound() {
 
 void PrintWelcome(const std::string& aws, const std::string& registry,
                   const std::string& http) {
-  std::printf(
-      "\nriffle is running.\n"
-      "  AWS APIs (Kinesis):  %s\n"
-      "  Schema registry:     %s\n"
-      "  Health and metrics:  %s/health  %s/metrics\n\n"
-      "Try it with the aws CLI (any credentials work locally):\n"
-      "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
-      "AWS_DEFAULT_REGION=us-east-1\n"
-      "  aws --endpoint-url %s kinesis create-stream --stream-name demo "
-      "--shard-count 1\n"
-      "  aws --endpoint-url %s kinesis put-record --stream-name demo "
-      "--partition-key k "
-      "--data aGVsbG8= \n"
-      "  aws --endpoint-url %s kinesis list-shards --stream-name demo\n\n"
-      "Stop with Ctrl-C.\n",
-      aws.c_str(), registry.c_str(), http.c_str(), http.c_str(), aws.c_str(),
-      aws.c_str(), aws.c_str());
+  // Copy-pasteable commands: the aws CLI v2 and curl, with any credentials.
+  std::string text = fmt::format(
+      R"(
+riffle is running.
+  AWS APIs (Kinesis, DynamoDB, Lambda):  {0}
+  Schema registry (Confluent REST):      {1}
+  Health and metrics:                    {2}/health  {2}/metrics
+
+Try it (any credentials work locally):
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1
+  aws --endpoint-url {0} kinesis create-stream --stream-name demo --shard-count 1
+  aws --endpoint-url {0} kinesis put-record --stream-name demo --partition-key k --cli-binary-format raw-in-base64-out --data hello
+  aws --endpoint-url {0} dynamodb create-table --table-name demo --attribute-definitions AttributeName=id,AttributeType=S --key-schema AttributeName=id,KeyType=HASH --billing-mode PAY_PER_REQUEST
+  curl -s -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' --data '{{"schema": "\"string\""}}' {1}/subjects/demo-value/versions
+
+Stop with Ctrl-C.
+)",
+      aws, registry, http);
+  std::fputs(text.c_str(), stdout);
   std::fflush(stdout);
 }
 
@@ -233,8 +235,7 @@ int RunServer(const ServerConfig& config) {
   // The Lambda REST API (no X-Amz-Target): set once the functions service
   // is open, before the I/O threads start.
   http::Handler lambda_api;
-  router.SetFallback([&lambda_api](http::Request req,
-                                   http::Responder respond) {
+  router.SetFallback([&lambda_api](http::Request req, http::Responder respond) {
     if (lambda_api && functions::IsLambdaPath(req.path))
       return lambda_api(std::move(req), std::move(respond));
     respond(JsonNotFound());
