@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "app/avro_command.h"
 #include "app/server_command.h"
 #include "core/logging.h"
 
@@ -65,8 +66,11 @@ int main(int argc, char** argv) {
   server->add_flag("--print-help-on-ready", config.print_welcome,
                    "Print the endpoints and example commands once ready");
 
+  riffle::app::AvroCommand avro(&app);
+
   CLI11_PARSE(app, argc, argv);
   riffle::logging::Init(log_level);
   if (server->parsed()) return riffle::app::RunServer(config);
+  if (avro.parsed()) return avro.Run();
   return 2;
 }
