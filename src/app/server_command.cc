@@ -20,6 +20,7 @@
 #include "core/logging.h"
 #include "core/thread_pool.h"
 #include "functions/lambda_api.h"
+#include "functions/local_clients.h"
 #include "functions/service.h"
 #include "http/aws_json.h"
 #include "http/ops.h"
@@ -277,6 +278,11 @@ int RunServer(const ServerConfig& config) {
   function_options.aws_endpoint_url = aws.url();
   function_options.aws_lambda_ric = functions::FindAwsLambdaRic();
   function_options.now_ms = stream_options.now_ms;
+  // Built-in functions reach the registry and the tables in process.
+  functions::LocalSchemaClient schema_client(*schema_registry);
+  functions::LocalTablesClient tables_client(*table_service);
+  function_options.schemas = &schema_client;
+  function_options.tables = &tables_client;
   auto functions_or =
       functions::Service::Open(function_options, io, streams.get());
   if (!functions_or.ok()) {
@@ -330,14 +336,15 @@ int RunServer(const ServerConfig& config) {
   }
   retention_cv.notify_all();
   retention.join();
+  blocking.reset();  // finishes queued control operations
+  // Stops mappings and function processes; before io (runtime listeners),
+  // streams (mappings read them) and the registry (built-in functions look
+  // schemas up); table writes they wait for complete meanwhile.
+  function_service.reset();
   // Waits for registry writes in flight (they answer through the still
   // running I/O threads), then stops the registry's planner.
   schema_registry.reset();
   registry_pool.reset();
-  blocking.reset();  // finishes queued control operations
-  // Stops mappings and function processes; before io (runtime listeners)
-  // and streams (mappings read them).
-  function_service.reset();
   io.Stop();
   streams.reset();        // closes the logs
   syncer.reset();         // drains and syncs the last appends

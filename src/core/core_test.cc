@@ -79,5 +79,21 @@ TEST(Metrics, RendersPrometheusText) {
             std::string::npos);
 }
 
+TEST(Metrics, GaugesGoUpAndDown) {
+  metrics::Registry r;
+  metrics::Gauge& g =
+      r.GetGauge("riffle_age_ms", {{"shard", "s-0"}}, "Age of the oldest");
+  g.Set(250);
+  g.Add(-50);
+  EXPECT_EQ(g.value(), 200);
+  // The same series comes back for the same name and labels.
+  EXPECT_EQ(&r.GetGauge("riffle_age_ms", {{"shard", "s-0"}}), &g);
+  r.GetGauge("riffle_age_ms", {{"shard", "s-1"}}).Set(-3);
+  std::string text = r.RenderText();
+  EXPECT_NE(text.find("# TYPE riffle_age_ms gauge"), std::string::npos);
+  EXPECT_NE(text.find("riffle_age_ms{shard=\"s-0\"} 200"), std::string::npos);
+  EXPECT_NE(text.find("riffle_age_ms{shard=\"s-1\"} -3"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace riffle

@@ -63,10 +63,21 @@ Histogram& Registry::GetHistogram(const std::string& name, const Labels& labels,
                                   const std::string& help) {
   std::lock_guard lock(mu_);
   Family& f = families_[name];
-  f.is_histogram = true;
+  f.type = "histogram";
   if (f.help.empty()) f.help = help;
   auto& slot = f.histograms[labels];
   if (!slot) slot = std::make_unique<Histogram>();
+  return *slot;
+}
+
+Gauge& Registry::GetGauge(const std::string& name, const Labels& labels,
+                          const std::string& help) {
+  std::lock_guard lock(mu_);
+  Family& f = families_[name];
+  f.type = "gauge";
+  if (f.help.empty()) f.help = help;
+  auto& slot = f.gauges[labels];
+  if (!slot) slot = std::make_unique<Gauge>();
   return *slot;
 }
 
@@ -75,10 +86,12 @@ std::string Registry::RenderText() const {
   std::string out;
   for (const auto& [name, f] : families_) {
     if (!f.help.empty()) out += fmt::format("# HELP {} {}\n", name, f.help);
-    out += fmt::format("# TYPE {} {}\n", name,
-                       f.is_histogram ? "histogram" : "counter");
+    out += fmt::format("# TYPE {} {}\n", name, f.type);
     for (const auto& [labels, c] : f.counters) {
       out += fmt::format("{}{} {}\n", name, RenderLabels(labels), c->value());
+    }
+    for (const auto& [labels, g] : f.gauges) {
+      out += fmt::format("{}{} {}\n", name, RenderLabels(labels), g->value());
     }
     for (const auto& [labels, h] : f.histograms) {
       uint64_t cumulative = 0;

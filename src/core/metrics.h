@@ -1,5 +1,6 @@
-// A small Prometheus-style metrics registry: counters and histograms keyed by
-// name and label values, rendered in the Prometheus text format (0.0.4).
+// A small Prometheus-style metrics registry: counters, gauges and histograms
+// keyed by name and label values, rendered in the Prometheus text format
+// (0.0.4).
 //
 // Thread-safe. Lookups that create a series take a mutex; callers on a hot
 // path keep the returned reference (series are never destroyed while the
@@ -29,6 +30,18 @@ class Counter {
   std::atomic<uint64_t> value_{0};
 };
 
+// A value that goes up and down (an iterator age, a queue length). Set
+// replaces it, Add moves it.
+class Gauge {
+ public:
+  void Set(int64_t v) { value_.store(v, std::memory_order_relaxed); }
+  void Add(int64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
+  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+};
+
 // Latency histogram with fixed buckets in seconds.
 class Histogram {
  public:
@@ -54,6 +67,8 @@ class Registry {
                       const std::string& help = "");
   Histogram& GetHistogram(const std::string& name, const Labels& labels,
                           const std::string& help = "");
+  Gauge& GetGauge(const std::string& name, const Labels& labels,
+                  const std::string& help = "");
 
   // The whole registry in the Prometheus text exposition format.
   std::string RenderText() const;
@@ -61,8 +76,10 @@ class Registry {
  private:
   struct Family {
     std::string help;
-    bool is_histogram = false;
+    // A name holds one kind of series: "counter", "gauge" or "histogram".
+    const char* type = "counter";
     std::map<Labels, std::unique_ptr<Counter>> counters;
+    std::map<Labels, std::unique_ptr<Gauge>> gauges;
     std::map<Labels, std::unique_ptr<Histogram>> histograms;
   };
   mutable std::mutex mu_;

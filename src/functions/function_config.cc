@@ -57,6 +57,7 @@ std::optional<RuntimeKind> RuntimeKindOf(std::string_view runtime) {
   if (runtime == "nodejs18.x" || runtime == "nodejs20.x" ||
       runtime == "nodejs22.x")
     return RuntimeKind::kNode;
+  if (runtime == kAvroToTableRuntime) return RuntimeKind::kAvroToTable;
   return std::nullopt;
 }
 

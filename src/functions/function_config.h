@@ -26,7 +26,12 @@ namespace riffle::functions {
 enum class RuntimeKind {
   kProvided,  // provided.al2, provided.al2023: the code's `bootstrap`
   kNode,      // nodejs18.x/20.x/22.x: node with aws-lambda-ric
+  // riffle:avro-to-table: built in, in process, no code (avro_to_table.h).
+  kAvroToTable,
 };
+
+// The Runtime name of the built-in Avro-to-table function.
+inline constexpr std::string_view kAvroToTableRuntime = "riffle:avro-to-table";
 
 // The runtime kind for a Lambda Runtime name, or nullopt when riffle does
 // not run it.

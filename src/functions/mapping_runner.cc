@@ -15,6 +15,23 @@ namespace riffle::functions {
 
 namespace fs = std::filesystem;
 
+StreamsRecordSource::~StreamsRecordSource() { Watch(nullptr); }
+
+void StreamsRecordSource::Watch(
+    std::function<void(const std::string&)> on_append) {
+  std::lock_guard l(watch_mu_);
+  if (watch_token_) {
+    streams_.RemoveAppendListener(watch_token_);
+    watch_token_ = 0;
+  }
+  if (!on_append) return;
+  watch_token_ = streams_.AddAppendListener(
+      [stream = stream_, on_append = std::move(on_append)](
+          const std::string& name, const std::string& shard_id) {
+        if (name == stream) on_append(shard_id);
+      });
+}
+
 Result<std::vector<ShardInfo>> StreamsRecordSource::ListShards() {
   ASSIGN_OR_RETURN(auto shards,
                    streams_.ListShards(stream_, streams::ShardFilter{}));
@@ -178,6 +195,7 @@ MappingRunner::~MappingRunner() {
 }
 
 void MappingRunner::Start() {
+  source_.Watch([this](const std::string& shard_id) { OnAppend(shard_id); });
   discovery_ = std::thread([this] {
     std::unique_lock l(mu_);
     while (!stopping_) {
@@ -190,15 +208,25 @@ void MappingRunner::Start() {
   });
 }
 
+void MappingRunner::OnAppend(const std::string& shard_id) {
+  std::lock_guard l(mu_);
+  auto it = wakers_.find(shard_id);
+  if (it == wakers_.end()) return;
+  ++it->second->appends;
+  it->second->cv.notify_one();
+}
+
 void MappingRunner::Stop() {
   {
     std::lock_guard l(mu_);
     stopping_ = true;
+    for (auto& [id, w] : wakers_) w->cv.notify_all();
   }
   cv_.notify_all();
 }
 
 void MappingRunner::Join() {
+  source_.Watch(nullptr);
   if (discovery_.joinable()) discovery_.join();
   std::map<std::string, std::thread> threads;
   {
@@ -275,14 +303,21 @@ void MappingRunner::Discover() {
         std::move(po), source_, invoker_, checkpoints_, destination_, cp);
     ShardProcessor* raw = processor.get();
     processors_[s.shard_id] = std::move(processor);
-    threads_[s.shard_id] = std::thread([this, raw] { RunShard(raw); });
+    auto& waker = wakers_[s.shard_id];
+    if (!waker) waker = std::make_unique<Waker>();
+    threads_[s.shard_id] =
+        std::thread([this, raw, w = waker.get()] { RunShard(raw, w); });
   }
 }
 
-void MappingRunner::RunShard(ShardProcessor* processor) {
+void MappingRunner::RunShard(ShardProcessor* processor, Waker* waker) {
   std::unique_lock l(mu_);
+  uint64_t seen = waker->appends;
   while (!stopping_) {
+    bool appended = waker->appends != seen;
+    seen = waker->appends;
     l.unlock();
+    if (appended) processor->Nudge();
     StepResult r = processor->Step();
     l.lock();
     if (processor->stats().records_processed > 0) last_result_ = "OK";
@@ -295,10 +330,13 @@ void MappingRunner::RunShard(ShardProcessor* processor) {
     }
     if (r == StepResult::kIdle) {
       int64_t wait = processor->next_step_ms() - options_.now_ms();
+      // An append ends the wait early (see Nudge).
       if (wait > 0)
-        cv_.wait_for(l,
-                     std::chrono::milliseconds(std::min<int64_t>(wait, 1000)),
-                     [this] { return stopping_; });
+        waker->cv.wait_for(
+            l, std::chrono::milliseconds(std::min<int64_t>(wait, 1000)),
+            [this, waker, seen] {
+              return stopping_ || waker->appends != seen;
+            });
     }
   }
 }

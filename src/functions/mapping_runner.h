@@ -32,16 +32,21 @@ class StreamsRecordSource : public RecordSource {
  public:
   StreamsRecordSource(streams::Service& streams, std::string stream_name)
       : streams_(streams), stream_(std::move(stream_name)) {}
+  ~StreamsRecordSource() override;
   Result<std::vector<ShardInfo>> ListShards() override;
   Result<std::string> GetIterator(const std::string& shard_id,
                                   IteratorStart start,
                                   const std::string& sequence_number,
                                   int64_t timestamp_ms) override;
   Result<ReadResult> Read(const std::string& iterator, int limit) override;
+  // Through the streams service's append listeners.
+  void Watch(std::function<void(const std::string&)> on_append) override;
 
  private:
   streams::Service& streams_;
   const std::string stream_;
+  std::mutex watch_mu_;       // serializes Watch calls
+  uint64_t watch_token_ = 0;  // 0: not watching
 };
 
 // Puts failure records on a stream, waiting until they are durable.
@@ -115,8 +120,15 @@ class MappingRunner {
   std::string last_processing_result() const;
 
  private:
+  // Wakes a shard's thread when records are appended to it.
+  struct Waker {
+    std::condition_variable cv;
+    uint64_t appends = 0;  // guarded by mu_
+  };
+
   void Discover();
-  void RunShard(ShardProcessor* processor);
+  void RunShard(ShardProcessor* processor, Waker* waker);
+  void OnAppend(const std::string& shard_id);
 
   const MappingRunnerOptions options_;
   RecordSource& source_;
@@ -130,6 +142,7 @@ class MappingRunner {
   std::set<std::string> finished_;  // shards fully processed
   std::map<std::string, std::unique_ptr<ShardProcessor>> processors_;
   std::map<std::string, std::thread> threads_;
+  std::map<std::string, std::unique_ptr<Waker>> wakers_;
   std::thread discovery_;
   std::string last_result_ = "No records processed";
 };

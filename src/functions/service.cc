@@ -18,6 +18,7 @@
 #include "core/metrics.h"
 #include "functions/mapping_runner.h"
 #include "json/json.h"
+#include "json/writer.h"
 #include "streams/service.h"
 
 namespace riffle::functions {
@@ -176,25 +177,49 @@ struct Service::Function {
   std::shared_ptr<LogBuffer> log;
 };
 
-// Invokes a function synchronously for a mapping's shard threads.
+// Invokes a function synchronously for a mapping's shard threads: built-in
+// functions with the records themselves, others with Lambda's event.
 class ServiceInvoker : public BatchInvoker {
  public:
-  ServiceInvoker(Service& service, std::string function)
-      : service_(service), function_(std::move(function)) {}
+  ServiceInvoker(Service& service, std::string function,
+                 bool report_item_failures)
+      : service_(service),
+        function_(std::move(function)),
+        report_item_failures_(report_item_failures) {}
   BatchOutcome Invoke(const std::string& event) override {
     auto promise = std::make_shared<std::promise<InvokeResult>>();
     std::future<InvokeResult> future = promise->get_future();
     service_.Invoke(function_, event, "", [promise](InvokeResult r) {
       promise->set_value(std::move(r));
     });
+    return Wait(future);
+  }
+  // Asked before every batch: the runtime may change under a mapping.
+  bool AcceptsRecords() override { return service_.IsBuiltin(function_); }
+  BatchOutcome InvokeRecords(
+      const std::vector<const SourceRecord*>& records) override {
+    std::vector<BuiltinRecord> refs;
+    refs.reserve(records.size());
+    for (const SourceRecord* r : records)
+      refs.push_back(BuiltinRecord{r->data, r->sequence_number});
+    auto promise = std::make_shared<std::promise<InvokeResult>>();
+    std::future<InvokeResult> future = promise->get_future();
+    service_.InvokeRecords(
+        function_, refs, report_item_failures_,
+        [promise](InvokeResult r) { promise->set_value(std::move(r)); });
+    return Wait(future);
+  }
+
+ private:
+  static BatchOutcome Wait(std::future<InvokeResult>& future) {
     InvokeResult r = future.get();
     return BatchOutcome{r.status, std::move(r.payload),
                         std::move(r.function_error)};
   }
 
- private:
   Service& service_;
   const std::string function_;
+  const bool report_item_failures_;
 };
 
 struct Service::Mapping {
@@ -215,6 +240,9 @@ Result<std::unique_ptr<Service>> Service::Open(ServiceOptions options,
                                                streams::Service* streams) {
   if (!options.now_ms) options.now_ms = [] { return NowMillis(); };
   std::unique_ptr<Service> s(new Service(std::move(options), io, streams));
+  if (s->options_.schemas && s->options_.tables)
+    s->avro_to_table_ = std::make_unique<AvroToTable>(*s->options_.schemas,
+                                                      *s->options_.tables);
   std::error_code ec;
   fs::create_directories(s->options_.dir / "mappings", ec);
   if (ec) return Internal("cannot create " + s->options_.dir.string());
@@ -298,6 +326,10 @@ ProcessSpec Service::SpecFor(const FunctionConfig& c) const {
   std::optional<RuntimeKind> kind = RuntimeKindOf(c.runtime);
   if (kind == RuntimeKind::kNode) {
     spec.argv = {options_.node_path, options_.aws_lambda_ric, c.handler};
+  } else if (kind == RuntimeKind::kAvroToTable) {
+    // Never started: built-in functions run in process (Invoke routes
+    // them before the runtime).
+    spec.argv = {};
   } else {
     spec.argv = {(fs::path(c.code_dir) / "bootstrap").string()};
   }
@@ -341,6 +373,15 @@ Status Service::SaveFunction(const FunctionConfig& c) {
 
 Status Service::InstallCode(const std::string& name, const FunctionCode& code,
                             FunctionConfig* c) {
+  if (RuntimeKindOf(c->runtime) == RuntimeKind::kAvroToTable) {
+    // Built in: any code given is ignored (the API and its clients insist
+    // on a Code member, so an empty one or a placeholder zip is accepted).
+    c->code_dir.clear();
+    c->code_is_external = false;
+    c->code_size = 0;
+    c->code_sha256 = Sha256Base64(c->runtime);
+    return Status::Ok();
+  }
   if (code.zip && code.directory)
     return InvalidArgument(
         "Please provide either Code.ZipFile or Code.Directory, not both.");
@@ -385,8 +426,8 @@ Status ValidateConfig(const FunctionConfig& c) {
   if (!RuntimeKindOf(c.runtime)) {
     return InvalidArgument(fmt::format(
         "Value {} at 'runtime' failed to satisfy constraint: riffle runs "
-        "provided.al2, provided.al2023, nodejs18.x, nodejs20.x and "
-        "nodejs22.x",
+        "provided.al2, provided.al2023, nodejs18.x, nodejs20.x, nodejs22.x "
+        "and riffle:avro-to-table",
         c.runtime));
   }
   if (c.timeout_seconds < 1 || c.timeout_seconds > 900)
@@ -601,21 +642,108 @@ Status Service::PutFunctionConcurrency(const std::string& name,
   return Status::Ok();
 }
 
-void Service::Invoke(const std::string& name, std::string payload,
-                     std::string client_context, InvokeCallback done) {
-  std::shared_ptr<ProcessRuntime> runtime;
+bool Service::IsBuiltin(const std::string& name) const {
+  std::lock_guard l(mu_);
+  auto it = functions_.find(name);
+  return it != functions_.end() &&
+         RuntimeKindOf(it->second->config.runtime) == RuntimeKind::kAvroToTable;
+}
+
+namespace {
+
+// The records of Lambda's Kinesis event (Records[].kinesis.data, base64,
+// named by sequenceNumber), for a built-in function invoked through the
+// API. `storage` owns the decoded bytes.
+Status RecordsOfEvent(const std::string& payload,
+                      std::vector<std::string>* storage,
+                      std::vector<std::string>* ids) {
+  Result<json::Value> event = json::Parse(payload);
+  const json::Value* records =
+      event.ok() && event->is_object() ? event->Find("Records") : nullptr;
+  if (!records || !records->is_array())
+    return InvalidArgument(
+        "riffle:avro-to-table expects a Kinesis event ({\"Records\": [...]})");
+  for (const json::Value& r : records->items()) {
+    const json::Value* k = r.is_object() ? r.Find("kinesis") : nullptr;
+    const json::Value* data = k && k->is_object() ? k->Find("data") : nullptr;
+    const json::Value* seq =
+        k && k->is_object() ? k->Find("sequenceNumber") : nullptr;
+    std::optional<std::string> bytes;
+    if (data && data->is_string()) bytes = base64::Decode(data->text());
+    if (!bytes)
+      return InvalidArgument(
+          "riffle:avro-to-table: a record without base64 kinesis.data");
+    storage->push_back(std::move(*bytes));
+    ids->push_back(seq && seq->is_string() ? seq->text()
+                                           : std::to_string(ids->size()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void Service::InvokeRecords(const std::string& name,
+                            const std::vector<BuiltinRecord>& records,
+                            bool report_item_failures, InvokeCallback done) {
+  std::string table;
+  Status status;
   {
     std::lock_guard l(mu_);
     auto it = functions_.find(name);
-    if (it != functions_.end()) runtime = it->second->runtime;
+    if (it == functions_.end()) {
+      status =
+          NotFound("Function not found: " + FunctionArn(options_.arn, name));
+    } else if (RuntimeKindOf(it->second->config.runtime) !=
+               RuntimeKind::kAvroToTable) {
+      status = FailedPrecondition(name + " is not a built-in function");
+    } else if (!avro_to_table_) {
+      status = FailedPrecondition(
+          "riffle:avro-to-table needs the registry and tables clients");
+    } else {
+      auto env = it->second->config.environment.find("TABLE_NAME");
+      if (env != it->second->config.environment.end()) table = env->second;
+    }
   }
-  if (!runtime) {
+  if (!status.ok()) {
     InvokeResult r;
-    r.status =
-        NotFound("Function not found: " + FunctionArn(options_.arn, name));
+    r.status = status;
     done(std::move(r));
     return;
   }
+  done = Instrument(name, std::move(done));
+  std::vector<std::string_view> messages;
+  messages.reserve(records.size());
+  for (const BuiltinRecord& r : records) messages.push_back(r.data);
+  // The ids outlive the caller's records, which may be gone once the
+  // writes complete; the bytes are only read before Process returns.
+  auto ids = std::make_shared<std::vector<std::string>>();
+  ids->reserve(records.size());
+  for (const BuiltinRecord& r : records) ids->emplace_back(r.id);
+  avro_to_table_->Process(
+      table, messages,
+      [ids, report_item_failures, name,
+       done = std::move(done)](std::vector<Status> statuses) {
+        std::vector<BuiltinRecord> named;
+        named.reserve(ids->size());
+        for (const std::string& id : *ids) named.push_back({{}, id});
+        BuiltinOutcome o =
+            SummarizeBuiltin(named, statuses, report_item_failures);
+        for (size_t i = 0; o.failed > 0 && i < statuses.size(); ++i) {
+          if (statuses[i].ok()) continue;
+          // The first is enough for the log; the reply names them all.
+          RLOG_WARN("function {}: record {} not stored ({} failed): {}", name,
+                    (*ids)[i], o.failed, statuses[i].message());
+          break;
+        }
+        InvokeResult r;
+        r.payload = std::move(o.payload);
+        r.function_error = std::move(o.function_error);
+        done(std::move(r));
+      });
+}
+
+InvokeCallback Service::Instrument(const std::string& name,
+                                   InvokeCallback done) {
   // Lambda's function metrics (Invocations, Errors, Throttles, Duration).
   metrics::Labels labels = {{"function", name}};
   auto& registry = metrics::Global();
@@ -630,19 +758,71 @@ void Service::Invoke(const std::string& name, std::string payload,
       registry.GetHistogram("riffle_function_duration_seconds", labels,
                             "Invocation time, queueing included");
   int64_t start = MonotonicNanos();
-  runtime->Invoke(
-      std::move(payload), std::move(client_context),
-      [done = std::move(done), &invocations, &errors, &throttles, &duration,
-       start](InvokeResult r) {
-        if (r.status.code() == StatusCode::kResourceExhausted) {
-          throttles.Add();
-        } else {
-          invocations.Add();
-          if (!r.status.ok() || !r.function_error.empty()) errors.Add();
-          duration.Observe(static_cast<double>(MonotonicNanos() - start) / 1e9);
-        }
-        done(std::move(r));
-      });
+  return [done = std::move(done), &invocations, &errors, &throttles, &duration,
+          start](InvokeResult r) {
+    if (r.status.code() == StatusCode::kResourceExhausted) {
+      throttles.Add();
+    } else {
+      invocations.Add();
+      if (!r.status.ok() || !r.function_error.empty()) errors.Add();
+      duration.Observe(static_cast<double>(MonotonicNanos() - start) / 1e9);
+    }
+    done(std::move(r));
+  };
+}
+
+void Service::Invoke(const std::string& name, std::string payload,
+                     std::string client_context, InvokeCallback done) {
+  std::shared_ptr<ProcessRuntime> runtime;
+  bool builtin = false;
+  {
+    std::lock_guard l(mu_);
+    auto it = functions_.find(name);
+    if (it != functions_.end()) {
+      runtime = it->second->runtime;
+      builtin = RuntimeKindOf(it->second->config.runtime) ==
+                RuntimeKind::kAvroToTable;
+    }
+  }
+  if (!runtime) {
+    InvokeResult r;
+    r.status =
+        NotFound("Function not found: " + FunctionArn(options_.arn, name));
+    done(std::move(r));
+    return;
+  }
+  if (builtin) {
+    // Through the API the reply always lists failed records, as a handler
+    // written for ReportBatchItemFailures would.
+    auto storage = std::make_shared<std::vector<std::string>>();
+    auto ids = std::make_shared<std::vector<std::string>>();
+    if (Status s = RecordsOfEvent(payload, storage.get(), ids.get()); !s.ok()) {
+      done = Instrument(name, std::move(done));
+      InvokeResult r;
+      r.function_error = "Unhandled";
+      std::string body;
+      json::Writer w(&body);
+      w.BeginObject()
+          .Key("errorType")
+          .String("InvalidEvent")
+          .Key("errorMessage")
+          .String(s.message())
+          .EndObject();
+      r.payload = std::move(body);
+      done(std::move(r));
+      return;
+    }
+    std::vector<BuiltinRecord> records;
+    for (size_t i = 0; i < storage->size(); ++i)
+      records.push_back(BuiltinRecord{(*storage)[i], (*ids)[i]});
+    InvokeRecords(name, records, /*report_item_failures=*/true,
+                  [storage, ids, done = std::move(done)](InvokeResult r) {
+                    done(std::move(r));
+                  });
+    return;
+  }
+  runtime->Invoke(std::move(payload), std::move(client_context),
+                  Instrument(name, std::move(done)));
 }
 
 // ---- event-source mappings ----
@@ -660,7 +840,8 @@ Status Service::StartMapping(Mapping& m) {
                      StreamNameFromArn(m.config.on_failure_destination));
     m.destination = std::make_unique<StreamFailureDestination>(*streams_, dest);
   }
-  m.invoker = std::make_unique<ServiceInvoker>(*this, m.config.function_name);
+  m.invoker = std::make_unique<ServiceInvoker>(
+      *this, m.config.function_name, m.config.report_batch_item_failures);
   MappingRunnerOptions o;
   o.mapping = m.config;
   o.function_arn = FunctionArn(options_.arn, m.config.function_name);

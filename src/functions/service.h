@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "core/status.h"
+#include "functions/avro_to_table.h"
+#include "functions/clients.h"
 #include "functions/function_config.h"
 #include "functions/process_runtime.h"
 
@@ -46,6 +48,12 @@ struct ServiceOptions {
   // handler reach this riffle by default.
   std::string aws_endpoint_url;
   std::function<int64_t()> now_ms;  // wall clock
+  // What built-in functions (riffle:avro-to-table) reach the registry and
+  // the tables through; not owned, must outlive the service. Without them
+  // built-in functions cannot run (invocations fail with
+  // FailedPrecondition).
+  SchemaClient* schemas = nullptr;
+  TablesClient* tables = nullptr;
 };
 
 // aws-lambda-ric's bin/index.mjs for the nodejs runtimes:
@@ -102,9 +110,21 @@ class Service {
                                 std::optional<int> reserved);
 
   // Runs the function; `done` runs once on any thread. NotFound when there
-  // is no such function.
+  // is no such function. A built-in function given a Kinesis event stores
+  // its records and replies with Lambda's partial-failure shape.
   void Invoke(const std::string& name, std::string payload,
               std::string client_context, InvokeCallback done);
+
+  // True when `name` is a built-in function, which takes records directly
+  // (InvokeRecords) rather than a JSON event.
+  bool IsBuiltin(const std::string& name) const;
+  // Runs a built-in function over raw records (no JSON event, no base64):
+  // `records` must stay valid until `done` runs. The outcome is as Invoke's;
+  // see SummarizeBuiltin for `report_item_failures`. FailedPrecondition
+  // when `name` is not built in.
+  void InvokeRecords(const std::string& name,
+                     const std::vector<BuiltinRecord>& records,
+                     bool report_item_failures, InvokeCallback done);
 
   Result<MappingStatus> CreateMapping(MappingConfig config);
   Result<MappingStatus> GetMapping(const std::string& uuid) const;
@@ -132,6 +152,8 @@ class Service {
   Status StartMapping(Mapping& m);
   void StopMapping(Mapping& m);
   MappingStatus StatusOf(const Mapping& m) const;
+  // Wraps `done` to count the invocation in the function's metrics.
+  InvokeCallback Instrument(const std::string& name, InvokeCallback done);
 
   const ServiceOptions options_;
   http::IoPool& io_;
@@ -143,6 +165,10 @@ class Service {
   mutable std::mutex mu_;  // guards functions_ and mappings_
   std::map<std::string, std::shared_ptr<Function>> functions_;
   std::map<std::string, std::unique_ptr<Mapping>> mappings_;
+
+  // The engine of riffle:avro-to-table functions (caches shared by all of
+  // them); null without the clients.
+  std::unique_ptr<AvroToTable> avro_to_table_;
 
   int wake_fds_[2] = {-1, -1};
   std::atomic<bool> stopping_{false};

@@ -29,6 +29,21 @@ ShardProcessor::ShardProcessor(ShardProcessorOptions options,
       invoker_(invoker),
       checkpoints_(checkpoints),
       destination_(destination) {
+  metrics::Labels mapping = {{"mapping", options_.mapping.uuid},
+                             {"function", options_.mapping.function_name}};
+  metrics::Registry& registry = metrics::Global();
+  invocations_metric_ =
+      &registry.GetCounter("riffle_function_mapping_invocations_total", mapping,
+                           "Invocations by an event-source mapping");
+  errors_metric_ = &registry.GetCounter(
+      "riffle_function_mapping_errors_total", mapping,
+      "Invocations by an event-source mapping that ended in a function error");
+  metrics::Labels shard = mapping;
+  shard.emplace_back("shard", options_.shard_id);
+  iterator_age_metric_ = &registry.GetGauge(
+      "riffle_function_mapping_iterator_age_ms", shard,
+      "Age of the newest record of the last batch read, when it was read "
+      "(0 once caught up): Lambda's IteratorAge");
   if (checkpoint) {
     checkpoint_ = checkpoint->sequence_number;
     finished_ = checkpoint->shard_end;
@@ -158,8 +173,19 @@ Status ShardProcessor::GiveUp(size_t n, std::string_view condition,
   return Commit(n);
 }
 
+void ShardProcessor::Nudge() {
+  if (!waiting_for_records_) return;
+  waiting_for_records_ = false;
+  next_read_ms_ = 0;
+  next_step_ms_ = 0;
+}
+
 StepResult ShardProcessor::Step() {
-  if (finished_) return StepResult::kFinished;
+  if (finished_) {
+    iterator_age_metric_->Set(0);
+    return StepResult::kFinished;
+  }
+  waiting_for_records_ = false;
   int64_t now = Now();
   if (now < next_step_ms_) return StepResult::kIdle;
   const MappingConfig& m = options_.mapping;
@@ -196,7 +222,8 @@ StepResult ShardProcessor::Step() {
     }
     if (read->records.empty()) next_read_ms_ = now + options_.poll_interval_ms;
     stats_.iterator_age_ms =
-        pending_.empty() ? 0 : now - pending_.front().arrival_ms;
+        pending_.empty() ? 0 : now - pending_.back().arrival_ms;
+    iterator_age_metric_->Set(stats_.iterator_age_ms);
   }
 
   if (pending_.empty()) {
@@ -206,9 +233,11 @@ StepResult ShardProcessor::Step() {
         return StepResult::kIdle;
       }
       finished_ = true;
+      iterator_age_metric_->Set(0);
       return StepResult::kFinished;
     }
     next_step_ms_ = next_read_ms_;
+    waiting_for_records_ = true;
     return StepResult::kIdle;
   }
 
@@ -238,8 +267,16 @@ StepResult ShardProcessor::Step() {
 
   size_t n = std::min(pending_.size(), batch_size);
   if (bisect_cap_) n = std::min(n, bisect_cap_);
-  BatchOutcome outcome = invoker_.Invoke(BuildEvent(n));
+  BatchOutcome outcome;
+  if (invoker_.AcceptsRecords()) {
+    std::vector<const SourceRecord*> records(n);
+    for (size_t i = 0; i < n; ++i) records[i] = &pending_[i];
+    outcome = invoker_.InvokeRecords(records);
+  } else {
+    outcome = invoker_.Invoke(BuildEvent(n));
+  }
   ++stats_.invocations;
+  if (outcome.status.ok()) invocations_metric_->Add();
   if (!outcome.status.ok()) {
     // Throttled or not runnable: try the same batch later, uncounted.
     RLOG_WARN("mapping {} shard {}: cannot invoke: {}", m.uuid,
@@ -254,7 +291,10 @@ StepResult ShardProcessor::Step() {
   // retries run out (the records after it reported success).
   size_t failed_through = n;
   bool failed = !outcome.function_error.empty();
-  if (failed) ++stats_.function_errors;
+  if (failed) {
+    ++stats_.function_errors;
+    errors_metric_->Add();
+  }
   if (!failed && m.report_batch_item_failures) {
     Result<json::Value> reply = json::Parse(outcome.payload);
     const json::Value* items = reply.ok() && reply->is_object()

@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics.h"
 #include "core/status.h"
 #include "functions/function_config.h"
 
@@ -72,6 +73,14 @@ class RecordSource {
                                           const std::string& sequence_number,
                                           int64_t timestamp_ms) = 0;
   virtual Result<ReadResult> Read(const std::string& iterator, int limit) = 0;
+  // Calls `on_append(shard_id)` (from any thread; it must be quick and must
+  // not call back into the source) whenever records may have been appended
+  // to a shard, so that an idle shard reads at once instead of after its
+  // poll interval. nullptr stops the calls: none runs once that returns.
+  // A source that cannot tell does nothing, and the runner polls.
+  virtual void Watch(std::function<void(const std::string&)> on_append) {
+    (void)on_append;
+  }
 };
 
 struct BatchOutcome {
@@ -88,6 +97,17 @@ class BatchInvoker {
  public:
   virtual ~BatchInvoker() = default;
   virtual BatchOutcome Invoke(const std::string& event_json) = 0;
+  // In-process functions (riffle:avro-to-table) take the records as they
+  // are, skipping the JSON event with its base64 data: when this says so,
+  // the processor calls InvokeRecords instead of Invoke and reads the
+  // outcome the same way (a partial-failure reply names sequence numbers).
+  virtual bool AcceptsRecords() { return false; }
+  virtual BatchOutcome InvokeRecords(
+      const std::vector<const SourceRecord*>& records) {
+    (void)records;
+    return BatchOutcome{Unimplemented("this invoker takes JSON events"), "",
+                        ""};
+  }
 };
 
 struct ShardCheckpoint {
@@ -157,6 +177,10 @@ class ShardProcessor {
                  std::optional<ShardCheckpoint> checkpoint);
 
   StepResult Step();
+  // Records were appended to the shard: when waiting for records, read
+  // again at the next Step instead of after the poll interval. (A retry
+  // backoff or an open batching window is kept.)
+  void Nudge();
   int64_t next_step_ms() const { return next_step_ms_; }
   const ShardStats& stats() const { return stats_; }
   const std::string& shard_id() const { return options_.shard_id; }
@@ -185,6 +209,7 @@ class ShardProcessor {
   bool end_of_shard_ = false;  // the iterator ran out: no more records
   bool finished_ = false;
   std::deque<SourceRecord> pending_;
+  bool waiting_for_records_ = false;  // idle only because the shard is empty
   int64_t first_pending_read_ms_ = 0;
   int64_t next_read_ms_ = 0;
   int64_t next_step_ms_ = 0;
@@ -193,6 +218,12 @@ class ShardProcessor {
   size_t bisect_cap_ = 0;     // 0: no cap
   std::string bisect_until_;  // the cap holds until past this sequence
   ShardStats stats_;
+
+  // Per-mapping series on /metrics (Lambda's Invocations, Errors and
+  // IteratorAge for event-source mappings); owned by the global registry.
+  metrics::Counter* invocations_metric_;
+  metrics::Counter* errors_metric_;
+  metrics::Gauge* iterator_age_metric_;
 };
 
 // Compares Kinesis sequence numbers as big integers (decimal strings).

@@ -397,6 +397,26 @@ TEST_F(ShardProcessorTest, InfiniteRetriesKeepTheRecordUntilItSucceeds) {
   EXPECT_EQ(p->stats().records_processed, 2u);
 }
 
+TEST_F(ShardProcessorTest, NudgeEndsTheWaitForRecordsButNotABackoff) {
+  auto p = Make();
+  EXPECT_EQ(p->Step(), StepResult::kIdle);  // empty shard: poll later
+  EXPECT_GT(p->next_step_ms(), now);
+  source.Add(1);
+  p->Nudge();  // an append: read at once
+  EXPECT_EQ(p->next_step_ms(), 0);
+  EXPECT_EQ(p->Step(), StepResult::kProgress);
+  EXPECT_EQ(invoker.batches.size(), 1u);
+
+  invoker.decide = [](const std::vector<int>&) { return Fail(); };
+  source.Add(1);
+  p->Nudge();  // not waiting for records: no effect
+  EXPECT_EQ(p->Step(), StepResult::kIdle);  // the batch failed: backoff
+  int64_t backoff = p->next_step_ms();
+  EXPECT_GT(backoff, now);
+  p->Nudge();
+  EXPECT_EQ(p->next_step_ms(), backoff);
+}
+
 TEST(SequenceLessTest, ComparesAsBigIntegers) {
   EXPECT_TRUE(SequenceLess("9", "10"));
   EXPECT_FALSE(SequenceLess("10", "9"));

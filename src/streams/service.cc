@@ -224,6 +224,22 @@ int64_t IntField(const json::Value& o, std::string_view key,
 
 }  // namespace
 
+// The append listeners. Shared with every pending append's completion, so
+// that one completing after the service is gone (the syncer drains last)
+// finds a live, empty set rather than a dangling pointer.
+struct AppendListeners {
+  std::shared_mutex mu;
+  std::map<uint64_t, Service::AppendListener> listeners;
+  uint64_t next_token = 0;
+  std::atomic<size_t> count{0};  // read without the lock on every append
+
+  void Notify(const std::string& stream, const std::string& shard_id) {
+    if (count.load(std::memory_order_acquire) == 0) return;
+    std::shared_lock lock(mu);
+    for (const auto& [token, listener] : listeners) listener(stream, shard_id);
+  }
+};
+
 class Service::Impl {
  public:
   Impl(ServiceOptions options, storage::LogSyncer* syncer)
@@ -232,6 +248,11 @@ class Service::Impl {
   }
 
   ~Impl() {
+    {
+      std::unique_lock lock(listeners_->mu);
+      listeners_->listeners.clear();
+      listeners_->count.store(0, std::memory_order_release);
+    }
     std::unique_lock lock(mu_);
     for (auto& [name, s] : streams_) {
       for (auto& sh : s->shards) sh->log->Close();
@@ -239,6 +260,22 @@ class Service::Impl {
   }
 
   const ServiceOptions& options() const { return options_; }
+
+  uint64_t AddAppendListener(AppendListener listener) {
+    std::unique_lock lock(listeners_->mu);
+    uint64_t token = ++listeners_->next_token;
+    listeners_->listeners[token] = std::move(listener);
+    listeners_->count.store(listeners_->listeners.size(),
+                            std::memory_order_release);
+    return token;
+  }
+
+  void RemoveAppendListener(uint64_t token) {
+    std::unique_lock lock(listeners_->mu);
+    listeners_->listeners.erase(token);
+    listeners_->count.store(listeners_->listeners.size(),
+                            std::memory_order_release);
+  }
 
   std::string Arn(const std::string& name) const {
     return fmt::format("arn:aws:kinesis:{}:{}:stream/{}", options_.region,
@@ -918,23 +955,26 @@ class Service::Impl {
       s->bytes_in->Add(bytes_in);
       SequenceNumber base = s->Base(*sh);
       std::string shard_id = ShardIdFromIndex(sh->index);
-      sh->log->Append(
-          std::move(batch_records), now,
-          [batch, base, shard_id = std::move(shard_id),
-           accepted = std::move(accepted)](Result<uint64_t> first) mutable {
-            for (size_t k = 0; k < accepted.size(); ++k) {
-              PutRecordOutcome& o = batch->outcomes[accepted[k]];
-              if (!first.ok()) {
-                o.status = Internal(first.status().message());
-                continue;
-              }
-              SequenceNumber seq = base;
-              seq.offset = *first + k;
-              o.shard_id = shard_id;
-              o.sequence_number = seq.ToString();
-            }
-            batch->Finish();
-          });
+      sh->log->Append(std::move(batch_records), now,
+                      [batch, base, shard_id = std::move(shard_id),
+                       accepted = std::move(accepted), listeners = listeners_,
+                       stream = s->name](Result<uint64_t> first) mutable {
+                        for (size_t k = 0; k < accepted.size(); ++k) {
+                          PutRecordOutcome& o = batch->outcomes[accepted[k]];
+                          if (!first.ok()) {
+                            o.status = Internal(first.status().message());
+                            continue;
+                          }
+                          SequenceNumber seq = base;
+                          seq.offset = *first + k;
+                          o.shard_id = shard_id;
+                          o.sequence_number = seq.ToString();
+                        }
+                        // Before the reply: a consumer woken now finds the
+                        // records.
+                        if (first.ok()) listeners->Notify(stream, shard_id);
+                        batch->Finish();
+                      });
     }
     lock.unlock();
     batch->Finish();
@@ -1150,6 +1190,8 @@ class Service::Impl {
   // Guards the map, not the streams in it.
   mutable std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<Stream>> streams_;
+  std::shared_ptr<AppendListeners> listeners_ =
+      std::make_shared<AppendListeners>();
 };
 
 Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -1233,6 +1275,12 @@ Result<std::string> Service::GetShardIterator(
 Result<GetRecordsOutput> Service::GetRecords(const std::string& iterator,
                                              int limit) const {
   return impl_->GetRecords(iterator, limit);
+}
+uint64_t Service::AddAppendListener(AppendListener listener) {
+  return impl_->AddAppendListener(std::move(listener));
+}
+void Service::RemoveAppendListener(uint64_t token) {
+  impl_->RemoveAppendListener(token);
 }
 
 }  // namespace riffle::streams

@@ -189,6 +189,18 @@ class Service {
   Result<GetRecordsOutput> GetRecords(const std::string& iterator,
                                       int limit) const;
 
+  // Append notifications, so that a consumer in this process (an
+  // event-source mapping) reads new records at once instead of polling.
+  // `listener` runs after records appended to a shard have become readable
+  // (durable, in strict mode), on the thread that completed the append (the
+  // log syncer's): it must be quick and must not block or call back into
+  // the listener methods. Once RemoveAppendListener returns, the listener
+  // is not running and will not run again.
+  using AppendListener = std::function<void(const std::string& stream,
+                                            const std::string& shard_id)>;
+  uint64_t AddAppendListener(AppendListener listener);
+  void RemoveAppendListener(uint64_t token);
+
  private:
   class Impl;
   explicit Service(std::unique_ptr<Impl> impl);
