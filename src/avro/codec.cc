@@ -360,6 +360,13 @@ class DecoderCompiler {
                        d_->code_[d_->entry_ + 1].op == kEnd)
                           ? first.arg
                           : d_->entry_;
+    // Likewise on the Value path: Decode() sets up the root record itself
+    // and runs its body, saving a call and a dispatch per datum.
+    if (first.op == kRecord && first.field == kSelf &&
+        d_->code_[d_->entry_ + 1].op == kEnd) {
+      d_->root_record_body_ = first.arg;
+      d_->root_record_fields_ = first.aux;
+    }
     d_->skip_entry_ = pcs[skip];
     return Status::Ok();
   }
@@ -856,24 +863,27 @@ inline bool SkipSimple(const Decoder::Inst& in, Ctx& c) {
 
 }  // namespace
 
-// The decoder's JSON sink: writes into the caller's string through a raw
-// pointer, growing it geometrically, so that each value costs one capacity
-// check instead of a std::string append call. Not thread-safe; one per
+// The JSON output of one DecodeJson call. Values are written through a raw
+// pointer with one capacity check each, not std::string appends. Output
+// starts in a buffer on the stack and is appended to the caller's string at
+// the end; only a document larger than that buffer moves to the string
+// itself. Why: growing a std::string to write into it zero-fills the new
+// bytes (there is no resize_and_overwrite before C++23), and for small
+// records that fill cost more than the decoding. Not thread-safe; one per
 // DecodeJson call.
 struct Decoder::JsonOut {
-  explicit JsonOut(std::string* s) : s_(s) {
-    size_t used = s->size();
-    // Zero-filling the spare capacity is the price of writing through a
-    // pointer; bound it so that a long-lived buffer is not refilled whole.
-    size_t spare = s->capacity() - used;
-    s->resize(used + std::clamp<size_t>(spare, 64, 2048));
-    p_ = s->data() + used;
-    end_ = s->data() + s->size();
+  explicit JsonOut(std::string* s) : s_(s), p_(stack_), end_(stack_ + kStack) {}
+  void Finish() {
+    if (on_stack()) {
+      s_->append(stack_, static_cast<size_t>(p_ - stack_));
+    } else {
+      s_->resize(static_cast<size_t>(p_ - s_->data()));
+    }
   }
-  void Finish() { s_->resize(static_cast<size_t>(p_ - s_->data())); }
 
   [[gnu::always_inline]] char* Reserve(size_t n) {
-    if (static_cast<size_t>(end_ - p_) < n) Grow(n);
+    if (static_cast<size_t>(end_ - p_) < n) [[unlikely]]
+      Grow(n);
     return p_;
   }
   [[gnu::always_inline]] void Put(const char* d, size_t n) {
@@ -898,7 +908,7 @@ struct Decoder::JsonOut {
     ++p_;
   }
   [[gnu::always_inline]] void Int(int64_t v) {
-    p_ += internal::WriteInt(v, Reserve(internal::kNumberBound));
+    p_ += WriteDecimal(v, Reserve(internal::kNumberBound));
   }
   [[gnu::always_inline]] void Float(float v) {
     p_ += internal::WriteFloat(v, Reserve(internal::kNumberBound));
@@ -925,7 +935,85 @@ struct Decoder::JsonOut {
   }
 
  private:
-  void Grow(size_t n) {
+  // Big enough for the JSON of most single records.
+  static constexpr size_t kStack = 1024;
+
+  bool on_stack() const { return end_ == stack_ + kStack; }
+
+  // Two ASCII digits for each value below 100.
+  static constexpr char kDigitPairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233"
+      "34353637383940414243444546474849505152535455565758596061626364656667"
+      "6869707172737475767778798081828384858687888990919293949596979899";
+
+  static constexpr uint64_t kPowersOf10[20] = {1,
+                                               10,
+                                               100,
+                                               1000,
+                                               10000,
+                                               100000,
+                                               1000000,
+                                               10000000,
+                                               100000000,
+                                               1000000000,
+                                               10000000000,
+                                               100000000000,
+                                               1000000000000,
+                                               10000000000000,
+                                               100000000000000,
+                                               1000000000000000,
+                                               10000000000000000,
+                                               100000000000000000,
+                                               1000000000000000000,
+                                               10000000000000000000u};
+
+  // Writes v in decimal; inline because small integers dominate records and
+  // std::to_chars is an out-of-line call.
+  [[gnu::always_inline]] static size_t WriteDecimal(int64_t v, char* dst) {
+    char* p = dst;
+    uint64_t u = static_cast<uint64_t>(v);
+    if (v < 0) {
+      *p++ = '-';
+      u = 0 - u;
+    }
+    if (u < 10) {
+      *p = static_cast<char>('0' + u);
+      return static_cast<size_t>(p + 1 - dst);
+    }
+    if (u < 100) {
+      std::memcpy(p, kDigitPairs + 2 * u, 2);
+      return static_cast<size_t>(p + 2 - dst);
+    }
+    // Count the digits first and write them in place from the right: a
+    // copy of a variable length would be a memcpy call.
+    size_t n = 3;
+    while (n < 20 && u >= kPowersOf10[n]) ++n;
+    char* q = p + n;
+    while (u >= 100) {
+      q -= 2;
+      std::memcpy(q, kDigitPairs + 2 * (u % 100), 2);
+      u /= 100;
+    }
+    if (u < 10) {
+      *--q = static_cast<char>('0' + u);
+    } else {
+      q -= 2;
+      std::memcpy(q, kDigitPairs + 2 * u, 2);
+    }
+    return static_cast<size_t>(p - dst) + n;
+  }
+
+  [[gnu::noinline]] void Grow(size_t n) {
+    if (on_stack()) {
+      // Move to the string, leaving room to grow geometrically.
+      size_t used = static_cast<size_t>(p_ - stack_);
+      size_t base = s_->size();
+      s_->resize(base + std::max<size_t>(2 * kStack, used + n + 64));
+      std::memcpy(s_->data() + base, stack_, used);
+      p_ = s_->data() + base + used;
+      end_ = s_->data() + s_->size();
+      return;
+    }
     size_t used = static_cast<size_t>(p_ - s_->data());
     s_->resize(std::max(s_->size() * 2, used + n + 64));
     p_ = s_->data() + used;
@@ -936,6 +1024,7 @@ struct Decoder::JsonOut {
   char* p_;
   char* end_;
   std::string scratch_;
+  char stack_[kStack];  // uninitialized on purpose: see the class comment
 };
 
 bool Decoder::RunSkip(uint32_t pc, Context& c) const {
@@ -1476,8 +1565,14 @@ Ctx MakeContext(std::string_view in, const DecoderOptions& o) {
   return c;
 }
 
-Status Finish(Ctx& c, bool ok, std::string_view* in) {
-  if (!ok) return InvalidArgument("avro: " + c.error);
+[[gnu::cold]] [[gnu::noinline]] Status DecodeError(const Ctx& c) {
+  return InvalidArgument("avro: " + c.error);
+}
+
+[[gnu::always_inline]] inline Status Finish(Ctx& c, bool ok,
+                                            std::string_view* in) {
+  if (!ok) [[unlikely]]
+    return DecodeError(c);
   in->remove_prefix(static_cast<size_t>(c.p - c.begin));
   return Status::Ok();
 }
@@ -1497,6 +1592,13 @@ Status Decoder::DecodeJson(std::string_view* in, JsonFormat format,
 
 Status Decoder::Decode(std::string_view* in, Value* out) const {
   Ctx c = MakeContext(*in, options_);
+  if (root_record_body_ != UINT32_MAX) {
+    out->type = Type::kRecord;
+    out->branch = -1;
+    out->keys.clear();
+    out->items.resize(root_record_fields_);
+    return Finish(c, RunValue(root_record_body_, c, out), in);
+  }
   return Finish(c, RunValue(entry_, c, out), in);
 }
 

@@ -110,6 +110,9 @@ class Decoder {
   uint32_t entry_ = 0;
   uint32_t json_entry_ = 0;
   uint32_t skip_entry_ = 0;
+  // When the root is a record: its body and field count (see Decode()).
+  uint32_t root_record_body_ = UINT32_MAX;
+  uint32_t root_record_fields_ = 0;
 };
 
 // Appends the binary encoding of `value` as an instance of `node`. A union

@@ -323,6 +323,40 @@ TEST(Resolution, Table) {
 
 // -------------------------------------------------------------- robustness
 
+// DecodeJson starts in a stack buffer and moves to the caller's string only
+// when the document outgrows it; both paths must append after what the
+// string already holds, and integers of every width must print exactly.
+TEST(Codec, JsonOutputOfAnySizeAppends) {
+  auto s = MustParse(
+      R"({"type":"record","name":"R","fields":[
+          {"name":"s","type":"string"},
+          {"name":"a","type":{"type":"array","items":"long"}}]})");
+  auto d = MustCompile(s);
+  for (size_t len : {0, 10, 1000, 1023, 1024, 5000, 100000}) {
+    std::string text(len, 'x');
+    std::string expected = "{\"s\":\"" + text + "\",\"a\":[";
+    std::string input = "{\"s\":\"" + text + "\",\"a\":[";
+    for (int64_t v = 1; v > 0; v = v <= INT64_MAX / 10 ? v * 10 : 0) {
+      for (int64_t x : {v - 1, v, -v, -(v - 1)}) {
+        std::string n = std::to_string(x);
+        expected += (expected.back() == '[' ? "" : ",") + n;
+        input += (input.back() == '[' ? "" : ",") + n;
+      }
+    }
+    for (int64_t x : {INT64_MIN, INT64_MAX, int64_t{99}, int64_t{-100}}) {
+      expected += "," + std::to_string(x);
+      input += "," + std::to_string(x);
+    }
+    expected += "]}";
+    input += "]}";
+    std::string bin;
+    ASSERT_TRUE(JsonToBinary(*s, input, JsonFormat::kAvro, &bin).ok());
+    std::string out = "prefix";
+    ASSERT_TRUE(d->DecodeJsonExact(bin, JsonFormat::kAvro, &out).ok());
+    EXPECT_EQ(out, "prefix" + expected) << len;
+  }
+}
+
 TEST(Codec, HostileInputNeverCrashes) {
   auto s = MustParse(R"({"type":"record","name":"R","fields":[
       {"name":"a","type":["null","int","string",{"type":"array","items":"R"}]},
