@@ -52,7 +52,19 @@ AwsInput AwsInput::Child(const json::Value& object,
                   violations_);
 }
 
+AwsInput AwsInput::ListMember(const json::Value& object,
+                              std::string_view list_path, size_t index) {
+  AwsInput child(object, "", serialization_, violations_);
+  child.list_path_ = list_path;
+  child.list_index_ = index;
+  return child;
+}
+
 std::string AwsInput::PathOf(std::string_view name) const {
+  if (list_index_ > 0) {
+    return fmt::format("{}.{}.member.{}", list_path_, list_index_,
+                       LowerFirst(name));
+  }
   return path_.empty() ? LowerFirst(name) : path_ + "." + LowerFirst(name);
 }
 

@@ -68,6 +68,12 @@ class AwsInput {
 
   // Child checker for a nested structure; its errors go to this one.
   AwsInput Child(const json::Value& object, std::string_view member_path);
+  // Child checker for member `index` (from 1) of the list `list_path`
+  // ("records" → "records.3.member.data"). The path is only formatted if
+  // a violation needs it: requests carry hundreds of list members.
+  // `list_path` must outlive the child (a literal, typically).
+  AwsInput ListMember(const json::Value& object, std::string_view list_path,
+                      size_t index);
 
   // The first error to report, if any.
   std::optional<AwsError> Error() const;
@@ -82,6 +88,9 @@ class AwsInput {
 
   const json::Value& object_;
   std::string path_;
+  // For list members: path_ is empty and these name the list and index.
+  std::string_view list_path_;
+  size_t list_index_ = 0;
   std::shared_ptr<std::optional<std::string>> serialization_;
   std::shared_ptr<std::vector<std::string>> violations_;
 };

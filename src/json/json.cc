@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -94,6 +95,18 @@ Value& Value::Set(std::string key, Value v) {
 }
 
 namespace {
+
+// Characters that end a run of plain string bytes: the quote, the
+// backslash and the control characters. One table lookup per byte keeps
+// the hot loops of parsing and quoting short.
+constexpr std::array<bool, 256> MakeSpecial() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = true;
+  t['\\'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kSpecial = MakeSpecial();
 
 class Parser {
  public:
@@ -293,9 +306,7 @@ class Parser {
     ++p_;  // opening quote
     while (true) {
       const char* run = p_;
-      while (p_ < end_ && *p_ != '"' && *p_ != '\\' &&
-             static_cast<unsigned char>(*p_) >= 0x20)
-        ++p_;
+      while (p_ < end_ && !kSpecial[static_cast<unsigned char>(*p_)]) ++p_;
       out->append(run, p_);
       if (p_ >= end_) return Error("unterminated string");
       char c = *p_;
@@ -375,7 +386,7 @@ void AppendQuoted(std::string_view s, std::string* out) {
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = s[i];
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!kSpecial[c]) continue;
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include "core/base64.h"
@@ -591,8 +592,8 @@ class KinesisApi {
           if (!o.status.ok()) return Fail(*shared_reply, o.status);
           std::string out;
           Writer w(&out);
-          w.BeginObject().Key("ShardId").String(o.shard_id);
-          w.Key("SequenceNumber").String(o.sequence_number);
+          w.BeginObject().Key("ShardId").String(o.shard_id());
+          w.Key("SequenceNumber").String(o.sequence_number.ToString());
           w.Key("EncryptionType").String("NONE").EndObject();
           shared_reply->Ok(std::move(out));
         });
@@ -617,8 +618,7 @@ class KinesisApi {
               "Unexpected value type in a list of structures");
           break;
         }
-        AwsInput entry =
-            in.Child(item, fmt::format("records.{}.member", i + 1));
+        AwsInput entry = in.ListMember(item, "records", i + 1);
         records.push_back(ReadRecord(entry, &bad_hash, &bad_key));
         total +=
             records.back().data.size() + records.back().partition_key.size();
@@ -645,11 +645,18 @@ class KinesisApi {
           Writer w(&out);
           w.BeginObject().Key("FailedRecordCount").Int(failed);
           w.Key("Records").BeginArray();
+          SequenceNumberFormatter seq;
+          char shard_id[40];
           for (const auto& o : *r) {
             w.BeginObject();
             if (o.status.ok()) {
-              w.Key("SequenceNumber").String(o.sequence_number);
-              w.Key("ShardId").String(o.shard_id);
+              w.Key("SequenceNumber").Raw(seq.Quoted(o.sequence_number));
+              // "shardId-" and 12 digits, quoted: nothing to escape.
+              int n =
+                  std::snprintf(shard_id, sizeof shard_id, "\"shardId-%012d\"",
+                                o.sequence_number.shard_index);
+              w.Key("ShardId").Raw(
+                  std::string_view(shard_id, static_cast<size_t>(n)));
             } else {
               AwsError e = KinesisError(o.status);
               w.Key("ErrorCode")
@@ -740,10 +747,11 @@ class KinesisApi {
     Writer w(&out);
     w.BeginObject().Key("Records").BeginArray();
     SequenceNumber seq = r->base;
+    SequenceNumberFormatter formatter;
     for (const auto& rec : r->records) {
       seq.offset = rec.offset;
       w.BeginObject();
-      w.Key("SequenceNumber").String(seq.ToString());
+      w.Key("SequenceNumber").Raw(formatter.Quoted(seq));
       w.Key("ApproximateArrivalTimestamp")
           .Double(EpochSeconds(rec.timestamp_ms));
       w.Key("Data").Base64(rec.value);

@@ -28,6 +28,25 @@ char* PutDigits(char* end, uint64_t v, int width) {
 
 }  // namespace
 
+std::string_view SequenceNumberFormatter::Quoted(const SequenceNumber& seq) {
+  char* digits = buffer_ + 1;
+  if (!has_prefix_ || prefix_of_.stream_epoch_ms != seq.stream_epoch_ms ||
+      prefix_of_.shard_epoch_us != seq.shard_epoch_us ||
+      prefix_of_.shard_index != seq.shard_index) {
+    buffer_[0] = '"';
+    buffer_[sizeof buffer_ - 1] = '"';
+    char* end = digits + 36;
+    end = PutDigits(end, static_cast<uint64_t>(seq.shard_index), 6);
+    end = PutDigits(end, static_cast<uint64_t>(seq.shard_epoch_us), 16);
+    end = PutDigits(end, static_cast<uint64_t>(seq.stream_epoch_ms), 13);
+    digits[0] = '4';
+    prefix_of_ = seq;
+    has_prefix_ = true;
+  }
+  PutDigits(digits + kSequenceNumberDigits, seq.offset, 20);
+  return std::string_view(buffer_, sizeof buffer_);
+}
+
 std::string SequenceNumber::ToString() const {
   // Hand-formatted: this runs once per record put and per record read.
   std::string out(kSequenceNumberDigits, '0');

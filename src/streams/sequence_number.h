@@ -32,6 +32,21 @@ struct SequenceNumber {
 
 inline constexpr size_t kSequenceNumberDigits = 56;
 
+// Formats the sequence numbers of a response, computing the 36 leading
+// digits (version, epochs, shard) once per shard rather than per record:
+// responses carry hundreds of numbers that differ only in their offsets.
+// Not thread-safe; one per response.
+class SequenceNumberFormatter {
+ public:
+  // The quoted JSON string of `seq` ("\"4...\""), valid until the next call.
+  std::string_view Quoted(const SequenceNumber& seq);
+
+ private:
+  bool has_prefix_ = false;
+  SequenceNumber prefix_of_;
+  char buffer_[kSequenceNumberDigits + 2];
+};
+
 // "shardId-000000000007".
 std::string ShardIdFromIndex(int index);
 // Accepts "shardId-000000000007" and, as AWS does, a bare "7" or

@@ -965,10 +965,8 @@ class Service::Impl {
                             o.status = Internal(first.status().message());
                             continue;
                           }
-                          SequenceNumber seq = base;
-                          seq.offset = *first + k;
-                          o.shard_id = shard_id;
-                          o.sequence_number = seq.ToString();
+                          o.sequence_number = base;
+                          o.sequence_number.offset = *first + k;
                         }
                         // Before the reply: a consumer woken now finds the
                         // records.

@@ -61,8 +61,12 @@ struct PutRecordInput {
 
 struct PutRecordOutcome {
   Status status;  // ResourceExhausted when throttled, Internal on a write fault
-  std::string shard_id;
-  std::string sequence_number;
+  // When ok: where the record went (its shard_index names the shard).
+  SequenceNumber sequence_number;
+
+  std::string shard_id() const {
+    return ShardIdFromIndex(sequence_number.shard_index);
+  }
 };
 
 struct ChildShard {

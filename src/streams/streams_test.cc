@@ -68,6 +68,15 @@ TEST(SequenceNumber, RoundTripAndOrder) {
   EXPECT_FALSE(SequenceNumber::Parse(std::string(56, '9')).has_value());
 }
 
+TEST(SequenceNumber, FormatterMatchesToString) {
+  SequenceNumberFormatter f;
+  for (SequenceNumber s :
+       {SequenceNumber{1, 2, 3, 4}, SequenceNumber{1, 2, 3, 99},
+        SequenceNumber{1, 2, 5, 0}, SequenceNumber{7, 8, 5, ~0ull}}) {
+    EXPECT_EQ(f.Quoted(s), "\"" + s.ToString() + "\"");
+  }
+}
+
 TEST(ShardId, Parsing) {
   EXPECT_EQ(ShardIdFromIndex(7), "shardId-000000000007");
   EXPECT_EQ(ShardIndexFromId("shardId-000000000007"), 7);
@@ -167,11 +176,11 @@ TEST_F(ServiceTest, CreateDescribeAndRoute) {
   HashKey ka = HashPartitionKey("a");
   for (const auto& shard : d->shards) {
     if (shard.hash_range.Contains(ka)) {
-      EXPECT_EQ(out[0].shard_id, shard.shard_id);
+      EXPECT_EQ(out[0].shard_id(), shard.shard_id);
     }
   }
   auto explicit_out = Put("s", {{"a", "x", kMaxHashKey}});
-  EXPECT_EQ(explicit_out[0].shard_id, "shardId-000000000003");
+  EXPECT_EQ(explicit_out[0].shard_id(), "shardId-000000000003");
   EXPECT_EQ(service_->DescribeStream("missing").status().code(),
             StatusCode::kNotFound);
 }
@@ -180,10 +189,12 @@ TEST_F(ServiceTest, SequenceNumbersIncreaseAcrossRestart) {
   ASSERT_TRUE(
       service_->CreateStream("s", 1, StreamMode::kProvisioned, {}).ok());
   auto first = Put("s", {{"k", "1", std::nullopt}, {"k", "2", std::nullopt}});
-  EXPECT_LT(first[0].sequence_number, first[1].sequence_number);
+  EXPECT_LT(first[0].sequence_number.ToString(),
+            first[1].sequence_number.ToString());
   Reopen();
   auto second = Put("s", {{"k", "3", std::nullopt}});
-  EXPECT_LT(first[1].sequence_number, second[0].sequence_number);
+  EXPECT_LT(first[1].sequence_number.ToString(),
+            second[0].sequence_number.ToString());
   auto all = ReadAll("s", "shardId-000000000000");
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[2].value, "3");
@@ -198,8 +209,9 @@ TEST_F(ServiceTest, SplitThenReadParentThenChildren) {
                                "170141183460469231731687303715884105728")
                   .ok());
   auto after = Put("s", {{"k", "new", std::nullopt}});
-  EXPECT_NE(after[0].shard_id, "shardId-000000000000");
-  EXPECT_LT(before[0].sequence_number, after[0].sequence_number);
+  EXPECT_NE(after[0].shard_id(), "shardId-000000000000");
+  EXPECT_LT(before[0].sequence_number.ToString(),
+            after[0].sequence_number.ToString());
 
   auto it = service_->GetShardIterator("s", "shardId-000000000000",
                                        IteratorType::kTrimHorizon, "", 0);
@@ -227,12 +239,12 @@ TEST_F(ServiceTest, IteratorTypesAndErrors) {
   auto out = Put("s", {{"k", "a", std::nullopt}, {"k", "b", std::nullopt}});
   auto at = service_->GetShardIterator("s", "shardId-000000000000",
                                        IteratorType::kAtSequenceNumber,
-                                       out[1].sequence_number, 0);
+                                       out[1].sequence_number.ToString(), 0);
   ASSERT_TRUE(at.ok());
   EXPECT_EQ(service_->GetRecords(*at, 10)->records.front().value, "b");
   auto after = service_->GetShardIterator("s", "shardId-000000000000",
                                           IteratorType::kAfterSequenceNumber,
-                                          out[0].sequence_number, 0);
+                                          out[0].sequence_number.ToString(), 0);
   EXPECT_EQ(service_->GetRecords(*after, 10)->records.front().value, "b");
   auto latest = service_->GetShardIterator("s", "shardId-000000000000",
                                            IteratorType::kLatest, "", 0);
