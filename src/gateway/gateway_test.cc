@@ -1,0 +1,428 @@
+#include <unistd.h>
+
+#include <filesystem>
+#include <future>
+
+#include "gateway/cursor.h"
+#include "gateway/plain_json.h"
+#include "gateway/read_api.h"
+#include "gateway/tables_client.h"
+#include "gtest/gtest.h"
+#include "json/json.h"
+#include "storage/kv/kv.h"
+#include "tables/attribute_json.h"
+
+namespace riffle::gateway {
+namespace {
+
+namespace fs = std::filesystem;
+using tables::AttributeType;
+using tables::Item;
+using namespace std::string_view_literals;
+
+Item I(std::string_view text) {
+  auto j = json::Parse(text);
+  EXPECT_TRUE(j.ok()) << text;
+  auto item = tables::ItemFromJson(*j);
+  EXPECT_TRUE(item.ok()) << text;
+  return *item;
+}
+
+tables::Number N(std::string_view text) {
+  auto n = tables::Number::Parse(text);
+  EXPECT_TRUE(n.ok()) << text;
+  return *n;
+}
+
+// --- Plain JSON -------------------------------------------------------------
+
+TEST(PlainJson, EveryType) {
+  Item item = I(R"({"s":{"S":"a\"b"},"n":{"N":"12.50"},"b":{"B":"AAE="},
+    "t":{"BOOL":true},"z":{"NULL":true},"ss":{"SS":["y","x"]},
+    "ns":{"NS":["2","1"]},"bs":{"BS":["AA=="]},
+    "m":{"M":{"k":{"L":[{"N":"1"},{"S":"x"}]}}}})");
+  EXPECT_EQ(PlainItemJson(item),
+            R"({"b":"AAE=","bs":["AA=="],"m":{"k":[1,"x"]},"n":12.5,)"
+            R"("ns":[1,2],"s":"a\"b","ss":["x","y"],"t":true,"z":null})");
+}
+
+TEST(PlainJson, NumbersAreJsonNumbersOnlyWhenExact) {
+  struct Case {
+    const char* number;
+    bool exact;
+  } cases[] = {
+      {"0", true},
+      {"-1.5", true},
+      {"123456789012345", true},                // 15 digits
+      {"0.123456789012345", true},              // 15 digits
+      {"9007199254740992", true},               // 2^53
+      {"-9007199254740992", true},              //
+      {"9007199254740993", false},              // 2^53 + 1
+      {"10000000000000000", true},              // one digit: 1e16
+      {"12345678901234567", false},             // 17 digits
+      {"0.1234567890123456", false},            // 16 digits, fraction
+      {"1234567890123456.5", false},            //
+      {"1E+125", true},                         //
+      {"12345678901234567890123456789", false}  // an id
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(IsExactAsDouble(N(c.number)), c.exact) << c.number;
+  }
+  EXPECT_EQ(PlainItemJson(I(R"({"id":{"N":"12345678901234567890"}})")),
+            R"({"id":"12345678901234567890"})");
+}
+
+// --- Cursors ----------------------------------------------------------------
+
+TEST(Cursor, RoundTripAndBinding) {
+  CursorCodec codec(std::string(32, 'k'));
+  Item key = I(R"({"accountId":{"S":"a1"},"paymentId":{"S":"p9"}})");
+  std::string c = codec.Encode("route\0a1"sv, key);
+  EXPECT_EQ(c.find_first_of("+/="), std::string::npos);
+  auto back = codec.Decode("route\0a1"sv, c);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(tables::ItemToJson(*back), tables::ItemToJson(key));
+  // Another binding (another account, order, route) rejects it.
+  EXPECT_FALSE(codec.Decode("route\0a2"sv, c).ok());
+  // Another secret (another data directory) rejects it.
+  EXPECT_FALSE(CursorCodec(std::string(32, 'j')).Decode("route\0a1"sv, c).ok());
+}
+
+TEST(Cursor, EveryFlippedBitIsDetected) {
+  CursorCodec codec(std::string(32, 'k'));
+  Item key = I(R"({"pk":{"S":"a"},"sk":{"N":"5"}})");
+  std::string c = codec.Encode("b", key);
+  auto raw = Base64UrlDecode(c);
+  ASSERT_TRUE(raw);
+  for (size_t i = 0; i < raw->size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string t = *raw;
+      t[i] = static_cast<char>(t[i] ^ (1 << bit));
+      auto r = codec.Decode("b", Base64UrlEncode(t));
+      ASSERT_FALSE(r.ok()) << "byte " << i << " bit " << bit;
+      EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    }
+  }
+  // Truncated, extended, garbage, padded, standard alphabet.
+  for (std::string bad :
+       {c.substr(0, c.size() - 1), c.substr(0, 10), c + "A", std::string(""),
+        std::string("!!!!"), c + "=", std::string("a+b/")}) {
+    EXPECT_FALSE(codec.Decode("b", bad).ok()) << bad;
+  }
+}
+
+TEST(Cursor, SecretIsCreatedOnceAndKept) {
+  fs::path dir = fs::temp_directory_path() /
+                 ("riffle_gw_secret_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto a = LoadOrCreateSecret(dir / "gateway" / "cursor.key");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->size(), 32u);
+  auto b = LoadOrCreateSecret(dir / "gateway" / "cursor.key");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*a, *b);
+  EXPECT_EQ(
+      fs::status(dir / "gateway" / "cursor.key").permissions() & fs::perms::all,
+      fs::perms::owner_read | fs::perms::owner_write);
+  fs::remove_all(dir);
+}
+
+// --- Route validation
+// ---------------------------------------------------------
+
+TEST(Routes, PathTemplates) {
+  std::vector<std::string> p;
+  EXPECT_TRUE(PathParams("/accounts/{accountId}/payments", &p));
+  EXPECT_EQ(p, std::vector<std::string>{"accountId"});
+  for (const char* bad : {"", "accounts", "/a//b", "/a/", "/{}", "/a{b}",
+                          "/{a b}", "/a?x", "/%20"}) {
+    EXPECT_FALSE(PathParams(bad, &p)) << bad;
+  }
+}
+
+// --- The API over a real tables::Service ------------------------------------
+
+class ReadApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("riffle_gateway_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    kv::Options o;
+    o.path = dir_.string();
+    auto s = kv::Store::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+    service_ = std::make_unique<tables::Service>(*store_);
+    client_ = std::make_unique<LocalTablesClient>(*service_);
+    api_ = std::make_unique<ReadApi>(*client_, std::string(32, 's'));
+
+    tables::TableSpec spec;
+    spec.name = "payments";
+    spec.key.hash = {"paymentId", AttributeType::kS};
+    tables::IndexSpec gsi;
+    gsi.name = "byAccount";
+    gsi.key.hash = {"accountId", AttributeType::kS};
+    gsi.key.range = tables::KeyElement{"createdAt", AttributeType::kS};
+    spec.indexes.push_back(gsi);
+    spec.billing_mode = "PAY_PER_REQUEST";
+    ASSERT_TRUE(service_->CreateTable(spec).ok());
+    for (int i = 0; i < 7; ++i) {
+      Put(fmt(R"({"paymentId":{"S":"p%d"},"accountId":{"S":"a1"},)"
+              R"("createdAt":{"S":"2024-01-0%d"},"amount":{"N":"%d.25"}})",
+              i, i + 1, i));
+    }
+    Put(R"({"paymentId":{"S":"q"},"accountId":{"S":"a2"},"createdAt":{"S":"x"}})");
+
+    Config config;
+    Route get;
+    get.name = "getPayment";
+    get.path = "/payments/{paymentId}";
+    get.table = "payments";
+    Route list;
+    list.name = "listPayments";
+    list.path = "/accounts/{accountId}/payments";
+    list.kind = RouteKind::kQuery;
+    list.table = "payments";
+    list.index = "byAccount";
+    list.sort_key = {"from", "to", "prefix"};
+    list.default_limit = 3;
+    list.max_limit = 5;
+    list.projection = {"paymentId", "amount"};
+    config.routes = {get, list};
+    config.cors.allowed_origins = {"https://app.example"};
+    ASSERT_TRUE(api_->SetConfig(config).ok());
+  }
+  void TearDown() override {
+    api_.reset();
+    client_.reset();
+    service_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  static std::string fmt(const char* f, int a, int b, int c) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, f, a, b, c);
+    return buf;
+  }
+
+  void Put(std::string_view item) {
+    std::promise<Status> p;
+    service_->PutItem("payments", I(item), {},
+                      [&](Result<tables::WriteResult> r) {
+                        p.set_value(r.ok() ? Status::Ok() : r.status());
+                      });
+    ASSERT_TRUE(p.get_future().get().ok());
+  }
+
+  http::Response Call(std::string method, std::string target,
+                      std::vector<http::Header> headers = {}) {
+    http::Request r;
+    r.method = std::move(method);
+    r.target = target;
+    size_t q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.query = target.substr(q + 1);
+    r.headers = std::move(headers);
+    std::optional<http::Response> out;
+    api_->Handle(std::move(r), [&](http::Response resp) { out = resp; });
+    EXPECT_TRUE(out);  // the local client answers inline
+    return out ? *out : http::Response{};
+  }
+
+  static std::string Header(const http::Response& r, std::string_view name) {
+    for (const auto& h : r.headers) {
+      if (h.name == name) return h.value;
+    }
+    return "";
+  }
+
+  static json::Value Body(const http::Response& r) {
+    auto v = json::Parse(r.body);
+    EXPECT_TRUE(v.ok()) << r.body;
+    return v.ok() ? *v : json::Value();
+  }
+
+  fs::path dir_;
+  std::unique_ptr<kv::Store> store_;
+  std::unique_ptr<tables::Service> service_;
+  std::unique_ptr<LocalTablesClient> client_;
+  std::unique_ptr<ReadApi> api_;
+};
+
+TEST_F(ReadApiTest, GetItem) {
+  auto r = Call("GET", "/payments/p2");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body,
+            R"({"accountId":"a1","amount":2.25,"createdAt":"2024-01-03",)"
+            R"("paymentId":"p2"})");
+  EXPECT_EQ(Header(r, "content-type"), "application/json");
+  std::string etag = Header(r, "etag");
+  ASSERT_FALSE(etag.empty());
+  auto again = Call("GET", "/payments/p2", {{"if-none-match", etag}});
+  EXPECT_EQ(again.status, 304);
+  EXPECT_TRUE(again.body.empty());
+  EXPECT_EQ(
+      Call("GET", "/payments/p2", {{"if-none-match", "\"other\""}}).status,
+      200);
+  EXPECT_EQ(Call("GET", "/payments/p2", {{"if-none-match", "*"}}).status, 304);
+
+  auto missing = Call("GET", "/payments/nope");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(Body(missing).Find("code")->text(), "NotFound");
+}
+
+TEST_F(ReadApiTest, QueryPagesToTheEnd) {
+  std::vector<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto r = Call("GET", "/accounts/a1/payments" +
+                             (cursor.empty() ? "" : "?cursor=" + cursor));
+    ASSERT_EQ(r.status, 200) << r.body;
+    json::Value body = Body(r);
+    for (const json::Value& item : body.Find("items")->items()) {
+      seen.push_back(item.Find("paymentId")->text());
+      EXPECT_EQ(item.members().size(), 2u);  // the projection
+    }
+    const json::Value* c = body.Find("cursor");
+    cursor = c ? c->text() : "";
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  EXPECT_EQ(seen, (std::vector<std::string>{"p0", "p1", "p2", "p3", "p4", "p5",
+                                            "p6"}));
+  EXPECT_EQ(pages, 3);
+}
+
+TEST_F(ReadApiTest, OrderAndSortKeyConditions) {
+  auto first = [&](std::string target) {
+    auto r = Call("GET", target);
+    EXPECT_EQ(r.status, 200) << target << " " << r.body;
+    std::vector<std::string> ids;
+    for (const json::Value& item : Body(r).Find("items")->items())
+      ids.push_back(item.Find("paymentId")->text());
+    return ids;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(first("/accounts/a1/payments?order=desc&limit=2"), (V{"p6", "p5"}));
+  EXPECT_EQ(first("/accounts/a1/payments?from=2024-01-02&to=2024-01-04"),
+            (V{"p1", "p2", "p3"}));
+  EXPECT_EQ(first("/accounts/a1/payments?from=2024-01-06"), (V{"p5", "p6"}));
+  EXPECT_EQ(first("/accounts/a1/payments?to=2024-01-01"), (V{"p0"}));
+  EXPECT_EQ(first("/accounts/a1/payments?prefix=2024-01-0&limit=1"), (V{"p0"}));
+  EXPECT_EQ(first("/accounts/nobody/payments"), V{});
+}
+
+TEST_F(ReadApiTest, BadInputIsJson4xx) {
+  auto r = Call("GET", "/accounts/a1/payments?limit=2");
+  std::string cursor = Body(r).Find("cursor")->text();
+  std::string other = cursor;
+  other[other.size() / 2] = other[other.size() / 2] == 'A' ? 'B' : 'A';
+  struct Case {
+    std::string method, target;
+    int status;
+    std::string code;
+  } cases[] = {
+      {"GET", "/accounts/a1/payments?limit=abc", 400, "BadRequest"},
+      {"GET", "/accounts/a1/payments?limit=0", 400, "BadRequest"},
+      {"GET", "/accounts/a1/payments?limit=6", 400, "BadRequest"},
+      {"GET", "/accounts/a1/payments?limit=-1", 400, "BadRequest"},
+      {"GET", "/accounts/a1/payments?limit=99999999999999", 400, "BadRequest"},
+      {"GET", "/accounts/a1/payments?limit=", 400, "BadRequest"},
+      {"GET", "/accounts/a1/payments?order=up", 400, "BadRequest"},
+      {"GET", "/accounts/a1/payments?cursor=" + other, 400, "InvalidCursor"},
+      {"GET", "/accounts/a1/payments?cursor=%%%", 400, "InvalidCursor"},
+      {"GET", "/accounts/a1/payments?cursor=garbage", 400, "InvalidCursor"},
+      {"GET", "/accounts/a2/payments?cursor=" + cursor, 400, "InvalidCursor"},
+      {"GET", "/accounts/a1/payments?order=desc&cursor=" + cursor, 400,
+       "InvalidCursor"},
+      {"GET", "/accounts/a1/payments?prefix=a&from=b", 400, "BadRequest"},
+      {"GET", "/accounts/a1/payments?from=b&to=a", 400, "BadRequest"},
+      {"GET", "/accounts/a1/payments?bogus=1", 400, "BadRequest"},
+      {"GET", "/payments/p1?limit=1", 400, "BadRequest"},
+      {"GET", "/nowhere", 404, "NotFound"},
+      {"GET", "/payments", 404, "NotFound"},
+      {"POST", "/payments/p1", 405, "MethodNotAllowed"},
+      {"DELETE", "/accounts/a1/payments", 405, "MethodNotAllowed"},
+      {"POST", "/openapi.json", 405, "MethodNotAllowed"},
+  };
+  for (const Case& c : cases) {
+    auto resp = Call(c.method, c.target);
+    EXPECT_EQ(resp.status, c.status) << c.method << " " << c.target;
+    json::Value body = Body(resp);
+    ASSERT_TRUE(body.is_object()) << c.target;
+    ASSERT_TRUE(body.Find("code")) << c.target;
+    EXPECT_EQ(body.Find("code")->text(), c.code) << c.target;
+    EXPECT_EQ(Header(resp, "content-type"), "application/json");
+  }
+}
+
+TEST_F(ReadApiTest, Cors) {
+  auto r = Call("GET", "/payments/p1", {{"origin", "https://app.example"}});
+  EXPECT_EQ(Header(r, "access-control-allow-origin"), "https://app.example");
+  EXPECT_EQ(Header(r, "vary"), "Origin");
+  auto foreign = Call("GET", "/payments/p1", {{"origin", "https://evil"}});
+  EXPECT_EQ(Header(foreign, "access-control-allow-origin"), "");
+  auto missing =
+      Call("GET", "/payments/zz", {{"origin", "https://app.example"}});
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(Header(missing, "access-control-allow-origin"),
+            "https://app.example");
+  auto pre = Call("OPTIONS", "/accounts/a1/payments",
+                  {{"origin", "https://app.example"},
+                   {"access-control-request-method", "GET"}});
+  EXPECT_EQ(pre.status, 204);
+  EXPECT_EQ(Header(pre, "access-control-allow-methods"), "GET, HEAD, OPTIONS");
+  EXPECT_NE(Header(pre, "access-control-allow-headers").find("if-none-match"),
+            std::string::npos);
+}
+
+TEST_F(ReadApiTest, OpenApiDescribesEveryRoute) {
+  auto r = Call("GET", "/openapi.json");
+  ASSERT_EQ(r.status, 200);
+  json::Value doc = Body(r);
+  EXPECT_EQ(doc.Find("openapi")->text(), "3.1.0");
+  const json::Value* paths = doc.Find("paths");
+  ASSERT_TRUE(paths);
+  EXPECT_EQ(paths->Find("/payments/{paymentId}")
+                ->Find("get")
+                ->Find("operationId")
+                ->text(),
+            "getPayment");
+  const json::Value* list =
+      paths->Find("/accounts/{accountId}/payments")->Find("get");
+  std::vector<std::string> names;
+  for (const json::Value& p : list->Find("parameters")->items())
+    names.push_back(p.Find("name")->text());
+  EXPECT_EQ(names, (std::vector<std::string>{"accountId", "limit", "cursor",
+                                             "order", "from", "to", "prefix"}));
+}
+
+TEST_F(ReadApiTest, ConfigErrorsNameTheRoute) {
+  Route r;
+  r.name = "x";
+  r.path = "/a/{id}/{id}";
+  r.table = "t";
+  auto s = api_->SetConfig(Config{{r}, {}, ""});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("route x"), std::string::npos) << s.message();
+  Route a = r, b = r;
+  a.path = "/a/{id}";
+  b.name = "y";
+  b.path = "/a/{other}";
+  s = api_->SetConfig(Config{{a, b}, {}, ""});
+  EXPECT_NE(s.message().find("another route"), std::string::npos)
+      << s.message();
+  // A missing table is the deployment's problem: 503, never 500 or 404.
+  Route t;
+  t.name = "t";
+  t.path = "/t/{id}";
+  t.table = "absent";
+  ASSERT_TRUE(api_->SetConfig(Config{{t}, {}, ""}).ok());
+  EXPECT_EQ(Call("GET", "/t/1").status, 503);
+}
+
+}  // namespace
+}  // namespace riffle::gateway
