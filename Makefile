@@ -9,7 +9,8 @@ PYTHON      ?= /usr/bin/python3
 CMAKE_FLAGS ?=
 
 .PHONY: all setup configure build run test unit-test asan-test integration-test \
-        bench format format-check clean
+        bench bench-kinesis bench-registry bench-dynamodb bench-avro bench-pipeline \
+        format format-check clean
 
 all: build
 
@@ -50,10 +51,29 @@ integration-test: build
 # minutes, never part of `make test`. BENCH_ARGS passes flags to bench/run,
 # e.g. BENCH_ARGS="--runs 5 --relaxed".
 BENCH_ARGS ?=
-bench: build
+# Benchmarks (never part of `make test`); figures in docs/benchmarks.md.
+bench: bench-kinesis bench-registry bench-dynamodb bench-avro bench-pipeline
+
+bench-kinesis: build
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target kinesis_load
 	$(PYTHON) bench/run --riffle $(abspath $(BUILD_DIR))/riffle \
 	  --load $(abspath $(BUILD_DIR))/bench/kinesis_load $(BENCH_ARGS)
+
+bench-registry: build
+	$(PYTHON) bench/registry_bench --riffle $(abspath $(BUILD_DIR))/riffle
+
+bench-dynamodb: build
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target dynamodb_load
+	bench/dynamodb_bench.sh $(abspath $(BUILD_DIR))
+
+bench-avro: build
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target avro_bench
+	$(BUILD_DIR)/bench/avro_bench --benchmark_min_time=0.5
+	node bench/avro_avsc.mjs 1
+
+bench-pipeline: build
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target pipeline_load
+	bench/pipeline_bench.sh $(abspath $(BUILD_DIR))
 
 format:
 	git ls-files '*.h' '*.cc' | xargs clang-format -i
