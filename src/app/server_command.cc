@@ -16,12 +16,17 @@
 #include <sstream>
 #include <thread>
 
+#include "app/stack_apply.h"
+#include "app/stack_file.h"
 #include "core/clock.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
 #include "functions/lambda_api.h"
 #include "functions/local_clients.h"
 #include "functions/service.h"
+#include "gateway/cursor.h"
+#include "gateway/read_api.h"
+#include "gateway/tables_client.h"
 #include "http/aws_json.h"
 #include "http/ops.h"
 #include "http/server.h"
@@ -155,11 +160,16 @@ int RunServer(const ServerConfig& config) {
     RLOG_ERROR("--tls-cert and --tls-key go together");
     return 2;
   }
+  // The stack file is read before anything opens, so that a mistake in it
+  // is reported at once and changes nothing.
+  std::optional<Stack> stack;
   if (!config.stack_file.empty()) {
-    // Better to refuse than to start without what the user declared.
-    RLOG_ERROR("--stack {}: stack files are not supported by this build yet",
-               config.stack_file);
-    return 2;
+    auto parsed = LoadStack(config.stack_file);
+    if (!parsed.ok()) {
+      RLOG_ERROR("{}", parsed.status().message());
+      return 2;
+    }
+    stack = std::move(parsed).value();
   }
 
   // Block the shutdown signals in every thread; the main thread waits for
@@ -230,6 +240,16 @@ int RunServer(const ServerConfig& config) {
   // DynamoDB tables, in the same store ("tables" family).
   auto table_service = std::make_unique<tables::Service>(*store);
 
+  // The read API over the tables; its routes come from the stack file.
+  auto cursor_secret =
+      gateway::LoadOrCreateSecret(data_dir / "gateway" / "cursor.key");
+  if (!cursor_secret.ok()) {
+    RLOG_ERROR("{}", cursor_secret.status().ToString());
+    return 1;
+  }
+  gateway::LocalTablesClient read_tables(*table_service);
+  gateway::ReadApi read_api(read_tables, std::move(cursor_secret).value());
+
   http::AwsJsonRouter router;
   router.AddService(streams::MakeKinesisApi(*streams, *blocking));
   router.AddService(tables::MakeDynamoDbApi(*table_service, *blocking));
@@ -258,11 +278,8 @@ int RunServer(const ServerConfig& config) {
   http::Server registry(
       io, options("registry", config.registry_port),
       http::MakeOpsHandler(registry::MakeConfluentApi(*schema_registry)));
-  http::Server web(
-      io, options("http", config.http_port),
-      http::MakeOpsHandler([](http::Request, http::Responder respond) {
-        respond(JsonNotFound());
-      }));
+  http::Server web(io, options("http", config.http_port),
+                   http::MakeOpsHandler(read_api.AsHandler()));
   for (http::Server* s : {&aws, &registry, &web}) {
     if (Status st = s->Listen(); !st.ok()) {
       RLOG_ERROR("cannot listen: {}", st.ToString());
@@ -308,20 +325,44 @@ int RunServer(const ServerConfig& config) {
     }
   });
 
-  if (Status s = WriteEndpoints(data_dir, aws.url(), registry.url(), web.url());
-      !s.ok()) {
-    RLOG_ERROR("{}", s.message());
-    return 1;
+  // The stack, once every service is open and the I/O threads run (the
+  // registry completes its writes through them), before the server is
+  // announced ready: clients never see a half-applied stack.
+  int exit_code = 0;
+  if (stack) {
+    std::printf("applying %s\n", stack->file.string().c_str());
+    StackTargets targets{schema_registry.get(), streams.get(),
+                         table_service.get(), function_service.get(),
+                         &read_api};
+    Status s = ApplyStack(*stack, targets, [](const std::string& line) {
+      std::printf("  %s\n", line.c_str());
+      std::fflush(stdout);
+    });
+    if (!s.ok()) {
+      RLOG_ERROR("{}: {}", stack->file.string(), s.message());
+      exit_code = 1;
+    }
   }
-  RLOG_INFO("riffle ready: aws={} registry={} http={} data={} durability={}",
-            aws.url(), registry.url(), web.url(), data_dir.string(),
-            config.durability);
-  if (config.print_welcome) PrintWelcome(aws.url(), registry.url(), web.url());
+  if (exit_code == 0) {
+    if (Status s =
+            WriteEndpoints(data_dir, aws.url(), registry.url(), web.url());
+        !s.ok()) {
+      RLOG_ERROR("{}", s.message());
+      exit_code = 1;
+    }
+  }
+  if (exit_code == 0) {
+    RLOG_INFO("riffle ready: aws={} registry={} http={} data={} durability={}",
+              aws.url(), registry.url(), web.url(), data_dir.string(),
+              config.durability);
+    if (config.print_welcome)
+      PrintWelcome(aws.url(), registry.url(), web.url());
 
-  int sig = 0;
-  sigwait(&signals, &sig);
-  RLOG_INFO("received {}, shutting down",
-            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    int sig = 0;
+    sigwait(&signals, &sig);
+    RLOG_INFO("received {}, shutting down",
+              sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  }
 
   for (http::Server* s : {&aws, &registry, &web}) s->StopAccepting();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -352,7 +393,7 @@ int RunServer(const ServerConfig& config) {
   table_service.reset();  // after the writes whose callbacks release locks
   fs::remove(data_dir / "endpoints.json", ec);
   RLOG_INFO("riffle stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace riffle::app

@@ -301,7 +301,8 @@ TEST_F(ReadApiTest, OrderAndSortKeyConditions) {
     auto r = Call("GET", target);
     EXPECT_EQ(r.status, 200) << target << " " << r.body;
     std::vector<std::string> ids;
-    for (const json::Value& item : Body(r).Find("items")->items())
+    json::Value body = Body(r);  // outlives the loop over its items
+    for (const json::Value& item : body.Find("items")->items())
       ids.push_back(item.Find("paymentId")->text());
     return ids;
   };

@@ -1,0 +1,180 @@
+#include "app/stack_file.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "gtest/gtest.h"
+
+namespace riffle::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StackFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("riffle_stack_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir_ / "fn");
+    std::ofstream(dir_ / "payment.avsc") << R"({"type":"string"})";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result<Stack> Parse(const std::string& text) {
+    return ParseStack(dir_ / "stack.yaml", text);
+  }
+  // The error message, or "ok".
+  std::string Error(const std::string& text) {
+    auto s = Parse(text);
+    return s.ok() ? "ok" : s.status().message();
+  }
+
+  fs::path dir_;
+};
+
+constexpr char kFull[] = R"(
+streams:
+  payments: {shards: 2, retention_hours: 48}
+  events: {mode: on-demand}
+schemas:
+  payments-value: {file: payment.avsc, compatibility: BACKWARD}
+tables:
+  payments:
+    partition_key: {name: paymentId, type: S}
+    ttl: expiresAt
+    indexes:
+      byAccount:
+        partition_key: {name: accountId}
+        sort_key: {name: createdAt, type: N}
+        projection: [amount]
+functions:
+  store:
+    runtime: riffle:avro-to-table
+    environment: {TABLE: payments}
+    concurrency: 2
+  echo:
+    runtime: provided.al2
+    code: fn
+    timeout_seconds: 10
+mappings:
+  - function: store
+    stream: payments
+    batch_size: 50
+    report_batch_item_failures: true
+    on_failure: events
+read_api:
+  title: Payments
+  cors: {allowed_origins: ["*"], max_age_seconds: 60}
+routes:
+  getPayment:
+    path: /payments/{paymentId}
+    action: get_item
+    table: payments
+  listPayments:
+    path: /accounts/{accountId}/payments
+    action: query
+    table: payments
+    index: byAccount
+    sort_key_params: {from: from, to: to}
+    limit: {default: 10, max: 50}
+    projection: [paymentId, amount]
+)";
+
+TEST_F(StackFileTest, EveryKind) {
+  auto s = Parse(kFull);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->streams.size(), 2u);
+  EXPECT_EQ(s->streams[0].name, "payments");
+  EXPECT_EQ(*s->streams[0].shards, 2);
+  EXPECT_EQ(s->streams[0].retention_hours, 48);
+  EXPECT_EQ(s->streams[1].mode, streams::StreamMode::kOnDemand);
+  ASSERT_EQ(s->schemas.size(), 1u);
+  EXPECT_EQ(s->schemas[0].schema, R"({"type":"string"})");
+  EXPECT_EQ(*s->schemas[0].compatibility, "BACKWARD");
+  ASSERT_EQ(s->tables.size(), 1u);
+  const tables::TableSpec& t = s->tables[0].spec;
+  EXPECT_EQ(t.key.hash.name, "paymentId");
+  EXPECT_FALSE(t.key.range);
+  ASSERT_EQ(t.indexes.size(), 1u);
+  EXPECT_EQ(t.indexes[0].key.range->type, tables::AttributeType::kN);
+  EXPECT_EQ(t.indexes[0].projection, tables::ProjectionType::kInclude);
+  EXPECT_EQ(t.attributes.size(), 3u);
+  EXPECT_EQ(*s->tables[0].ttl, "expiresAt");
+  ASSERT_EQ(s->functions.size(), 2u);
+  EXPECT_EQ(s->functions[0].config.environment.at("TABLE"), "payments");
+  EXPECT_EQ(*s->functions[0].concurrency, 2);
+  EXPECT_EQ(*s->functions[1].code, dir_ / "fn");
+  ASSERT_EQ(s->mappings.size(), 1u);
+  EXPECT_EQ(s->mappings[0].config.batch_size, 50);
+  EXPECT_EQ(s->mappings[0].config.starting_position,
+            functions::StartingPosition::kTrimHorizon);
+  EXPECT_EQ(s->mappings[0].on_failure_stream, "events");
+  ASSERT_EQ(s->read_api.routes.size(), 2u);
+  EXPECT_EQ(s->read_api.routes[1].kind, gateway::RouteKind::kQuery);
+  EXPECT_EQ(s->read_api.routes[1].max_limit, 50);
+  EXPECT_EQ(s->read_api.cors.allowed_origins,
+            std::vector<std::string>{"*"});
+}
+
+TEST_F(StackFileTest, EmptyStack) {
+  EXPECT_EQ(Error(""), "ok");
+  EXPECT_EQ(Error("streams: {}\n"), "ok");
+}
+
+// Each error names the file, the line and the field.
+TEST_F(StackFileTest, ErrorsNameFileLineAndField) {
+  std::string file = (dir_ / "stack.yaml").string();
+  struct Case {
+    const char* yaml;
+    std::string expected;  // after "FILE:"
+  } cases[] = {
+      {"streams:\n  s: {shards: two}\n",
+       "2: streams.s.shards: must be an integer"},
+      {"streams:\n  s: {shards: 0}\n",
+       "2: streams.s.shards: must be from 1 to 10000"},
+      {"streams:\n  s:\n    mode: fast\n",
+       "3: streams.s.mode: must be provisioned or on-demand"},
+      {"streams:\n  s: {}\n",
+       "2: streams.s.shards: is required for a provisioned stream"},
+      {"\n\nstreems: {}\n", "3: streems: unknown field"},
+      {"tables:\n  t:\n    partition_key: {name: id, type: X}\n",
+       "3: tables.t.partition_key.type: must be S, N or B"},
+      {"tables:\n  t:\n    sort_key: {name: id}\n",
+       "3: tables.t.partition_key: is required"},
+      {"tables:\n  t:\n    partition_key: {name: id}\n    shards: 1\n",
+       "4: tables.t.shards: unknown field"},
+      {"schemas:\n  s-value:\n    file: missing.avsc\n",
+       "3: schemas.s-value.file: cannot read"},
+      {"schemas:\n  s-value: {file: payment.avsc, compatibility: SOME}\n",
+       "2: schemas.s-value.compatibility: must be NONE"},
+      {"functions:\n  f:\n    runtime: cobol\n",
+       "3: functions.f.runtime: is not a runtime"},
+      {"functions:\n  f:\n    runtime: provided.al2\n",
+       "3: functions.f.code: is required"},
+      {"mappings:\n  - function: f\n    stream: s\n    batch_size: -5\n",
+       "4: mappings[0].batch_size: must be from 1 to 10000"},
+      {"mappings:\n  - function: f\n", "2: mappings[0].stream: is required"},
+      {"routes:\n  r:\n    path: /a/{id}\n    action: put\n    table: t\n",
+       "4: routes.r.action: must be get_item or query"},
+      {"routes:\n  r:\n    path: nope\n    action: get_item\n    table: t\n",
+       "3: routes.r: route r: path nope must be"},
+      {"tables:\n  t: {partition_key: {name: id}}\nroutes:\n  r:\n"
+       "    path: /a/{id}\n    action: query\n    table: t\n    index: i\n",
+       "8: routes.r.index: table t declares no index i"},
+      {"routes:\n  r:\n    path: /a/{id}\n    action: query\n    table: t\n"
+       "    limit: {max: 5000}\n",
+       "6: routes.r.limit.max: must be from 1 to 1000"},
+      {"streams: [1, 2\n", ""},  // YAML syntax: the parser's own words
+  };
+  for (const Case& c : cases) {
+    std::string e = Error(c.yaml);
+    EXPECT_EQ(e.rfind(file + ":" + c.expected, 0), 0u)
+        << "yaml:\n"
+        << c.yaml << "\ngot: " << e << "\nwant prefix: " << file << ":"
+        << c.expected;
+  }
+}
+
+}  // namespace
+}  // namespace riffle::app
