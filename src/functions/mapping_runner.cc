@@ -159,7 +159,7 @@ Result<std::map<std::string, ShardCheckpoint>> FileCheckpointStore::Load() {
   return shards_;
 }
 
-Status FileCheckpointStore::WriteLocked() {
+std::string FileCheckpointStore::SerializeLocked() const {
   json::Value shards = json::Value::Object();
   for (const auto& [id, cp] : shards_) {
     shards.Set(id,
@@ -169,14 +169,35 @@ Status FileCheckpointStore::WriteLocked() {
   }
   json::Value root = json::Value::Object();
   root.Set("shards", std::move(shards));
-  return WriteFileAtomically(path_, json::Serialize(root) + "\n");
+  return json::Serialize(root) + "\n";
 }
 
 Status FileCheckpointStore::Save(const std::string& shard_id,
                                  const ShardCheckpoint& checkpoint) {
-  std::lock_guard l(mu_);
+  std::unique_lock l(mu_);
   shards_[shard_id] = checkpoint;
-  return WriteLocked();
+  const uint64_t mine = ++updates_;
+  while (written_ < mine) {
+    if (writing_) {
+      written_cv_.wait(l);
+      continue;
+    }
+    // This thread writes everything saved so far, for itself and for the
+    // Saves that wait meanwhile.
+    writing_ = true;
+    const uint64_t covers = updates_;
+    std::string content = SerializeLocked();
+    l.unlock();
+    Status s = WriteFileAtomically(path_, content);
+    l.lock();
+    writing_ = false;
+    written_ = covers;
+    last_write_ = s;
+    written_cv_.notify_all();
+  }
+  // The write that covered this update (a later one may have replaced its
+  // status: it also covered this update, so its status is as good).
+  return last_write_;
 }
 
 MappingRunner::MappingRunner(MappingRunnerOptions options, RecordSource& source,

@@ -66,7 +66,10 @@ class StreamFailureDestination : public FailureDestination {
 // (write, fsync, rename) on every Save:
 //   {"shards": {"shardId-000000000000": {"checkpoint": "4959...",
 //                                         "shard_end": false}}}
-// Thread-safe (one mutex; a save is one small file).
+// Thread-safe. Saves from several shards share writes (group commit): a
+// Save that arrives while the file is being written waits for the next
+// write, which carries every update made meanwhile, so shards do not queue
+// one fsync each behind one another.
 class FileCheckpointStore : public CheckpointStore {
  public:
   explicit FileCheckpointStore(std::filesystem::path path)
@@ -76,11 +79,16 @@ class FileCheckpointStore : public CheckpointStore {
               const ShardCheckpoint& checkpoint) override;
 
  private:
-  Status WriteLocked();
+  std::string SerializeLocked() const;
   std::mutex mu_;
+  std::condition_variable written_cv_;
   const std::filesystem::path path_;
   bool loaded_ = false;
   std::map<std::string, ShardCheckpoint> shards_;
+  uint64_t updates_ = 0;  // Saves so far
+  uint64_t written_ = 0;  // Saves that the last completed write covered
+  bool writing_ = false;
+  Status last_write_;
 };
 
 // Writes `content` to `path` durably: a temporary file, fsync, rename, fsync
