@@ -77,8 +77,6 @@ Status ApplyStreams(const Stack& stack, streams::Service& streams,
       if (!c.ok()) return Context(c, what);
       d = streams.DescribeStream(s.name);
       if (!d.ok()) return Context(d.status(), what);
-      report(fmt::format("created stream {} ({} shards, {})", s.name,
-                         d->open_shard_count, streams::StreamModeName(s.mode)));
     } else {
       if (d->mode != s.mode) {
         Status c = streams.UpdateStreamMode(s.name, s.mode);
@@ -99,12 +97,16 @@ Status ApplyStreams(const Stack& stack, streams::Service& streams,
       if (!c.ok()) return Context(c, what);
       changes.push_back(fmt::format("retention {}h", s.retention_hours));
     }
-    if (!changes.empty()) {
+    if (created) {
+      report(fmt::format("created stream {} ({} shards, {}, {}h retention)",
+                         s.name, d->open_shard_count,
+                         streams::StreamModeName(s.mode), s.retention_hours));
+    } else if (!changes.empty()) {
       std::string list;
       for (const std::string& c : changes)
         list += (list.empty() ? "" : ", ") + c;
       report(fmt::format("updated stream {}: {}", s.name, list));
-    } else if (!created) {
+    } else {
       report("unchanged: stream " + s.name);
     }
   }
@@ -143,12 +145,6 @@ Status ApplyTables(const Stack& stack, tables::Service& tables,
       d = tables.CreateTable(t.spec);
       if (!d.ok()) return Context(d.status(), what);
       created = true;
-      std::string indexes;
-      for (const auto& i : t.spec.indexes)
-        indexes += (indexes.empty() ? "" : ", ") + i.name;
-      report(fmt::format("created table {} (key {}{}{})", name,
-                         KeyText(t.spec.key),
-                         indexes.empty() ? "" : "; indexes ", indexes));
     } else {
       // A key cannot change in place; recreating would drop the items.
       if (!SameKey(d->spec.key, t.spec.key)) {
@@ -189,12 +185,20 @@ Status ApplyTables(const Stack& stack, tables::Service& tables,
       if (!u.ok()) return Context(u.status(), what);
       changes.push_back(ttl.enabled ? "TTL on " + ttl.attribute : "TTL off");
     }
-    if (!changes.empty()) {
+    if (created) {
+      std::string indexes;
+      for (const auto& i : t.spec.indexes)
+        indexes += (indexes.empty() ? "" : ", ") + i.name;
+      report(fmt::format("created table {} (key {}{}{}{})", name,
+                         KeyText(t.spec.key),
+                         indexes.empty() ? "" : "; indexes ", indexes,
+                         t.ttl ? "; TTL on " + *t.ttl : ""));
+    } else if (!changes.empty()) {
       std::string list;
       for (const std::string& c : changes)
         list += (list.empty() ? "" : ", ") + c;
       report(fmt::format("updated table {}: {}", name, list));
-    } else if (!created) {
+    } else {
       report("unchanged: table " + name);
     }
   }
@@ -215,7 +219,6 @@ Status ApplyFunctions(const Stack& stack, functions::Service& functions,
         return Context(have.status(), what);
       auto c = functions.CreateFunction(f.config, code);
       if (!c.ok()) return Context(c.status(), what);
-      report(fmt::format("created function {} ({})", name, f.config.runtime));
     } else {
       functions::FunctionUpdate u;
       if (have->runtime != f.config.runtime) {
@@ -261,12 +264,14 @@ Status ApplyFunctions(const Stack& stack, functions::Service& functions,
       if (!s.ok()) return Context(s, what);
       changes.push_back("concurrency");
     }
-    if (!changes.empty()) {
+    if (!have.ok()) {
+      report(fmt::format("created function {} ({})", name, f.config.runtime));
+    } else if (!changes.empty()) {
       std::string list;
       for (const std::string& c : changes)
         list += (list.empty() ? "" : ", ") + c;
       report(fmt::format("updated function {}: {}", name, list));
-    } else if (have.ok()) {
+    } else {
       report("unchanged: function " + name);
     }
   }
@@ -292,7 +297,7 @@ Status ApplyMappings(const Stack& stack, streams::Service& streams,
     if (existing.empty()) {
       auto c = functions.CreateMapping(want);
       if (!c.ok()) return Context(c.status(), what);
-      report(fmt::format("created mapping {} (uuid {})", what, c->config.uuid));
+      report(fmt::format("created {} (uuid {})", what, c->config.uuid));
       continue;
     }
     const functions::MappingConfig& have = existing.front().config;

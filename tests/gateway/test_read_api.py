@@ -289,3 +289,68 @@ def test_stack_errors_name_file_line_and_field(riffle_factory, tmp_path):
                         "--stack", str(bad)], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2
     assert f"{bad}:3: tables.t.partition_key.type: must be S, N or B" in p.stdout + p.stderr
+
+
+FULL_STACK = """\
+streams:
+  full-payments: {shards: 2, retention_hours: 48}
+  full-dlq: {shards: 1}
+schemas:
+  full-payments-value: {file: schemas/payment.avsc, compatibility: BACKWARD}
+tables:
+  full-payments:
+    partition_key: {name: paymentId, type: S}
+    ttl: expiresAt
+functions:
+  full-store:
+    runtime: riffle:avro-to-table
+    environment: {RIFFLE_TABLE: full-payments}
+    concurrency: 2
+mappings:
+  - function: full-store
+    stream: full-payments
+    batch_size: 50
+    on_failure: full-dlq
+routes:
+  getPayment: {path: "/payments/{paymentId}", action: get_item, table: full-payments}
+"""
+
+
+@pytest.mark.needs_binary
+def test_every_kind_applies_in_order_then_changes_nothing(riffle_factory, tmp_path):
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "payment.avsc").write_text(
+        '{"type":"record","name":"Payment","fields":'
+        '[{"name":"paymentId","type":"string"}]}')
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(FULL_STACK)
+    s = riffle_factory(["--stack", str(stack)])
+    first = s.log()
+    order = ["set compatibility of full-payments-value to BACKWARD",
+             "registered schema full-payments-value version 1 (id 1)",
+             "created stream full-payments (2 shards, PROVISIONED, 48h retention)",
+             "created stream full-dlq (1 shards",
+             "created table full-payments (key paymentId S; TTL on expiresAt)",
+             "created function full-store (riffle:avro-to-table)",
+             "created mapping full-payments -> full-store",
+             "serving route getPayment"]
+    positions = [first.find(line) for line in order]
+    assert -1 not in positions, first
+    assert positions == sorted(positions), first
+    start = len(first)
+    s.restart()
+    second = s.log()[start:]
+    for line in ["unchanged: schema full-payments-value (version 1, id 1)",
+                 "unchanged: stream full-payments", "unchanged: stream full-dlq",
+                 "unchanged: table full-payments", "unchanged: function full-store",
+                 "unchanged: mapping full-payments -> full-store"]:
+        assert line in second, second
+    assert "created" not in second and "updated" not in second, second
+    # A changed stack is applied as a change.
+    stack.write_text(FULL_STACK.replace("batch_size: 50", "batch_size: 10")
+                     .replace("retention_hours: 48", "retention_hours: 72"))
+    start = len(s.log())
+    s.restart()
+    third = s.log()[start:]
+    assert "updated stream full-payments: retention 72h" in third, third
+    assert "updated mapping full-payments -> full-store" in third, third
