@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "app/avro_command.h"
+#include "app/record_commands.h"
 #include "app/server_command.h"
 #include "core/logging.h"
 
@@ -67,10 +68,14 @@ int main(int argc, char** argv) {
                    "Print the endpoints and example commands once ready");
 
   riffle::app::AvroCommand avro(&app);
+  riffle::app::ProduceCommand produce(&app);
+  riffle::app::TailCommand tail(&app);
 
   CLI11_PARSE(app, argc, argv);
   riffle::logging::Init(log_level);
   if (server->parsed()) return riffle::app::RunServer(config);
   if (avro.parsed()) return avro.Run();
+  if (produce.parsed()) return produce.Run();
+  if (tail.parsed()) return tail.Run();
   return 2;
 }
