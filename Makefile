@@ -25,8 +25,10 @@ configure: setup $(BUILD_DIR)/build.ninja
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The payments example (examples/payments/): the server with its stack, the
+# sample payments fed through `riffle produce`, and commands to try.
 run: build
-	$(BUILD_DIR)/riffle server --data-dir $(DATA_DIR) --print-help-on-ready
+	scripts/run-example $(abspath $(BUILD_DIR))/riffle $(DATA_DIR)
 
 test: build format-check unit-test asan-test integration-test
 

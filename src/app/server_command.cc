@@ -121,8 +121,10 @@ http::Response JsonNotFound() {
   return r;
 }
 
+// `stack`, when given, adds its read-API routes: path templates with every
+// query parameter they accept (fill in the {params}), and /openapi.json.
 void PrintWelcome(const std::string& aws, const std::string& registry,
-                  const std::string& http) {
+                  const std::string& http, const Stack* stack) {
   // Copy-pasteable commands: the aws CLI v2 and curl, with any credentials.
   std::string text = fmt::format(
       R"(
@@ -138,9 +140,26 @@ Try it (any credentials work locally):
   aws --endpoint-url {0} dynamodb create-table --table-name demo --attribute-definitions AttributeName=id,AttributeType=S --key-schema AttributeName=id,KeyType=HASH --billing-mode PAY_PER_REQUEST
   curl -s -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' --data '{{"schema": "\"string\""}}' {1}/subjects/demo-value/versions
 
-Stop with Ctrl-C.
 )",
       aws, registry, http);
+  if (stack != nullptr && !stack->read_api.routes.empty()) {
+    text += fmt::format("Read API (routes of {}):\n",
+                        stack->file.filename().string());
+    for (const gateway::Route& route : stack->read_api.routes) {
+      std::string params;
+      if (route.kind == gateway::RouteKind::kQuery) {
+        params = "?limit=N&order=asc|desc&cursor=C";
+        for (const std::string* p : {&route.sort_key.from, &route.sort_key.to,
+                                     &route.sort_key.prefix}) {
+          if (!p->empty()) params += "&" + *p + "=V";
+        }
+      }
+      text +=
+          fmt::format("  {} {}{}{}\n", route.method, http, route.path, params);
+    }
+    text += fmt::format("  curl -s {}/openapi.json\n\n", http);
+  }
+  text += "Stop with Ctrl-C.\n";
   std::fputs(text.c_str(), stdout);
   std::fflush(stdout);
 }
@@ -356,7 +375,8 @@ int RunServer(const ServerConfig& config) {
               aws.url(), registry.url(), web.url(), data_dir.string(),
               config.durability);
     if (config.print_welcome)
-      PrintWelcome(aws.url(), registry.url(), web.url());
+      PrintWelcome(aws.url(), registry.url(), web.url(),
+                   stack ? &*stack : nullptr);
 
     int sig = 0;
     sigwait(&signals, &sig);
