@@ -1,5 +1,9 @@
 #include "core/thread_pool.h"
 
+#include <exception>
+
+#include "core/logging.h"
+
 namespace riffle {
 
 ThreadPool::ThreadPool(int threads) {
@@ -33,7 +37,16 @@ void ThreadPool::Run() {
       work = std::move(queue_.front());
       queue_.pop_front();
     }
-    work();
+    // The one catch-all for posted work: an exception must not end the
+    // process. Handlers that posted themselves here still answer: their
+    // responders reply 500 when dropped unanswered.
+    try {
+      work();
+    } catch (const std::exception& e) {
+      RLOG_ERROR("unexpected exception in posted work: {}", e.what());
+    } catch (...) {
+      RLOG_ERROR("unexpected exception in posted work");
+    }
   }
 }
 

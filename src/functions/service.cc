@@ -265,10 +265,17 @@ Service::~Service() {
   // Fails in-flight invocations, which releases the shard threads.
   for (auto& f : functions)
     f->runtime->Shutdown(Unavailable("riffle is shutting down"));
+  // Join outside mu_: a shard thread finishing its step may still take it.
+  std::vector<std::unique_ptr<MappingRunner>> runners;
   {
     std::lock_guard l(mu_);
     for (auto& [id, m] : mappings_)
-      if (m->runner) m->runner->Join();
+      if (m->runner) runners.push_back(std::move(m->runner));
+  }
+  for (auto& r : runners) r->Join();
+  runners.clear();
+  {
+    std::lock_guard l(mu_);
     mappings_.clear();
   }
   Wake();
@@ -858,10 +865,17 @@ Status Service::StartMapping(Mapping& m) {
 }
 
 void Service::StopMapping(Mapping& m) {
-  if (!m.runner) return;
-  m.runner->Stop();
-  m.runner->Join();
-  m.runner.reset();
+  // Detach the runner under mu_ so that concurrent readers (GetMapping,
+  // ListMappings) see either it or nothing; stop and join it outside the
+  // lock, since its threads take mu_ on their way out.
+  std::unique_ptr<MappingRunner> runner;
+  {
+    std::lock_guard l(mu_);
+    runner = std::move(m.runner);
+  }
+  if (!runner) return;
+  runner->Stop();
+  runner->Join();
 }
 
 MappingStatus Service::StatusOf(const Mapping& m) const {

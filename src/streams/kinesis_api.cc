@@ -49,6 +49,15 @@ bool MatchesStreamArn(std::string_view arn) {
 
 double EpochSeconds(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
 
+// A client's epoch-seconds timestamp in ms, clamped to what int64 holds
+// (converting an out-of-range double is undefined behaviour).
+int64_t EpochSecondsToMillis(double seconds) {
+  double ms = std::round(seconds * 1000);
+  if (!(ms > -9.2e18)) return INT64_MIN / 2;  // also NaN
+  if (ms > 9.2e18) return INT64_MAX / 2;
+  return static_cast<int64_t>(ms);
+}
+
 // Everything an operation needs; shared by the operations of one API.
 struct Context {
   Service& service;
@@ -452,7 +461,7 @@ class KinesisApi {
           filter.type = it->second;
       }
       if (shard) filter.shard_id = *shard;
-      if (ts) filter.timestamp_ms = static_cast<int64_t>(*ts * 1000);
+      if (ts) filter.timestamp_ms = EpochSecondsToMillis(*ts);
       if (in.ok() && filter.type == ShardFilterType::kAfterShardId && !shard) {
         return reply.Error({"InvalidArgumentException",
                             "Must specify ShardId in ShardFilter when the Type "
@@ -489,7 +498,13 @@ class KinesisApi {
       name = stream->text();
       after = static_cast<int>(*last->AsInt64());
       if (const json::Value* f = t->Find("filter")) {
-        filter.type = static_cast<ShardFilterType>(f->AsInt64().value_or(0));
+        int64_t type = f->AsInt64().value_or(-1);
+        if (type < static_cast<int64_t>(ShardFilterType::kNone) ||
+            type > static_cast<int64_t>(ShardFilterType::kFromTimestamp)) {
+          return reply.Error(
+              {"InvalidArgumentException", "Invalid NextToken.", 400});
+        }
+        filter.type = static_cast<ShardFilterType>(type);
         filter.timestamp_ms =
             t->Find("ts") ? t->Find("ts")->AsInt64().value_or(0) : 0;
         filter.shard_id = t->Find("shard") ? t->Find("shard")->text() : "";
@@ -704,7 +719,7 @@ class KinesisApi {
            "AT_TIMESTAMP. Current request has no timestamp parameter.",
            400});
     }
-    int64_t ts_ms = ts ? static_cast<int64_t>(std::llround(*ts * 1000)) : 0;
+    int64_t ts_ms = ts ? EpochSecondsToMillis(*ts) : 0;
     if (it == IteratorType::kAtTimestamp) {
       int64_t now = ctx_.service.options().now_ms();
       if (ts_ms > now) {

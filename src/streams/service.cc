@@ -1099,7 +1099,8 @@ class Service::Impl {
                       shard_id, it->stream_name, Account()));
     }
     std::shared_lock lock(s->mu);
-    if (it->shard_index >= static_cast<int>(s->shards.size())) {
+    if (it->shard_index < 0 ||
+        it->shard_index >= static_cast<int>(s->shards.size())) {
       return NotFound(
           fmt::format("Shard {} in stream {} under account {} does not exist",
                       shard_id, it->stream_name, Account()));

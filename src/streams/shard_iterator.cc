@@ -1,5 +1,7 @@
 #include "streams/shard_iterator.h"
 
+#include <cstdint>
+
 #include "core/base64.h"
 #include "core/bytes.h"
 #include "core/crc32c.h"
@@ -40,7 +42,11 @@ std::optional<ShardIterator> ShardIterator::Decode(std::string_view token) {
   ShardIterator it;
   it.stream_epoch_ms = static_cast<int64_t>(bytes::DecodeFixed64(p));
   it.issued_ms = static_cast<int64_t>(bytes::DecodeFixed64(p + 8));
-  it.shard_index = static_cast<int>(bytes::DecodeFixed32(p + 16));
+  uint32_t shard_index = bytes::DecodeFixed32(p + 16);
+  // The checksum only catches accidents; a forged token must still never
+  // name a negative shard.
+  if (shard_index > static_cast<uint32_t>(INT32_MAX)) return std::nullopt;
+  it.shard_index = static_cast<int>(shard_index);
   it.offset = bytes::DecodeFixed64(p + 20);
   it.stream_name.assign(raw->data() + kFixedSize, body - kFixedSize);
   return it;

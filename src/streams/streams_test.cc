@@ -96,6 +96,10 @@ TEST(ShardIterator, RoundTripAndTamper) {
   bad[5] = bad[5] == 'A' ? 'B' : 'A';
   EXPECT_FALSE(ShardIterator::Decode(bad).has_value());
   EXPECT_FALSE(ShardIterator::Decode("not-an-iterator").has_value());
+  // A token whose checksum is right but whose shard index is negative.
+  ShardIterator negative = it;
+  negative.shard_index = -1;
+  EXPECT_FALSE(ShardIterator::Decode(negative.Encode()).has_value());
 }
 
 class ServiceTest : public ::testing::Test {
