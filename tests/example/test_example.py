@@ -6,6 +6,7 @@ through `riffle tail`.
 
 import importlib.util
 import json
+import signal
 import subprocess
 import time
 import urllib.error
@@ -217,3 +218,40 @@ def test_tail_from_latest_follows_new_records(server):
     assert tail.returncode == 0, err.decode()
     ids = sorted(json.loads(line)["paymentId"] for line in out.decode().splitlines())
     assert ids == ["late-0", "late-1"]
+
+
+def test_make_run_script_starts_feeds_and_stops(tmp_path):
+    # What `make run` runs (scripts/run-example), on free ports so that it
+    # cannot collide with a server already on the defaults.
+    script = EXAMPLE.parent.parent / "scripts" / "run-example"
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [str(script), ROOT.RIFFLE_BIN, str(data), "--aws-port", "0",
+         "--registry-port", "0", "--http-port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, "run-example ended early:\n" + "".join(lines)
+            lines.append(line)
+            if line.startswith("Watch the stream"):
+                break
+        out = "".join(lines)
+        assert f"put {len(SAMPLES)} records on stream payments" in out, out
+        assert "Read API (routes of stack.yaml):" in out, out
+        http = json.loads((data / "endpoints.json").read_text())["http"]
+        # The printed commands name the server's real URL.
+        assert f"curl -s {http}/payments/pay-0001" in out, out
+        deadline = time.monotonic() + 30
+        while get(f"{http}/payments/pay-0001")[0] != 200:
+            assert time.monotonic() < deadline, out
+            time.sleep(0.2)
+        # Ctrl-C stops the server cleanly and the script with it.
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out + rest
+    assert "riffle stopped" in rest, rest
