@@ -1278,6 +1278,10 @@ void Server::StopAccepting() {
 }
 
 void Server::CloseAll() {
+  // From here on no handler runs: the services behind them are about to be
+  // torn down, and a request that finishes parsing before its connection's
+  // posted Close() must not reach them.
+  impl_->handler_disabled.store(true);
   StopAccepting();
   for (auto& conn : impl_->Snapshot()) {
     asio::post(conn->executor(), [conn] { conn->Close(); });
