@@ -122,6 +122,10 @@ size_t ProcessRuntime::queued() const {
   return queue_.size();
 }
 
+// Invocations waiting for a process, per function. Beyond it callers get
+// 429 (as from Lambda) instead of the server holding ever more payloads.
+constexpr size_t kMaxQueuedInvocations = 256;
+
 void ProcessRuntime::Invoke(std::string payload, std::string client_context,
                             InvokeCallback done) {
   auto inv = std::make_shared<Invocation>();
@@ -138,7 +142,10 @@ void ProcessRuntime::Invoke(std::string payload, std::string client_context,
       r.status = NotFound("Function not found: " + function_name_);
       r.request_id = inv->request_id;
       after.push_back([d = inv->done, r] { d(r); });
-    } else if (spec_.max_processes <= 0) {
+    } else if (spec_.max_processes <= 0 ||
+               queue_.size() >= kMaxQueuedInvocations) {
+      // A bounded queue: asynchronous invokes of a slow function must not
+      // hold unbounded payloads in memory. Lambda answers 429 too.
       InvokeResult r;
       r.status = ResourceExhausted("Rate Exceeded.");
       r.request_id = inv->request_id;
