@@ -257,18 +257,29 @@ int TailCommand::Run() {
             auto d = decoders.find(framed->schema_id);
             if (d == decoders.end()) {
               auto schema = registry.ById(framed->schema_id);
-              if (!schema.ok()) return fail(schema.status().message());
-              auto decoder = avro::Decoder::Create(*schema);
-              if (!decoder.ok()) return fail(decoder.status().message());
-              d = decoders.emplace(framed->schema_id, *decoder).first;
+              // An unknown id is this record's problem; an unreachable
+              // registry is everyone's.
+              if (!schema.ok() &&
+                  schema.status().code() != StatusCode::kNotFound) {
+                return fail(schema.status().message());
+              }
+              if (schema.ok()) {
+                auto decoder = avro::Decoder::Create(*schema);
+                if (!decoder.ok()) return fail(decoder.status().message());
+                d = decoders.emplace(framed->schema_id, *decoder).first;
+              } else {
+                s = schema.status();
+              }
             }
-            const size_t mark = out.size();
-            s = d->second->DecodeJsonExact(framed->payload, format, &out);
-            if (s.ok()) {
-              out.push_back('\n');
-              ++printed;
-            } else {
-              out.resize(mark);
+            if (d != decoders.end()) {
+              const size_t mark = out.size();
+              s = d->second->DecodeJsonExact(framed->payload, format, &out);
+              if (s.ok()) {
+                out.push_back('\n');
+                ++printed;
+              } else {
+                out.resize(mark);
+              }
             }
           }
           if (!s.ok()) {

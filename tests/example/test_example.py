@@ -255,3 +255,28 @@ def test_make_run_script_starts_feeds_and_stops(tmp_path):
         proc.kill()
     assert proc.returncode == 0, out + rest
     assert "riffle stopped" in rest, rest
+
+
+def test_tail_skips_records_it_cannot_decode(server):
+    import boto3
+    kinesis = boto3.client("kinesis", endpoint_url=server.aws)
+    kinesis.create_stream(StreamName="tail-mixed", ShardCount=1)
+    good = riffle(*produce_args(server)[:5], "--stream", "tail-mixed",
+                  "--subject", "payments-value",
+                  stdin=(json.dumps(SAMPLES[0]) + "\n").encode())
+    kinesis.put_record(StreamName="tail-mixed", Data=b"not avro",
+                       PartitionKey="k")
+    kinesis.put_record(StreamName="tail-mixed",
+                       Data=b"\x00\x00\x00\x03\xe7rest", PartitionKey="k")
+    assert good.returncode == 0, good.stderr.decode()
+    again = riffle(*produce_args(server)[:5], "--stream", "tail-mixed",
+                   "--subject", "payments-value",
+                   stdin=(json.dumps(SAMPLES[1]) + "\n").encode())
+    assert again.returncode == 0, again.stderr.decode()
+    r = riffle("tail", "--endpoint", server.aws,
+               "--registry", server.endpoints["registry"],
+               "--stream", "tail-mixed", "--max", "2")
+    assert r.returncode == 0, r.stderr.decode()
+    ids = [json.loads(line)["paymentId"] for line in r.stdout.decode().splitlines()]
+    assert ids == [SAMPLES[0]["paymentId"], SAMPLES[1]["paymentId"]]
+    assert r.stderr.decode().count("cannot decode") == 2, r.stderr.decode()
