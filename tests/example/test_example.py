@@ -280,3 +280,41 @@ def test_tail_skips_records_it_cannot_decode(server):
     ids = [json.loads(line)["paymentId"] for line in r.stdout.decode().splitlines()]
     assert ids == [SAMPLES[0]["paymentId"], SAMPLES[1]["paymentId"]]
     assert r.stderr.decode().count("cannot decode") == 2, r.stderr.decode()
+
+
+def test_tail_reads_parents_before_children_across_a_reshard(server):
+    import boto3
+    kinesis = boto3.client("kinesis", endpoint_url=server.aws)
+    kinesis.create_stream(StreamName="tail-reshard", ShardCount=1)
+
+    def produce(records):
+        r = riffle(*produce_args(server)[:5], "--stream", "tail-reshard",
+                   "--subject", "payments-value", "--partition-key-field",
+                   "accountId",
+                   stdin="".join(json.dumps(p) + "\n" for p in records).encode())
+        assert r.returncode == 0, r.stderr.decode()
+
+    first = [dict(p, paymentId=f"r1-{i:02d}") for i, p in enumerate(SAMPLES[:30])]
+    second = [dict(p, paymentId=f"r2-{i:02d}") for i, p in enumerate(SAMPLES[30:])]
+    produce(first)
+    kinesis.update_shard_count(StreamName="tail-reshard", TargetShardCount=2,
+                               ScalingType="UNIFORM_SCALING")
+    deadline = time.monotonic() + 20
+    while kinesis.describe_stream_summary(StreamName="tail-reshard")[
+            "StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    produce(second)
+    r = riffle("tail", "--endpoint", server.aws,
+               "--registry", server.endpoints["registry"],
+               "--stream", "tail-reshard", "--max", str(len(SAMPLES)))
+    assert r.returncode == 0, r.stderr.decode()
+    records = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert len(records) == len(SAMPLES)
+    # Every account's records in input order: the parent's (r1-*) before
+    # its children's (r2-*).
+    for account in {p["accountId"] for p in SAMPLES}:
+        got = [p["paymentId"] for p in records if p["accountId"] == account]
+        want = [p["paymentId"] for p in first + second
+                if p["accountId"] == account]
+        assert got == want
