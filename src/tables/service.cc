@@ -63,10 +63,33 @@ class Service::KeyLocks {
       next = std::move(it->second.front());
       it->second.pop_front();
     }
-    next();  // the key stays held, now by `next`
+    RunIteratively(std::move(next));  // the key stays held, now by `next`
   }
 
  private:
+  // Runs `work`, unless this thread is already inside a RunIteratively
+  // further up its stack: then it queues `work` for that outer call. A
+  // waiter that fails at once releases the key from inside Release, and a
+  // long queue of such waiters must not become a deep recursion.
+  static void RunIteratively(Work work) {
+    thread_local std::deque<Work>* pending = nullptr;
+    if (pending != nullptr) {
+      pending->push_back(std::move(work));
+      return;
+    }
+    std::deque<Work> queue;
+    queue.push_back(std::move(work));
+    pending = &queue;
+    struct Reset {
+      ~Reset() { pending = nullptr; }
+    } reset;
+    while (!queue.empty()) {
+      Work next = std::move(queue.front());
+      queue.pop_front();
+      next();
+    }
+  }
+
   std::mutex mu_;
   // Held keys and the work waiting for each.
   std::unordered_map<std::string, std::deque<Work>> held_;
