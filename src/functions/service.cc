@@ -129,12 +129,28 @@ Result<uint64_t> Unzip(const std::string& data, const fs::path& dest) {
     }
     if (n < 0) status = InvalidArgument("Could not unzip uploaded file.");
     ::fchmod(fd, mode);
+    // The function's metadata, written durably next, will point at this
+    // code: it must be on disk first.
+    if (status.ok() && ::fsync(fd) != 0)
+      status = Internal("cannot sync " + out.string());
     ::close(fd);
     zip_fclose(zf);
   }
   zip_close(za);  // also frees src
   zip_error_fini(&error);
   if (!status.ok()) return status;
+  // Directory entries too, so that the files' names survive a crash.
+  std::vector<fs::path> dirs = {dest, dest.parent_path()};
+  for (auto it = fs::recursive_directory_iterator(dest, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory(ec)) dirs.push_back(it->path());
+  }
+  for (const fs::path& d : dirs) {
+    int dfd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) continue;
+    ::fsync(dfd);
+    ::close(dfd);
+  }
   return total;
 }
 
