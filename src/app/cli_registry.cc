@@ -1,5 +1,6 @@
 #include "app/cli_registry.h"
 
+#include <cctype>
 #include <string_view>
 
 #include "json/json.h"
