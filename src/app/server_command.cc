@@ -121,8 +121,9 @@ http::Response JsonNotFound() {
   return r;
 }
 
-// `stack`, when given, adds its read-API routes: path templates with every
-// query parameter they accept (fill in the {params}), and /openapi.json.
+// `stack`, when given, adds its read-API routes: the curl commands of each
+// route's examples, or else its path template with every query parameter
+// it accepts (fill in the {params}); and /openapi.json.
 void PrintWelcome(const std::string& aws, const std::string& registry,
                   const std::string& http, const Stack* stack) {
   // Copy-pasteable commands: the aws CLI v2 and curl, with any credentials.
@@ -146,6 +147,14 @@ Try it (any credentials work locally):
     text += fmt::format("Read API (routes of {}):\n",
                         stack->file.filename().string());
     for (const gateway::Route& route : stack->read_api.routes) {
+      if (auto it = stack->route_examples.find(route.name);
+          it != stack->route_examples.end()) {
+        // Quoted: the shell must not read `&` or `?`.
+        for (const std::string& example : it->second) {
+          text += fmt::format("  curl -s '{}{}'\n", http, example);
+        }
+        continue;
+      }
       std::string params;
       if (route.kind == gateway::RouteKind::kQuery) {
         params = "?limit=N&order=asc|desc&cursor=C";

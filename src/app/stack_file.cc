@@ -496,7 +496,7 @@ class Parser {
                   const YAML::Node& body, const YAML::Node&) {
     if (!Map(body, field,
              {"method", "path", "action", "table", "index", "projection",
-              "sort_key_params", "limit", "description"})) {
+              "sort_key_params", "limit", "description", "examples"})) {
       return false;
     }
     gateway::Route r;
@@ -510,6 +510,15 @@ class Parser {
         !String(body, field, "description", &r.description) ||
         !StringList(body, field, "projection", &r.projection)) {
       return false;
+    }
+    std::vector<std::string> examples;
+    if (!StringList(body, field, "examples", &examples)) return false;
+    for (const std::string& e : examples) {
+      // Printed after the server's URL by --print-help-on-ready.
+      if (e.empty() || e.front() != '/') {
+        return Fail(body["examples"], field + ".examples",
+                    "each example is a path starting with /");
+      }
     }
     if (action == "get_item") {
       r.kind = gateway::RouteKind::kGetItem;
@@ -563,6 +572,7 @@ class Parser {
                     fmt::format("route {} serves it already", other.name));
       }
     }
+    if (!examples.empty()) stack_.route_examples[r.name] = std::move(examples);
     stack_.read_api.routes.push_back(std::move(r));
     return true;
   }

@@ -59,6 +59,9 @@ struct Stack {
   std::vector<StackFunction> functions;
   std::vector<StackMapping> mappings;
   gateway::Config read_api;  // routes and CORS
+  // Example requests per route name (`routes.<name>.examples`): paths
+  // below the http URL, shown by --print-help-on-ready as curl commands.
+  std::map<std::string, std::vector<std::string>> route_examples;
 };
 
 // Parses `text` as the stack file `file` (whose directory relative paths

@@ -79,6 +79,7 @@ routes:
     sort_key_params: {from: from, to: to}
     limit: {default: 10, max: 50}
     projection: [paymentId, amount]
+    examples: ["/accounts/a-1/payments?limit=5"]
 )";
 
 TEST_F(StackFileTest, EveryKind) {
@@ -113,8 +114,10 @@ TEST_F(StackFileTest, EveryKind) {
   ASSERT_EQ(s->read_api.routes.size(), 2u);
   EXPECT_EQ(s->read_api.routes[1].kind, gateway::RouteKind::kQuery);
   EXPECT_EQ(s->read_api.routes[1].max_limit, 50);
-  EXPECT_EQ(s->read_api.cors.allowed_origins,
-            std::vector<std::string>{"*"});
+  ASSERT_EQ(s->route_examples.size(), 1u);
+  EXPECT_EQ(s->route_examples.at("listPayments"),
+            std::vector<std::string>{"/accounts/a-1/payments?limit=5"});
+  EXPECT_EQ(s->read_api.cors.allowed_origins, std::vector<std::string>{"*"});
 }
 
 TEST_F(StackFileTest, EmptyStack) {
@@ -157,6 +160,9 @@ TEST_F(StackFileTest, ErrorsNameFileLineAndField) {
       {"mappings:\n  - function: f\n", "2: mappings[0].stream: is required"},
       {"routes:\n  r:\n    path: /a/{id}\n    action: put\n    table: t\n",
        "4: routes.r.action: must be get_item or query"},
+      {"routes:\n  r:\n    path: /a/{id}\n    action: get_item\n"
+       "    table: t\n    examples: [a/1]\n",
+       "6: routes.r.examples: each example is a path starting with /"},
       {"routes:\n  r:\n    path: nope\n    action: get_item\n    table: t\n",
        "3: routes.r: route r: path nope must be"},
       {"tables:\n  t: {partition_key: {name: id}}\nroutes:\n  r:\n"

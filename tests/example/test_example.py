@@ -6,8 +6,10 @@ through `riffle tail`.
 
 import importlib.util
 import json
+import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -230,28 +232,40 @@ def test_make_run_script_starts_feeds_and_stops(tmp_path):
          "--registry-port", "0", "--http-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
+    # readline() blocks: a watchdog ends a script that never gets there.
+    watchdog = threading.Timer(60, proc.kill)
+    watchdog.start()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while True:
             line = proc.stdout.readline()
             assert line, "run-example ended early:\n" + "".join(lines)
             lines.append(line)
-            if line.startswith("Watch the stream"):
+            # Its last words once the samples are in.
+            if line.startswith("Stop with Ctrl-C.") and any(
+                    "The payments example is running" in x for x in lines):
                 break
         out = "".join(lines)
         assert f"put {len(SAMPLES)} records on stream payments" in out, out
         assert "Read API (routes of stack.yaml):" in out, out
         http = json.loads((data / "endpoints.json").read_text())["http"]
-        # The printed commands name the server's real URL.
-        assert f"curl -s {http}/payments/pay-0001" in out, out
+        # The welcome text shows the routes' examples as curl commands on
+        # the server's real URL; each works once the samples are stored.
+        urls = re.findall(r"^  curl -s '([^']+)'$", out, re.MULTILINE)
+        assert f"{http}/payments/pay-0001" in urls, out
+        assert len(urls) == 3, out
         deadline = time.monotonic() + 30
         while get(f"{http}/payments/pay-0001")[0] != 200:
             assert time.monotonic() < deadline, out
             time.sleep(0.2)
+        for url in urls:
+            status, body = get(url)
+            assert status == 200, (url, body)
+            assert body.get("items", [body]), (url, body)
         # Ctrl-C stops the server cleanly and the script with it.
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=30)
     finally:
+        watchdog.cancel()
         proc.kill()
     assert proc.returncode == 0, out + rest
     assert "riffle stopped" in rest, rest
