@@ -121,6 +121,23 @@ void WriteShard(Writer& w, const ShardDescription& s) {
   w.EndObject();
 }
 
+// The members DescribeStream and DescribeStreamSummary share: retention,
+// creation time, and the settings riffle does not vary (no enhanced
+// monitoring, no server-side encryption).
+void WriteRetentionAndSettings(Writer& w, const StreamDescription& d) {
+  w.Key("RetentionPeriodHours").Int(d.retention_hours);
+  w.Key("StreamCreationTimestamp").Double(EpochSeconds(d.created_ms));
+  w.Key("EnhancedMonitoring")
+      .BeginArray()
+      .BeginObject()
+      .Key("ShardLevelMetrics")
+      .BeginArray()
+      .EndArray()
+      .EndObject()
+      .EndArray();
+  w.Key("EncryptionType").String("NONE");
+}
+
 void WriteMode(Writer& w, StreamMode mode) {
   w.Key("StreamModeDetails")
       .BeginObject()
@@ -324,17 +341,7 @@ class KinesisApi {
     }
     w.EndArray();
     w.Key("HasMoreShards").Bool(more);
-    w.Key("RetentionPeriodHours").Int(d->retention_hours);
-    w.Key("StreamCreationTimestamp").Double(EpochSeconds(d->created_ms));
-    w.Key("EnhancedMonitoring")
-        .BeginArray()
-        .BeginObject()
-        .Key("ShardLevelMetrics")
-        .BeginArray()
-        .EndArray()
-        .EndObject()
-        .EndArray();
-    w.Key("EncryptionType").String("NONE");
+    WriteRetentionAndSettings(w, *d);
     w.EndObject().EndObject();
     reply.Ok(std::move(out));
   }
@@ -352,17 +359,7 @@ class KinesisApi {
     w.Key("StreamARN").String(d->arn);
     w.Key("StreamStatus").String(StreamStatusName(d->status));
     WriteMode(w, d->mode);
-    w.Key("RetentionPeriodHours").Int(d->retention_hours);
-    w.Key("StreamCreationTimestamp").Double(EpochSeconds(d->created_ms));
-    w.Key("EnhancedMonitoring")
-        .BeginArray()
-        .BeginObject()
-        .Key("ShardLevelMetrics")
-        .BeginArray()
-        .EndArray()
-        .EndObject()
-        .EndArray();
-    w.Key("EncryptionType").String("NONE");
+    WriteRetentionAndSettings(w, *d);
     w.Key("OpenShardCount").Int(d->open_shard_count);
     w.Key("ConsumerCount").Int(0);
     w.EndObject().EndObject();
