@@ -1637,11 +1637,19 @@ class DynamoDbApi {
     };
   }
 
-  void PutItem(const AwsJsonCall& call, AwsJsonReply& reply) {
+  // PutItem and DeleteItem read the same members around one item-valued
+  // member ("Item" or "Key") and differ only in the service call.
+  using SingleWrite = void (Service::*)(const std::string& table, Item item,
+                                        ConditionalWrite options,
+                                        Service::WriteCallback done,
+                                        Service::FailureSink failure);
+
+  void SingleItemWrite(const AwsJsonCall& call, AwsJsonReply& reply,
+                       std::string_view member, SingleWrite write) {
     AwsInput in(call.body);
     auto table = TableNameOf(in);
-    const json::Value* item_json = in.Map("Item");
-    in.Required("Item", item_json != nullptr);
+    const json::Value* item_json = in.Map(member);
+    in.Required(member, item_json != nullptr);
     ExpressionMembers m = ReadExpressionMembers(in);
     auto rv = ReadReturnValues(in);
     CapacityDetail detail = ReadCapacityDetail(in);
@@ -1665,44 +1673,18 @@ class DynamoDbApi {
     options.return_old_on_failure = old_on_failure;
     auto failure = std::make_shared<Service::WriteFailure>();
     Item key_for_metrics = item;
-    service_.PutItem(*table, std::move(item), std::move(options),
-                     WriteReply(reply, *table, detail, metrics,
-                                std::move(key_for_metrics), failure),
-                     failure);
+    (service_.*write)(*table, std::move(item), std::move(options),
+                      WriteReply(reply, *table, detail, metrics,
+                                 std::move(key_for_metrics), failure),
+                      failure);
+  }
+
+  void PutItem(const AwsJsonCall& call, AwsJsonReply& reply) {
+    SingleItemWrite(call, reply, "Item", &Service::PutItem);
   }
 
   void DeleteItem(const AwsJsonCall& call, AwsJsonReply& reply) {
-    AwsInput in(call.body);
-    auto table = TableNameOf(in);
-    const json::Value* key_json = in.Map("Key");
-    in.Required("Key", key_json != nullptr);
-    ExpressionMembers m = ReadExpressionMembers(in);
-    auto rv = ReadReturnValues(in);
-    CapacityDetail detail = ReadCapacityDetail(in);
-    bool metrics = ReadItemCollectionMetrics(in);
-    bool old_on_failure = ReadReturnOnFailure(in);
-    std::vector<json::Value> scratch;
-    std::vector<const json::Value*> maps = {key_json, m.values};
-    CollectLegacyValues(m.expected, &maps, &scratch);
-    if (Rejected(reply, FirstError(in, maps))) return;
-    Item key;
-    if (Rejected(reply, ToItem(*key_json, &key))) return;
-    Parsed p;
-    if (Rejected(reply, ParseExpressions(m, &p))) return;
-    if (*rv != ReturnValues::kNone && *rv != ReturnValues::kAllOld) {
-      return reply.Error(
-          Validation("ReturnValues can only be ALL_OLD or NONE"));
-    }
-    ConditionalWrite options;
-    options.condition = std::move(p.condition);
-    options.return_values = *rv;
-    options.return_old_on_failure = old_on_failure;
-    auto failure = std::make_shared<Service::WriteFailure>();
-    Item key_copy = key;
-    service_.DeleteItem(*table, std::move(key), std::move(options),
-                        WriteReply(reply, *table, detail, metrics,
-                                   std::move(key_copy), failure),
-                        failure);
+    SingleItemWrite(call, reply, "Key", &Service::DeleteItem);
   }
 
   void UpdateItem(const AwsJsonCall& call, AwsJsonReply& reply) {
