@@ -1,28 +1,11 @@
 #include "app/cli_registry.h"
 
-#include <cctype>
 #include <string_view>
 
 #include "json/json.h"
 
 namespace riffle::app {
 namespace {
-
-// Percent-encodes a path segment (subjects may hold any character).
-std::string Escape(std::string_view s) {
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kDigits[c >> 4]);
-      out.push_back(kDigits[c & 15]);
-    }
-  }
-  return out;
-}
 
 Result<std::shared_ptr<const avro::Schema>> ParseSchema(
     const std::string& text, const std::string& what) {
@@ -35,18 +18,19 @@ Result<std::shared_ptr<const avro::Schema>> ParseSchema(
 
 }  // namespace
 
-CliRegistryClient::CliRegistryClient(CliUrl url) : http_(std::move(url)) {}
+CliRegistryClient::CliRegistryClient(http::Url url) : http_(std::move(url)) {}
 
 Result<std::string> CliRegistryClient::Call(std::string_view method,
                                             const std::string& target,
                                             std::string_view body) {
-  std::vector<std::pair<std::string, std::string>> headers = {
+  std::vector<http::Header> headers = {
       {"accept", "application/vnd.schemaregistry.v1+json"}};
   if (!body.empty()) {
-    headers.emplace_back("content-type",
-                         "application/vnd.schemaregistry.v1+json");
+    headers.push_back(
+        {"content-type", "application/vnd.schemaregistry.v1+json"});
   }
-  ASSIGN_OR_RETURN(CliResponse r, http_.Send(method, target, headers, body));
+  ASSIGN_OR_RETURN(http::ClientResponse r,
+                   http_.Send(method, target, headers, body));
   if (r.status >= 200 && r.status < 300) return std::move(r.body);
   std::string message = r.body;
   if (auto j = json::Parse(r.body); j.ok()) {
@@ -64,7 +48,8 @@ Result<std::string> CliRegistryClient::Call(std::string_view method,
 Result<RegisteredSchema> CliRegistryClient::Latest(const std::string& subject) {
   ASSIGN_OR_RETURN(
       std::string body,
-      Call("GET", "/subjects/" + Escape(subject) + "/versions/latest", ""));
+      Call("GET", "/subjects/" + http::UriEncode(subject) + "/versions/latest",
+           ""));
   auto j = json::Parse(body);
   const json::Value* id = j.ok() ? j->Find("id") : nullptr;
   const json::Value* schema = j.ok() ? j->Find("schema") : nullptr;
@@ -86,9 +71,10 @@ Result<RegisteredSchema> CliRegistryClient::Register(
   ASSIGN_OR_RETURN(out.schema, ParseSchema(schema_text, "schema"));
   json::Value request = json::Value::Object();
   request.Set("schema", json::Value::String(schema_text));
-  ASSIGN_OR_RETURN(std::string body,
-                   Call("POST", "/subjects/" + Escape(subject) + "/versions",
-                        json::Serialize(request)));
+  ASSIGN_OR_RETURN(
+      std::string body,
+      Call("POST", "/subjects/" + http::UriEncode(subject) + "/versions",
+           json::Serialize(request)));
   auto j = json::Parse(body);
   const json::Value* id = j.ok() ? j->Find("id") : nullptr;
   if (id == nullptr || !id->AsInt64()) {

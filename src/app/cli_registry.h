@@ -1,5 +1,5 @@
 // The few Confluent Schema Registry REST calls the command-line tools make,
-// over CliHttpClient: look a subject's latest schema up, register a schema,
+// over http::Client: look a subject's latest schema up, register a schema,
 // fetch a schema by id (cached: an id never changes meaning).
 #pragma once
 
@@ -8,9 +8,9 @@
 #include <memory>
 #include <string>
 
-#include "app/cli_http_client.h"
 #include "avro/schema.h"
 #include "core/status.h"
+#include "http/client.h"
 
 namespace riffle::app {
 
@@ -22,7 +22,7 @@ struct RegisteredSchema {
 // Owns its connection and its cache; not thread-safe.
 class CliRegistryClient {
  public:
-  explicit CliRegistryClient(CliUrl url);
+  explicit CliRegistryClient(http::Url url);
 
   // GET /subjects/{subject}/versions/latest. NotFound when the subject has
   // no schema.
@@ -40,7 +40,7 @@ class CliRegistryClient {
   Result<std::string> Call(std::string_view method, const std::string& target,
                            std::string_view body);
 
-  CliHttpClient http_;
+  http::Client http_;
   std::map<uint32_t, std::shared_ptr<const avro::Schema>> by_id_;
 };
 

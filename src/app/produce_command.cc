@@ -65,7 +65,7 @@ bool Retryable(int status, std::string_view type) {
 }
 
 // "__type" and "message" of an AWS JSON error body.
-std::string AwsError(const CliResponse& r, std::string* type) {
+std::string AwsError(const http::ClientResponse& r, std::string* type) {
   std::string message = r.body;
   if (auto j = json::Parse(r.body); j.ok() && j->is_object()) {
     if (const json::Value* t = j->Find("__type"); t && t->is_string()) {
@@ -123,9 +123,9 @@ int ProduceCommand::Run() {
     std::fprintf(stderr, "riffle produce: %s\n", message.c_str());
     return 1;
   };
-  auto endpoint = ParseCliUrl(endpoint_);
+  auto endpoint = http::ParseUrl(endpoint_);
   if (!endpoint.ok()) return fail(endpoint.status().message());
-  auto registry_url = ParseCliUrl(registry_);
+  auto registry_url = http::ParseUrl(registry_);
   if (!registry_url.ok()) return fail(registry_url.status().message());
 
   CliRegistryClient registry(*registry_url);

@@ -46,7 +46,7 @@ void Nap(int ms) {
   }
 }
 
-std::string ErrorType(const CliResponse& r) {
+std::string ErrorType(const http::ClientResponse& r) {
   if (auto j = json::Parse(r.body); j.ok() && j->is_object()) {
     if (const json::Value* t = j->Find("__type"); t && t->is_string()) {
       std::string type = t->text();
@@ -89,9 +89,9 @@ int TailCommand::Run() {
     std::fprintf(stderr, "riffle tail: %s\n", message.c_str());
     return 1;
   };
-  auto endpoint = ParseCliUrl(endpoint_);
+  auto endpoint = http::ParseUrl(endpoint_);
   if (!endpoint.ok()) return fail(endpoint.status().message());
-  auto registry_url = ParseCliUrl(registry_);
+  auto registry_url = http::ParseUrl(registry_);
   if (!registry_url.ok()) return fail(registry_url.status().message());
   CliRegistryClient registry(*registry_url);
   AwsJsonClient kinesis(*endpoint, "kinesis", "Kinesis_20131202", "1.1");
@@ -121,7 +121,8 @@ int TailCommand::Run() {
         json::AppendQuoted(token, &request);
       }
       request.push_back('}');
-      ASSIGN_OR_RETURN(CliResponse r, kinesis.Call("ListShards", request));
+      ASSIGN_OR_RETURN(http::ClientResponse r,
+                       kinesis.Call("ListShards", request));
       if (r.status != 200) {
         return Unavailable("ListShards on " + stream_ + ": " + ErrorType(r) +
                            " " + r.body);
@@ -176,7 +177,8 @@ int TailCommand::Run() {
       request.append(latest ? "\"LATEST\"" : "\"TRIM_HORIZON\"");
     }
     request.push_back('}');
-    ASSIGN_OR_RETURN(CliResponse r, kinesis.Call("GetShardIterator", request));
+    ASSIGN_OR_RETURN(http::ClientResponse r,
+                     kinesis.Call("GetShardIterator", request));
     if (r.status != 200) {
       return Unavailable("GetShardIterator on " + id + ": " + ErrorType(r));
     }
