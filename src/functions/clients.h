@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,61 @@ class TablesClient {
   // not defined). Does not block.
   virtual void PutItems(const std::string& table,
                         std::vector<tables::Item> items, PutCallback done) = 0;
+
+  // What the lease table (lease_table.h) needs: small, blocking, strongly
+  // consistent calls. They block the calling thread (a remote client waits
+  // for the HTTP reply): call them from a mapping's own threads, never from
+  // a network thread. The defaults answer Unimplemented, so that clients
+  // that only store items need not provide them.
+
+  // Creates `table` (partition key `hash_key` of type S, on-demand billing)
+  // unless it exists, and returns once it is ACTIVE. A table that exists
+  // with another key schema is not checked (its first write fails).
+  virtual Status CreateTableIfMissing(const std::string& table,
+                                      const std::string& hash_key) {
+    (void)table;
+    (void)hash_key;
+    return Unimplemented("this tables client cannot create tables");
+  }
+  // The item with key `key` (a strongly consistent read); an empty optional
+  // when there is none; NotFound when the table does not exist.
+  virtual Result<std::optional<tables::Item>> GetItem(const std::string& table,
+                                                      const tables::Item& key) {
+    (void)table;
+    (void)key;
+    return Unimplemented("this tables client cannot read items");
+  }
+  // Every item of `table` (all pages of a Scan). Meant for small tables.
+  virtual Result<std::vector<tables::Item>> ScanAll(const std::string& table) {
+    (void)table;
+    return Unimplemented("this tables client cannot scan");
+  }
+  // A ConditionExpression and/or UpdateExpression in DynamoDB's syntax, with
+  // the ExpressionAttributeNames and ExpressionAttributeValues both use.
+  struct Expressions {
+    std::string condition;  // empty: unconditional
+    std::string update;     // UpdateItem only
+    std::map<std::string, std::string> names;
+    std::map<std::string, tables::AttributeValue> values;
+  };
+  // PutItem and UpdateItem, durable when they return. A condition that does
+  // not hold is Aborted (ConditionalCheckFailedException), distinct from
+  // every other failure: the caller lost a race and should re-read, not
+  // retry. Unavailable / ResourceExhausted: retry later.
+  virtual Status PutItem(const std::string& table, tables::Item item,
+                         const Expressions& expressions) {
+    (void)table;
+    (void)item;
+    (void)expressions;
+    return Unimplemented("this tables client cannot write single items");
+  }
+  virtual Status UpdateItem(const std::string& table, tables::Item key,
+                            const Expressions& expressions) {
+    (void)table;
+    (void)key;
+    (void)expressions;
+    return Unimplemented("this tables client cannot update items");
+  }
 };
 
 }  // namespace riffle::functions

@@ -40,6 +40,16 @@ class LocalTablesClient : public TablesClient {
   // in one group (one sync).
   void PutItems(const std::string& table, std::vector<tables::Item> items,
                 PutCallback done) override;
+  // CreateTable is a durable metadata write: these block.
+  Status CreateTableIfMissing(const std::string& table,
+                              const std::string& hash_key) override;
+  Result<std::optional<tables::Item>> GetItem(const std::string& table,
+                                              const tables::Item& key) override;
+  Result<std::vector<tables::Item>> ScanAll(const std::string& table) override;
+  Status PutItem(const std::string& table, tables::Item item,
+                 const Expressions& expressions) override;
+  Status UpdateItem(const std::string& table, tables::Item key,
+                    const Expressions& expressions) override;
 
  private:
   tables::Service& tables_;
