@@ -10,7 +10,10 @@
 #include "client/avro_serde.h"
 #include "client/aws_clients.h"
 #include "client/aws_error.h"
+#include "client/consumer.h"
+#include "client/producer.h"
 #include "client/registry_client.h"
+#include "core/base64.h"
 #include "http/sigv4.h"
 #include "http/test_util.h"
 #include "json/json.h"
@@ -399,6 +402,252 @@ TEST(AvroSerde, RoundTripWithConfluentFraming) {
   ASSERT_TRUE(registering.ok());
   EXPECT_EQ((*registering)->schema_id(), 7u);
   EXPECT_EQ(AvroSerializer::Create(registry, "nope").status().code(),
+            StatusCode::kNotFound);
+}
+
+// PutRecords that fails about a third of the records it is given (and
+// whole calls now and then), storing the others in arrival order.
+class FlakyKinesis {
+ public:
+  FlakyKinesis()
+      : server_(
+            [this](Request req, Responder respond) { respond(Handle(req)); }) {}
+  AwsEndpoint endpoint() const { return EndpointOf(server_); }
+  std::map<std::string, std::vector<std::string>> stored;  // by key
+  int calls = 0;
+  int max_records_per_key_in_a_call = 0;
+
+ private:
+  Response Handle(const Request& req) {
+    std::lock_guard lock(mu_);
+    ++calls;
+    if (calls % 7 == 0) {
+      return Json(400, R"({"__type":"ProvisionedThroughputExceededException",)"
+                       R"("message":"Rate exceeded"})");
+    }
+    auto j = json::Parse(req.body);
+    std::string out = R"({"FailedRecordCount":0,"Records":[)";
+    std::map<std::string, int> per_key;
+    bool first = true;
+    for (const json::Value& r : j->Find("Records")->items()) {
+      const std::string key = r.Find("PartitionKey")->text();
+      max_records_per_key_in_a_call =
+          std::max(max_records_per_key_in_a_call, ++per_key[key]);
+      if (!first) out.push_back(',');
+      first = false;
+      if (rng_() % 3 == 0) {
+        out.append(R"({"ErrorCode":"ProvisionedThroughputExceededException",)"
+                   R"("ErrorMessage":"Rate exceeded for shard"})");
+        continue;
+      }
+      stored[key].push_back(*base64::Decode(r.Find("Data")->text()));
+      out.append(R"({"ShardId":"shardId-000000000000","SequenceNumber":")" +
+                 std::to_string(++seq_) + "\"}");
+    }
+    out.append("]}");
+    return Json(200, out);
+  }
+
+  std::mutex mu_;
+  std::mt19937 rng_{42};
+  int seq_ = 0;
+  http::test::TestServer server_;
+};
+
+TEST(Producer, RetriesFailedRecordsAndKeepsEachKeysOrder) {
+  FlakyKinesis fake;
+  auto kinesis = NewKinesisClient(fake.endpoint());
+  ProducerOptions options;
+  options.stream = "s";
+  options.max_batch_records = 50;
+  options.initial_backoff = std::chrono::milliseconds(1);
+  options.max_backoff = std::chrono::milliseconds(2);
+  std::map<std::string, std::vector<uint64_t>> delivered;
+  options.on_delivered = [&](const Delivery& d) {
+    delivered[d.partition_key].push_back(d.tag);
+  };
+  Producer producer(kinesis.get(), options);
+  constexpr int kRecords = 2000;
+  for (int i = 0; i < kRecords; ++i) {
+    const std::string key = "k" + std::to_string(i % 13);
+    ASSERT_TRUE(producer.Put(key, "r" + std::to_string(i), i).ok());
+  }
+  ASSERT_TRUE(producer.Flush().ok());
+  EXPECT_EQ(producer.delivered(), static_cast<uint64_t>(kRecords));
+  EXPECT_EQ(producer.buffered(), 0u);
+  EXPECT_GT(producer.retried(), 0u);
+  EXPECT_EQ(fake.max_records_per_key_in_a_call, 1);
+  size_t total = 0;
+  for (const auto& [key, values] : fake.stored) {
+    const int k = std::stoi(key.substr(1));
+    ASSERT_EQ(values.size(), delivered[key].size());
+    for (size_t n = 0; n < values.size(); ++n) {
+      // Exactly the key's records, once each, in Put order.
+      EXPECT_EQ(values[n], "r" + std::to_string(k + 13 * n));
+      EXPECT_EQ(delivered[key][n], k + 13 * n);
+    }
+    total += values.size();
+  }
+  EXPECT_EQ(total, static_cast<size_t>(kRecords));
+}
+
+TEST(Producer, GivesUpWithAClearErrorAfterTheRetryBudget) {
+  http::test::TestServer ts([](Request, Responder respond) {
+    respond(Json(200, R"({"FailedRecordCount":1,"Records":[{"ErrorCode":)"
+                      R"("ProvisionedThroughputExceededException",)"
+                      R"("ErrorMessage":"Rate exceeded"}]})"));
+  });
+  auto kinesis = NewKinesisClient(EndpointOf(ts));
+  ProducerOptions options;
+  options.stream = "s";
+  options.max_attempts = 3;
+  options.initial_backoff = std::chrono::milliseconds(1);
+  Producer producer(kinesis.get(), options);
+  ASSERT_TRUE(producer.Put("k", "data", 41).ok());
+  Status s = producer.Flush();
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(s.message().find("record 41"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("3 attempts"), std::string::npos);
+  EXPECT_EQ(producer.Put("k", "more").code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(producer.Put("", "x").code(), StatusCode::kResourceExhausted);
+}
+
+TEST(Producer, MissingStreamFailsAtOnceAndBadKeysAreRejected) {
+  http::test::TestServer ts([](Request, Responder respond) {
+    respond(Json(400, R"({"__type":"ResourceNotFoundException",)"
+                      R"("message":"Stream s not found"})"));
+  });
+  auto kinesis = NewKinesisClient(EndpointOf(ts));
+  ProducerOptions options;
+  options.stream = "s";
+  Producer producer(kinesis.get(), options);
+  EXPECT_EQ(producer.Put("", "x").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(producer.Put(std::string(257, 'k'), "x").code(),
+            StatusCode::kInvalidArgument);
+  ASSERT_TRUE(producer.Put("k", "x").ok());
+  EXPECT_EQ(producer.Flush().code(), StatusCode::kNotFound);
+}
+
+// A stream of three shards: 0 was split into 1 and 2. Shard 0 holds a0, a1;
+// each child holds one record. GetRecords throttles the first read of
+// shard 2 to show the backoff.
+class ReshardedKinesis {
+ public:
+  ReshardedKinesis()
+      : server_(
+            [this](Request req, Responder respond) { respond(Handle(req)); }) {}
+  AwsEndpoint endpoint() const { return EndpointOf(server_); }
+  std::atomic<int> list_calls{0};
+
+ private:
+  Response Handle(const Request& req) {
+    const std::string op = *req.FindHeader("x-amz-target");
+    auto j = json::Parse(req.body);
+    if (op.ends_with("ListShards")) {
+      ++list_calls;
+      // Two pages, to exercise NextToken.
+      if (j->Find("NextToken") == nullptr) {
+        return Json(200, R"({"Shards":[{"ShardId":"shardId-000000000000",)"
+                         R"("SequenceNumberRange":{"StartingSequenceNumber":)"
+                         R"("1","EndingSequenceNumber":"9"}}],)"
+                         R"("NextToken":"page2"})");
+      }
+      return Json(
+          200, R"({"Shards":[)"
+               R"({"ShardId":"shardId-000000000001",)"
+               R"("ParentShardId":"shardId-000000000000",)"
+               R"("SequenceNumberRange":{"StartingSequenceNumber":"10"}},)"
+               R"({"ShardId":"shardId-000000000002",)"
+               R"("ParentShardId":"shardId-000000000000",)"
+               R"("SequenceNumberRange":{"StartingSequenceNumber":"20"}}]})");
+    }
+    if (op.ends_with("GetShardIterator")) {
+      return Json(
+          200, R"({"ShardIterator":")" + j->Find("ShardId")->text() + "/0\"}");
+    }
+    // GetRecords: iterator "<shard>/<n>".
+    const std::string it = j->Find("ShardIterator")->text();
+    const std::string shard = it.substr(0, it.find('/'));
+    const int n = std::stoi(it.substr(it.find('/') + 1));
+    auto rec = [](std::string seq, std::string data) {
+      std::string b64;
+      base64::EncodeAppend(data, &b64);
+      return R"({"SequenceNumber":")" + seq + R"(","Data":")" + b64 +
+             R"(","PartitionKey":"k"})";
+    };
+    if (shard == "shardId-000000000000") {
+      if (n == 0) {
+        return Json(200,
+                    R"({"Records":[)" + rec("1", "a0") +
+                        R"(],"NextShardIterator":"shardId-000000000000/1",)"
+                        R"("MillisBehindLatest":5})");
+      }
+      if (n == 1) {
+        return Json(200,
+                    R"({"Records":[)" + rec("2", "a1") +
+                        R"(],"NextShardIterator":"shardId-000000000000/2"})");
+      }
+      return Json(200, R"({"Records":[]})");  // closed: no next iterator
+    }
+    if (shard == "shardId-000000000002" && throttle_once_.exchange(false)) {
+      return Json(400, R"({"__type":"ProvisionedThroughputExceededException",)"
+                       R"("message":"Rate exceeded"})");
+    }
+    if (n == 0) {
+      const std::string data = shard == "shardId-000000000001" ? "b" : "c";
+      return Json(200, R"({"Records":[)" + rec(shard.substr(8) + "1", data) +
+                           R"(],"NextShardIterator":")" + shard + "/1\"}");
+    }
+    return Json(200, R"({"Records":[],"NextShardIterator":")" + shard +
+                         "/1\",\"MillisBehindLatest\":0}");
+  }
+
+  std::atomic<bool> throttle_once_{true};
+  http::test::TestServer server_;
+};
+
+TEST(Consumer, ReadsParentsBeforeChildrenAndBacksOff) {
+  ReshardedKinesis fake;
+  auto kinesis = NewKinesisClient(fake.endpoint());
+  ConsumerOptions options;
+  options.stream = "s";
+  options.idle_interval = std::chrono::milliseconds(5);
+  options.initial_backoff = std::chrono::milliseconds(5);
+  Consumer consumer(kinesis.get(), options);
+  std::vector<std::string> seen;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (seen.size() < 4 && std::chrono::steady_clock::now() < until) {
+    auto got = consumer.Poll(std::chrono::milliseconds(100));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    for (const auto& r : *got) seen.push_back(r.shard_id + ":" + r.data);
+  }
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0], "shardId-000000000000:a0");
+  EXPECT_EQ(seen[1], "shardId-000000000000:a1");
+  std::sort(seen.begin() + 2, seen.end());
+  EXPECT_EQ(seen[2], "shardId-000000000001:b");
+  EXPECT_EQ(seen[3], "shardId-000000000002:c");
+  EXPECT_EQ(consumer.FinishedShards(),
+            std::vector<std::string>{"shardId-000000000000"});
+  auto positions = consumer.Positions();
+  EXPECT_EQ(positions["shardId-000000000000"].sequence_number, "2");
+  EXPECT_EQ(positions["shardId-000000000000"].at, StartAt::kAfterSequence);
+  // Nothing new: Poll waits out its time and returns nothing.
+  auto none = consumer.Poll(std::chrono::milliseconds(30));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(Consumer, MissingStreamIsNotFound) {
+  http::test::TestServer ts([](Request, Responder respond) {
+    respond(Json(400, R"({"__type":"ResourceNotFoundException",)"
+                      R"("message":"Stream s not found"})"));
+  });
+  auto kinesis = NewKinesisClient(EndpointOf(ts));
+  ConsumerOptions options;
+  options.stream = "s";
+  Consumer consumer(kinesis.get(), options);
+  EXPECT_EQ(consumer.Poll(std::chrono::milliseconds(10)).status().code(),
             StatusCode::kNotFound);
 }
 
