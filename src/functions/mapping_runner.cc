@@ -5,94 +5,13 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <future>
 
 #include "core/logging.h"
 #include "json/json.h"
-#include "streams/service.h"
 
 namespace riffle::functions {
 
 namespace fs = std::filesystem;
-
-StreamsRecordSource::~StreamsRecordSource() { Watch(nullptr); }
-
-void StreamsRecordSource::Watch(
-    std::function<void(const std::string&)> on_append) {
-  std::lock_guard l(watch_mu_);
-  if (watch_token_) {
-    streams_.RemoveAppendListener(watch_token_);
-    watch_token_ = 0;
-  }
-  if (!on_append) return;
-  watch_token_ = streams_.AddAppendListener(
-      [stream = stream_, on_append = std::move(on_append)](
-          const std::string& name, const std::string& shard_id) {
-        if (name == stream) on_append(shard_id);
-      });
-}
-
-Result<std::vector<ShardInfo>> StreamsRecordSource::ListShards() {
-  ASSIGN_OR_RETURN(auto shards,
-                   streams_.ListShards(stream_, streams::ShardFilter{}));
-  std::vector<ShardInfo> out;
-  for (const auto& s : shards) {
-    ShardInfo info;
-    info.shard_id = s.shard_id;
-    if (s.parent_shard_id) info.parents.push_back(*s.parent_shard_id);
-    if (s.adjacent_parent_shard_id)
-      info.parents.push_back(*s.adjacent_parent_shard_id);
-    out.push_back(std::move(info));
-  }
-  return out;
-}
-
-Result<std::string> StreamsRecordSource::GetIterator(
-    const std::string& shard_id, IteratorStart start,
-    const std::string& sequence_number, int64_t timestamp_ms) {
-  streams::IteratorType type = streams::IteratorType::kTrimHorizon;
-  if (start == IteratorStart::kAtTimestamp)
-    type = streams::IteratorType::kAtTimestamp;
-  if (start == IteratorStart::kAfterSequence)
-    type = streams::IteratorType::kAfterSequenceNumber;
-  return streams_.GetShardIterator(stream_, shard_id, type, sequence_number,
-                                   timestamp_ms);
-}
-
-Result<ReadResult> StreamsRecordSource::Read(const std::string& iterator,
-                                             int limit) {
-  ASSIGN_OR_RETURN(streams::GetRecordsOutput r,
-                   streams_.GetRecords(iterator, limit));
-  ReadResult out;
-  streams::SequenceNumber seq = r.base;
-  out.records.reserve(r.records.size());
-  for (auto& rec : r.records) {
-    seq.offset = rec.offset;
-    out.records.push_back(SourceRecord{seq.ToString(), std::move(rec.key),
-                                       std::move(rec.value), rec.timestamp_ms});
-  }
-  out.next_iterator = std::move(r.next_shard_iterator);
-  return out;
-}
-
-Status StreamFailureDestination::Send(const std::string& record) {
-  auto promise = std::make_shared<std::promise<Status>>();
-  std::future<Status> done = promise->get_future();
-  std::vector<streams::PutRecordInput> input(1);
-  input[0].partition_key = "riffle-on-failure";
-  input[0].data = record;
-  streams_.PutRecords(
-      stream_, std::move(input),
-      [promise](Result<std::vector<streams::PutRecordOutcome>> r) {
-        if (!r.ok()) {
-          promise->set_value(r.status());
-        } else {
-          promise->set_value(r->empty() ? Internal("no outcome")
-                                        : (*r)[0].status);
-        }
-      });
-  return done.get();
-}
 
 Status WriteFileAtomically(const fs::path& path, std::string_view content) {
   fs::path tmp = path;
@@ -201,14 +120,18 @@ Status FileCheckpointStore::Save(const std::string& shard_id,
 }
 
 MappingRunner::MappingRunner(MappingRunnerOptions options, RecordSource& source,
-                             BatchInvoker& invoker,
-                             CheckpointStore& checkpoints,
+                             BatchInvoker& invoker, LeaseCoordinator& leases,
                              FailureDestination* destination)
     : options_(std::move(options)),
       source_(source),
       invoker_(invoker),
-      checkpoints_(checkpoints),
-      destination_(destination) {}
+      leases_(leases),
+      destination_(destination),
+      leases_metric_(&metrics::Global().GetGauge(
+          "riffle_mapping_leases",
+          {{"mapping", options_.mapping.uuid},
+           {"function", options_.mapping.function_name}},
+          "Shard leases this process holds for the mapping")) {}
 
 MappingRunner::~MappingRunner() {
   Stop();
@@ -223,8 +146,9 @@ void MappingRunner::Start() {
       l.unlock();
       Discover();
       l.lock();
-      cv_.wait_for(l, std::chrono::milliseconds(options_.shard_refresh_ms),
-                   [this] { return stopping_; });
+      cv_.wait_for(l, std::chrono::milliseconds(options_.lease_refresh_ms),
+                   [this] { return stopping_ || rediscover_; });
+      rediscover_ = false;
     }
   });
 }
@@ -256,6 +180,11 @@ void MappingRunner::Join() {
   }
   for (auto& [id, t] : threads)
     if (t.joinable()) t.join();
+  // Every processor has stopped: no Save races the release.
+  if (Status s = leases_.ReleaseAll(); !s.ok())
+    RLOG_WARN("mapping {}: releasing leases: {}", options_.mapping.uuid,
+              s.ToString());
+  leases_metric_->Set(0);
 }
 
 std::string MappingRunner::last_processing_result() const {
@@ -263,39 +192,101 @@ std::string MappingRunner::last_processing_result() const {
   return last_result_;
 }
 
-void MappingRunner::Discover() {
-  Result<std::vector<ShardInfo>> shards = source_.ListShards();
-  if (!shards.ok()) {
+std::set<std::string> MappingRunner::running_shards() const {
+  std::lock_guard l(mu_);
+  std::set<std::string> out;
+  for (const auto& [id, p] : processors_)
+    if (!exited_.count(id)) out.insert(id);
+  return out;
+}
+
+bool MappingRunner::Prepare() {
+  if (Status s = leases_.Initialize(); !s.ok()) {
     std::lock_guard l(mu_);
-    last_result_ = "PROBLEM: " + shards.status().message();
-    return;
+    last_result_ =
+        "PROBLEM: lease table " + leases_.options().table + ": " + s.message();
+    return false;
   }
-  Result<std::map<std::string, ShardCheckpoint>> checkpoints =
-      checkpoints_.Load();
-  if (!checkpoints.ok()) {
-    RLOG_ERROR("mapping {}: {}", options_.mapping.uuid,
-               checkpoints.status().ToString());
-    return;
+  std::error_code ec;
+  if (!options_.legacy_checkpoints.empty() &&
+      fs::exists(options_.legacy_checkpoints, ec)) {
+    FileCheckpointStore legacy(options_.legacy_checkpoints);
+    Result<std::map<std::string, ShardCheckpoint>> old = legacy.Load();
+    Status s = old.ok() ? leases_.Seed(*old) : old.status();
+    if (!s.ok()) {
+      RLOG_ERROR("mapping {}: migrating {}: {}", options_.mapping.uuid,
+                 options_.legacy_checkpoints.string(), s.ToString());
+      return false;
+    }
+    fs::path done = options_.legacy_checkpoints;
+    done += ".migrated";
+    fs::rename(options_.legacy_checkpoints, done, ec);
+    RLOG_INFO("mapping {}: checkpoints of {} moved to lease table {}",
+              options_.mapping.uuid, options_.legacy_checkpoints.string(),
+              leases_.options().table);
   }
-  std::set<std::string> listed;
-  for (const auto& s : *shards) listed.insert(s.shard_id);
+  return true;
+}
+
+void MappingRunner::Reap() {
+  std::vector<std::thread> done;
+  {
+    std::lock_guard l(mu_);
+    for (const auto& id : exited_) {
+      if (auto t = threads_.find(id); t != threads_.end()) {
+        done.push_back(std::move(t->second));
+        threads_.erase(t);
+      }
+    }
+  }
+  for (auto& t : done)
+    if (t.joinable()) t.join();
+  std::lock_guard l(mu_);
+  for (const auto& id : exited_) {
+    processors_.erase(id);
+    wakers_.erase(id);
+  }
+  exited_.clear();
+}
+
+void MappingRunner::Discover() {
+  {
+    std::lock_guard l(mu_);
+    if (stopping_) return;
+  }
+  if (!prepared_) {
+    if (!Prepare()) return;
+    std::lock_guard l(mu_);
+    prepared_ = true;
+  }
+  const int64_t now = options_.now_ms();
+  if (now >= next_shard_sync_ms_) {
+    Result<std::vector<ShardInfo>> shards = source_.ListShards();
+    if (!shards.ok()) {
+      std::lock_guard l(mu_);
+      last_result_ = "PROBLEM: " + shards.status().message();
+    } else if (Status s = leases_.SyncShards(*shards); !s.ok()) {
+      RLOG_WARN("mapping {}: creating leases: {}", options_.mapping.uuid,
+                s.ToString());
+    } else {
+      next_shard_sync_ms_ = now + options_.shard_refresh_ms;
+    }
+  }
+  if (Status s = leases_.Tick(); !s.ok())
+    RLOG_WARN("mapping {}: lease table: {}", options_.mapping.uuid,
+              s.ToString());
+  Reap();
+  std::map<std::string, std::optional<ShardCheckpoint>> ready =
+      leases_.Processable();
+  leases_metric_->Set(static_cast<int64_t>(leases_.Held().size()));
 
   std::lock_guard l(mu_);
   if (stopping_) return;
-  for (const auto& [id, cp] : *checkpoints)
-    if (cp.shard_end) finished_.insert(id);
-  for (const auto& s : *shards) {
-    if (processors_.count(s.shard_id) || finished_.count(s.shard_id)) continue;
-    // Parents first: a child starts once every parent still in the stream
-    // is read to its end.
-    bool ready = true;
-    for (const auto& p : s.parents)
-      if (listed.count(p) && !finished_.count(p)) ready = false;
-    if (!ready) continue;
-
+  for (auto& [shard_id, cp] : ready) {
+    if (processors_.count(shard_id)) continue;
     ShardProcessorOptions po;
     po.mapping = options_.mapping;
-    po.shard_id = s.shard_id;
+    po.shard_id = shard_id;
     po.function_arn = options_.function_arn;
     po.role_arn = options_.role_arn;
     po.region = options_.region;
@@ -317,37 +308,42 @@ void MappingRunner::Discover() {
             options_.mapping.starting_position_timestamp_ms;
         break;
     }
-    std::optional<ShardCheckpoint> cp;
-    if (auto it = checkpoints->find(s.shard_id); it != checkpoints->end())
-      cp = it->second;
     auto processor = std::make_unique<ShardProcessor>(
-        std::move(po), source_, invoker_, checkpoints_, destination_, cp);
+        std::move(po), source_, invoker_, leases_, destination_, cp);
     ShardProcessor* raw = processor.get();
-    processors_[s.shard_id] = std::move(processor);
-    auto& waker = wakers_[s.shard_id];
+    processors_[shard_id] = std::move(processor);
+    auto& waker = wakers_[shard_id];
     if (!waker) waker = std::make_unique<Waker>();
-    threads_[s.shard_id] =
+    threads_[shard_id] =
         std::thread([this, raw, w = waker.get()] { RunShard(raw, w); });
   }
 }
 
 void MappingRunner::RunShard(ShardProcessor* processor, Waker* waker) {
+  const std::string shard_id = processor->shard_id();
   std::unique_lock l(mu_);
   uint64_t seen = waker->appends;
   while (!stopping_) {
     bool appended = waker->appends != seen;
     seen = waker->appends;
     l.unlock();
+    // Lost to another worker (stolen, or expired while this one stalled):
+    // stop here; the new holder starts from the last checkpoint.
+    if (!leases_.Holds(shard_id)) {
+      RLOG_INFO("mapping {} shard {}: lease lost, stopping",
+                options_.mapping.uuid, shard_id);
+      l.lock();
+      break;
+    }
     if (appended) processor->Nudge();
     StepResult r = processor->Step();
     l.lock();
     if (processor->stats().records_processed > 0) last_result_ = "OK";
     if (r == StepResult::kFinished) {
-      finished_.insert(processor->shard_id());
-      l.unlock();
       // Children may start now rather than at the next refresh.
-      Discover();
-      return;
+      rediscover_ = true;
+      cv_.notify_all();
+      break;
     }
     if (r == StepResult::kIdle) {
       int64_t wait = processor->next_step_ms() - options_.now_ms();
@@ -360,6 +356,7 @@ void MappingRunner::RunShard(ShardProcessor* processor, Waker* waker) {
             });
     }
   }
+  exited_.insert(shard_id);
 }
 
 }  // namespace riffle::functions

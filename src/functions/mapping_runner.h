@@ -2,11 +2,10 @@
 // ShardProcessor on its own thread for each shard whose parents are done
 // (parents before children after a reshard), and stops them on request.
 //
-// Also the real implementations of the processor's interfaces: a
-// RecordSource over streams::Service, a CheckpointStore in a JSON file (to
-// be replaced by the KCL-style lease table once the DynamoDB adapter lands,
-// see docs/functions.md), and a FailureDestination that puts failure
-// records on a riffle stream.
+// Which shards this process runs is decided by the mapping's lease table
+// (lease_table.h), shared with any other process running the mapping; the
+// leases are also where checkpoints live. FileCheckpointStore, the JSON
+// file of earlier versions, is kept to migrate such files.
 #pragma once
 
 #include <atomic>
@@ -19,48 +18,11 @@
 #include <string>
 #include <thread>
 
+#include "core/metrics.h"
+#include "functions/lease_table.h"
 #include "functions/shard_processor.h"
 
-namespace riffle::streams {
-class Service;
-}
-
 namespace riffle::functions {
-
-// Reads one stream of the in-process streams service. Thread-safe.
-class StreamsRecordSource : public RecordSource {
- public:
-  StreamsRecordSource(streams::Service& streams, std::string stream_name)
-      : streams_(streams), stream_(std::move(stream_name)) {}
-  ~StreamsRecordSource() override;
-  Result<std::vector<ShardInfo>> ListShards() override;
-  Result<std::string> GetIterator(const std::string& shard_id,
-                                  IteratorStart start,
-                                  const std::string& sequence_number,
-                                  int64_t timestamp_ms) override;
-  Result<ReadResult> Read(const std::string& iterator, int limit) override;
-  // Through the streams service's append listeners.
-  void Watch(std::function<void(const std::string&)> on_append) override;
-
- private:
-  streams::Service& streams_;
-  const std::string stream_;
-  std::mutex watch_mu_;       // serializes Watch calls
-  uint64_t watch_token_ = 0;  // 0: not watching
-};
-
-// Puts failure records on a stream, waiting until they are durable.
-// Thread-safe.
-class StreamFailureDestination : public FailureDestination {
- public:
-  StreamFailureDestination(streams::Service& streams, std::string stream_name)
-      : streams_(streams), stream_(std::move(stream_name)) {}
-  Status Send(const std::string& failure_record_json) override;
-
- private:
-  streams::Service& streams_;
-  const std::string stream_;
-};
 
 // All checkpoints of one mapping in one JSON file, rewritten atomically
 // (write, fsync, rename) on every Save:
@@ -101,31 +63,49 @@ struct MappingRunnerOptions {
   std::string function_arn;
   std::string role_arn;
   std::string region = "us-east-1";
+  // How often the stream's shards are listed (new shards get leases), and
+  // how often the lease table is read (take, balance; renewals are due
+  // every failover_ms / 3 of the coordinator).
   int64_t shard_refresh_ms = 1000;
+  int64_t lease_refresh_ms = 1000;
   int64_t poll_interval_ms = 100;
+  // A checkpoint file of the time before lease tables
+  // (FileCheckpointStore's format): when it exists, its checkpoints seed
+  // the lease table once and it is renamed to <file>.migrated.
+  std::filesystem::path legacy_checkpoints;
   std::function<int64_t()> now_ms;
 };
 
-// Owns the discovery thread and one thread per active shard; borrows the
-// interfaces, which must outlive it. Thread-safe; the destructor stops and
-// joins (a shard thread finishes its current invocation first).
+// Owns the discovery thread and one thread per shard whose lease this
+// worker holds; borrows the interfaces, which must outlive it. The
+// discovery thread creates the lease table if missing, gives every shard a
+// lease, runs the coordinator's Tick, starts a ShardProcessor for each
+// lease that became processable (parents before children after a reshard)
+// and reaps the threads of shards that finished or whose lease was lost (a
+// shard thread stops at its next step once the lease is gone).
+// Thread-safe; the destructor stops and joins (a shard thread finishes its
+// current invocation first).
 class MappingRunner {
  public:
   MappingRunner(MappingRunnerOptions options, RecordSource& source,
-                BatchInvoker& invoker, CheckpointStore& checkpoints,
+                BatchInvoker& invoker, LeaseCoordinator& leases,
                 FailureDestination* destination);
   ~MappingRunner();
   MappingRunner(const MappingRunner&) = delete;
   MappingRunner& operator=(const MappingRunner&) = delete;
 
   void Start();
-  // Asks every thread to stop; Join waits for them.
+  // Asks every thread to stop; Join waits for them, then gives every lease
+  // up (so that other workers take the shards at once, from the last
+  // checkpoint).
   void Stop();
   void Join();
 
   // "No records processed", "OK" or "PROBLEM: ...", as Lambda's
   // LastProcessingResult.
   std::string last_processing_result() const;
+  // Shards being processed now.
+  std::set<std::string> running_shards() const;
 
  private:
   // Wakes a shard's thread when records are appended to it.
@@ -137,22 +117,28 @@ class MappingRunner {
   void Discover();
   void RunShard(ShardProcessor* processor, Waker* waker);
   void OnAppend(const std::string& shard_id);
+  void Reap();
+  bool Prepare();  // the table exists and a legacy file is migrated
 
   const MappingRunnerOptions options_;
   RecordSource& source_;
   BatchInvoker& invoker_;
-  CheckpointStore& checkpoints_;
+  LeaseCoordinator& leases_;
   FailureDestination* destination_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  std::set<std::string> finished_;  // shards fully processed
+  bool rediscover_ = false;  // a shard finished: its children may start
+  bool prepared_ = false;
+  int64_t next_shard_sync_ms_ = 0;
   std::map<std::string, std::unique_ptr<ShardProcessor>> processors_;
   std::map<std::string, std::thread> threads_;
+  std::set<std::string> exited_;  // shard threads that returned
   std::map<std::string, std::unique_ptr<Waker>> wakers_;
   std::thread discovery_;
   std::string last_result_ = "No records processed";
+  metrics::Gauge* leases_metric_;
 };
 
 }  // namespace riffle::functions

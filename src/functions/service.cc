@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/logging.h"
 #include "core/metrics.h"
+#include "functions/local_streams.h"
 #include "functions/mapping_runner.h"
 #include "json/json.h"
 #include "json/writer.h"
@@ -241,7 +242,7 @@ class ServiceInvoker : public BatchInvoker {
 struct Service::Mapping {
   MappingConfig config;
   std::unique_ptr<StreamsRecordSource> source;
-  std::unique_ptr<FileCheckpointStore> checkpoints;
+  std::unique_ptr<LeaseCoordinator> leases;
   std::unique_ptr<StreamFailureDestination> destination;
   std::unique_ptr<ServiceInvoker> invoker;
   std::unique_ptr<MappingRunner> runner;
@@ -854,9 +855,17 @@ Status Service::StartMapping(Mapping& m) {
   if (!streams_) return FailedPrecondition("no streams service");
   ASSIGN_OR_RETURN(std::string stream,
                    StreamNameFromArn(m.config.event_source_arn));
+  if (!options_.tables)
+    return FailedPrecondition("no tables client for the lease table");
   m.source = std::make_unique<StreamsRecordSource>(*streams_, stream);
-  m.checkpoints = std::make_unique<FileCheckpointStore>(
-      options_.dir / "mappings" / (m.config.uuid + ".checkpoints.json"));
+  LeaseOptions lo;
+  lo.table = LeaseTableName(m.config.uuid);
+  lo.worker_id = options_.worker_id;
+  lo.failover_ms = options_.lease_failover_ms;
+  lo.initial_position =
+      std::string(StartingPositionName(m.config.starting_position));
+  lo.now_ms = options_.now_ms;
+  m.leases = std::make_unique<LeaseCoordinator>(lo, *options_.tables);
   m.destination.reset();
   if (!m.config.on_failure_destination.empty()) {
     ASSIGN_OR_RETURN(std::string dest,
@@ -874,8 +883,10 @@ Status Service::StartMapping(Mapping& m) {
   }
   o.region = options_.arn.region;
   o.now_ms = options_.now_ms;
+  o.legacy_checkpoints =
+      options_.dir / "mappings" / (m.config.uuid + ".checkpoints.json");
   m.runner = std::make_unique<MappingRunner>(
-      o, *m.source, *m.invoker, *m.checkpoints, m.destination.get());
+      o, *m.source, *m.invoker, *m.leases, m.destination.get());
   m.runner->Start();
   return Status::Ok();
 }
@@ -1047,6 +1058,8 @@ Result<MappingStatus> Service::DeleteMapping(const std::string& uuid) {
   std::error_code ec;
   fs::remove(options_.dir / "mappings" / (uuid + ".json"), ec);
   fs::remove(options_.dir / "mappings" / (uuid + ".checkpoints.json"), ec);
+  fs::remove(options_.dir / "mappings" / (uuid + ".checkpoints.json.migrated"),
+             ec);
   std::lock_guard l(mu_);
   mappings_.erase(uuid);
   return s;

@@ -6,7 +6,9 @@
 //   <name>/code-<revision>/   the unpacked Code.ZipFile
 //   <name>/function.log       everything the function's processes print
 //   mappings/<uuid>.json      a MappingConfig
-//   mappings/<uuid>.checkpoints.json   its per-shard checkpoints
+//   mappings/<uuid>.checkpoints.json.migrated   checkpoints of earlier
+//                             versions, moved into the mapping's lease
+//                             table (riffle-leases-<uuid>, lease_table.h)
 #pragma once
 
 #include <atomic>
@@ -54,6 +56,11 @@ struct ServiceOptions {
   // FailedPrecondition).
   SchemaClient* schemas = nullptr;
   TablesClient* tables = nullptr;
+  // Mappings keep their leases and checkpoints in the table
+  // riffle-leases-<uuid> through `tables` (lease_table.h), under this
+  // worker id; `riffle worker`s running the same mapping share it.
+  std::string worker_id = "riffle-server";
+  int64_t lease_failover_ms = 10000;
 };
 
 // aws-lambda-ric's bin/index.mjs for the nodejs runtimes:
