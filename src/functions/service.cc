@@ -885,8 +885,8 @@ Status Service::StartMapping(Mapping& m) {
   o.now_ms = options_.now_ms;
   o.legacy_checkpoints =
       options_.dir / "mappings" / (m.config.uuid + ".checkpoints.json");
-  m.runner = std::make_unique<MappingRunner>(
-      o, *m.source, *m.invoker, *m.leases, m.destination.get());
+  m.runner = std::make_unique<MappingRunner>(o, *m.source, *m.invoker,
+                                             *m.leases, m.destination.get());
   m.runner->Start();
   return Status::Ok();
 }
