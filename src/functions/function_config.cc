@@ -294,6 +294,12 @@ json::Value MappingConfigurationJson(const MappingConfig& m,
   o.Set("MaximumRetryAttempts",
         Value::Number(int64_t{m.maximum_retry_attempts}));
   o.Set("TumblingWindowInSeconds", Value::Number(int64_t{0}));
+  if (!m.filter_patterns.empty()) {
+    Value filters = Value::Array();
+    for (const std::string& p : m.filter_patterns)
+      filters.Push(Value::Object().Set("Pattern", Value::String(p)));
+    o.Set("FilterCriteria", Value::Object().Set("Filters", std::move(filters)));
+  }
   Value types = Value::Array();
   if (m.report_batch_item_failures)
     types.Push(Value::String("ReportBatchItemFailures"));
@@ -325,6 +331,10 @@ json::Value ToStoredJson(const MappingConfig& m) {
   o.Set("report_batch_item_failures",
         Value::Bool(m.report_batch_item_failures));
   o.Set("on_failure_destination", Value::String(m.on_failure_destination));
+  Value patterns = Value::Array();
+  for (const std::string& p : m.filter_patterns)
+    patterns.Push(Value::String(p));
+  o.Set("filter_patterns", std::move(patterns));
   o.Set("enabled", Value::Bool(m.enabled));
   o.Set("created_ms", Value::Number(m.created_ms));
   o.Set("last_modified_ms", Value::Number(m.last_modified_ms));
@@ -356,6 +366,9 @@ Result<MappingConfig> MappingFromStoredJson(const json::Value& v) {
   m.report_batch_item_failures =
       GetBool(v, "report_batch_item_failures", false);
   m.on_failure_destination = GetString(v, "on_failure_destination");
+  if (const json::Value* p = v.Find("filter_patterns"); p && p->is_array())
+    for (const json::Value& item : p->items())
+      if (item.is_string()) m.filter_patterns.push_back(item.text());
   m.enabled = GetBool(v, "enabled", true);
   m.created_ms = GetInt(v, "created_ms", 0);
   m.last_modified_ms = GetInt(v, "last_modified_ms", 0);

@@ -98,12 +98,15 @@ struct MappingConfig {
   int64_t starting_position_timestamp_ms = 0;  // kAtTimestamp
   int batch_size = 100;
   int maximum_batching_window_seconds = 0;
-  int parallelization_factor = 1;       // stored and shown; riffle runs 1
+  int parallelization_factor = 1;       // concurrent batches per shard (1-10)
   int maximum_retry_attempts = -1;      // -1: until the record expires
   int maximum_record_age_seconds = -1;  // -1: until the record expires
   bool bisect_batch_on_function_error = false;
   bool report_batch_item_failures = false;
   std::string on_failure_destination;  // a stream ARN, or empty
+  // FilterCriteria.Filters[].Pattern, as given (filter_pattern.h); empty:
+  // every record goes to the function.
+  std::vector<std::string> filter_patterns;
   bool enabled = true;
   int64_t created_ms = 0;  // pins LATEST to the creation time (see runner)
   int64_t last_modified_ms = 0;

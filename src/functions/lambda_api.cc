@@ -137,11 +137,24 @@ Result<MappingConfig> ApplyMappingFields(const Fields& f, MappingConfig m,
   if (tumbling && *tumbling != 0)
     return InvalidArgument(
         "TumblingWindowInSeconds is not supported by riffle yet");
-  if (const Value* filters = f.Find("FilterCriteria");
-      filters && filters->is_object()) {
-    const Value* list = filters->Find("Filters");
-    if (list && list->is_array() && !list->items().empty())
-      return InvalidArgument("FilterCriteria is not supported by riffle yet");
+  if (const Value* filters = f.Find("FilterCriteria"); filters) {
+    // {} or {"Filters": []} clears the filters (UpdateEventSourceMapping).
+    if (!filters->is_object() && !filters->is_null())
+      return InvalidArgument("FilterCriteria must be a structure");
+    const Value* list =
+        filters->is_object() ? filters->Find("Filters") : nullptr;
+    if (list && !list->is_array() && !list->is_null())
+      return InvalidArgument("FilterCriteria.Filters must be a list");
+    m.filter_patterns.clear();
+    if (list && list->is_array()) {
+      for (const Value& item : list->items()) {
+        const Value* pattern =
+            item.is_object() ? item.Find("Pattern") : nullptr;
+        if (!pattern || !pattern->is_string())
+          return InvalidArgument("Invalid filter pattern definition.");
+        m.filter_patterns.push_back(pattern->text());
+      }
+    }
   }
   if (const Value* types = f.Find("FunctionResponseTypes");
       types && !types->is_null()) {

@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/logging.h"
 #include "core/metrics.h"
+#include "functions/filter_pattern.h"
 #include "functions/local_streams.h"
 #include "functions/mapping_runner.h"
 #include "json/json.h"
@@ -942,6 +943,9 @@ Status ValidateMapping(const MappingConfig& m) {
         "1 validation error detected: Value at 'maximumRecordAgeInSeconds' "
         "failed to satisfy constraint: Member must have value between -1 and "
         "604800, and at least 60 when not -1");
+  if (Result<FilterSet> filters = FilterSet::Parse(m.filter_patterns);
+      !filters.ok())
+    return filters.status();
   return Status::Ok();
 }
 

@@ -44,6 +44,20 @@ ShardProcessor::ShardProcessor(ShardProcessorOptions options,
       "riffle_function_mapping_iterator_age_ms", shard,
       "Age of the newest record of the last batch read, when it was read "
       "(0 once caught up): Lambda's IteratorAge");
+  filtered_metric_ = &registry.GetCounter(
+      "riffle_function_mapping_filtered_records_total", mapping,
+      "Records that matched none of the mapping's FilterCriteria (skipped)");
+  if (Result<FilterSet> f = FilterSet::Parse(options_.mapping.filter_patterns);
+      f.ok()) {
+    filters_ = std::move(*f);
+  } else {
+    // Validated when the mapping was created; a damaged stored pattern
+    // must not send records the user meant to filter out.
+    RLOG_ERROR("mapping {}: bad FilterCriteria ({}): no record will match",
+               options_.mapping.uuid, f.status().ToString());
+    filters_ =
+        *FilterSet::Parse({R"({"riffle-invalid-filter": [{"exists": true}]})"});
+  }
   if (checkpoint) {
     checkpoint_ = checkpoint->sequence_number;
     finished_ = checkpoint->shard_end;
@@ -71,11 +85,67 @@ void ShardProcessor::Backoff() {
   next_step_ms_ = Now() + delay;
 }
 
+json::Value FilterView(const SourceRecord& r, const std::string& shard_id,
+                       const std::string& event_source_arn,
+                       const std::string& region) {
+  using json::Value;
+  Value kinesis = Value::Object();
+  kinesis.Set("kinesisSchemaVersion", Value::String("1.0"));
+  kinesis.Set("partitionKey", Value::String(r.partition_key));
+  kinesis.Set("sequenceNumber", Value::String(r.sequence_number));
+  kinesis.Set("approximateArrivalTimestamp",
+              Value::NumberText(fmt::format("{}.{:03d}", r.arrival_ms / 1000,
+                                            r.arrival_ms % 1000)));
+  Value v = Value::Object();
+  v.Set("kinesis", std::move(kinesis));
+  v.Set("eventSource", Value::String("aws:kinesis"));
+  v.Set("eventVersion", Value::String("1.0"));
+  v.Set("eventID", Value::String(shard_id + ":" + r.sequence_number));
+  v.Set("eventName", Value::String("aws:kinesis:record"));
+  v.Set("awsRegion", Value::String(region));
+  v.Set("eventSourceARN", Value::String(event_source_arn));
+  if (Result<Value> data = json::Parse(r.data); data.ok())
+    v.Set("data", std::move(*data));
+  return v;
+}
+
+std::string ShardProcessor::Admit(std::vector<SourceRecord> records) {
+  std::string skipped_first;
+  for (auto& r : records) {
+    if (filters_.empty() ||
+        filters_.Matches(FilterView(r, options_.shard_id,
+                                    options_.mapping.event_source_arn,
+                                    options_.region))) {
+      pending_.push_back(std::move(r));
+      continue;
+    }
+    ++stats_.records_filtered;
+    filtered_metric_->Add();
+    if (pending_.empty()) {
+      skipped_first = r.sequence_number;
+    } else {
+      skipped_after_[pending_.back().sequence_number] = r.sequence_number;
+    }
+  }
+  return skipped_first;
+}
+
+Status ShardProcessor::AdvanceTo(const std::string& seq) {
+  if (seq.empty() || !SequenceLess(checkpoint_, seq)) return Status::Ok();
+  RETURN_IF_ERROR(checkpoints_.Save(options_.shard_id, {seq, false}));
+  checkpoint_ = seq;
+  return Status::Ok();
+}
+
 Status ShardProcessor::Commit(size_t n) {
   if (n == 0) return Status::Ok();
   std::string seq = pending_[n - 1].sequence_number;
+  if (auto it = skipped_after_.find(seq); it != skipped_after_.end())
+    seq = it->second;  // filtered-out records after it are done too
   RETURN_IF_ERROR(checkpoints_.Save(options_.shard_id, {seq, false}));
   checkpoint_ = seq;
+  for (size_t i = 0; !skipped_after_.empty() && i < n; ++i)
+    skipped_after_.erase(pending_[i].sequence_number);
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<long>(n));
   if (!pending_.empty()) first_pending_read_ms_ = Now();
   if (bisect_cap_ && !SequenceLess(checkpoint_, bisect_until_)) {
@@ -209,18 +279,29 @@ StepResult ShardProcessor::Step() {
                 options_.shard_id, read.status().ToString());
       have_iterator_ = false;
       pending_.clear();
+      skipped_after_.clear();
       next_step_ms_ = now + options_.poll_interval_ms;
       return StepResult::kIdle;
     }
-    if (pending_.empty() && !read->records.empty())
-      first_pending_read_ms_ = now;
-    for (auto& r : read->records) pending_.push_back(std::move(r));
+    const bool was_empty = pending_.empty();
+    const bool got_records = !read->records.empty();
+    std::string skipped = Admit(std::move(read->records));
+    if (was_empty && !pending_.empty()) first_pending_read_ms_ = now;
+    if (Status s = AdvanceTo(skipped); !s.ok()) {
+      // Re-read from the checkpoint: the skipped records are filtered
+      // again.
+      have_iterator_ = false;
+      pending_.clear();
+      skipped_after_.clear();
+      next_step_ms_ = now + options_.max_backoff_ms;
+      return StepResult::kIdle;
+    }
     if (read->next_iterator) {
       iterator_ = std::move(read->next_iterator);
     } else {
       end_of_shard_ = true;
     }
-    if (read->records.empty()) next_read_ms_ = now + options_.poll_interval_ms;
+    if (!got_records) next_read_ms_ = now + options_.poll_interval_ms;
     stats_.iterator_age_ms =
         pending_.empty() ? 0 : now - pending_.back().arrival_ms;
     iterator_age_metric_->Set(stats_.iterator_age_ms);

@@ -22,6 +22,9 @@
 //   sequence number and retries from there; an identifier that is empty or
 //   not in the batch fails the whole batch;
 // - records older than MaximumRecordAgeInSeconds are not invoked;
+// - with FilterCriteria, records that match no filter are never invoked
+//   and the checkpoint moves past them as past processed records
+//   (filter_pattern.h; FilterView is what the patterns see);
 // - records given up on go to the on-failure destination as Lambda's
 //   failure record (KinesisBatchInfo); without one they are logged as an
 //   error and counted, never dropped silently; either way the shard moves
@@ -38,6 +41,7 @@
 
 #include "core/metrics.h"
 #include "core/status.h"
+#include "functions/filter_pattern.h"
 #include "functions/function_config.h"
 
 namespace riffle::functions {
@@ -163,6 +167,7 @@ struct ShardStats {
   uint64_t records_processed = 0;  // checkpointed after success
   uint64_t records_failed = 0;     // given up on (destination or logged)
   uint64_t failure_records_sent = 0;
+  uint64_t records_filtered = 0;  // matched no filter: skipped
   int64_t iterator_age_ms = 0;
 };
 
@@ -192,6 +197,13 @@ class ShardProcessor {
   Status EnsureIterator();
   // Checkpoints past the first `n` pending records and drops them.
   Status Commit(size_t n);
+  // Saves a checkpoint at `seq` (records up to it are done) when it is past
+  // the current one.
+  Status AdvanceTo(const std::string& seq);
+  // Appends what a read returned to pending_, leaving out the records that
+  // match no filter; returns the last record skipped before the first one
+  // kept ("" if none), which may be checkpointed at once.
+  std::string Admit(std::vector<SourceRecord> records);
   // Gives up on the first `n` pending records.
   Status GiveUp(size_t n, std::string_view condition, const BatchOutcome* last);
   void Backoff();
@@ -209,6 +221,11 @@ class ShardProcessor {
   bool end_of_shard_ = false;  // the iterator ran out: no more records
   bool finished_ = false;
   std::deque<SourceRecord> pending_;
+  // FilterCriteria; empty: every record is invoked.
+  FilterSet filters_;
+  // Pending sequence number -> the last filtered-out record after it and
+  // before the next pending one: committing the first commits past both.
+  std::map<std::string, std::string> skipped_after_;
   bool waiting_for_records_ = false;  // idle only because the shard is empty
   int64_t first_pending_read_ms_ = 0;
   int64_t next_read_ms_ = 0;
@@ -224,7 +241,19 @@ class ShardProcessor {
   metrics::Counter* invocations_metric_;
   metrics::Counter* errors_metric_;
   metrics::Gauge* iterator_age_metric_;
+  metrics::Counter* filtered_metric_;
 };
+
+// What FilterCriteria patterns are matched against for a Kinesis record:
+// the record as the function's event shows it, with the metadata under
+// "kinesis" (kinesisSchemaVersion, partitionKey, sequenceNumber,
+// approximateArrivalTimestamp) and the other event fields at the top
+// (eventSource, eventID, eventSourceARN, awsRegion, ...), and the data
+// decoded under "data" when it is JSON (absent otherwise, so a pattern on
+// data never matches non-JSON records).
+json::Value FilterView(const SourceRecord& record, const std::string& shard_id,
+                       const std::string& event_source_arn,
+                       const std::string& region);
 
 // Compares Kinesis sequence numbers as big integers (decimal strings).
 bool SequenceLess(std::string_view a, std::string_view b);

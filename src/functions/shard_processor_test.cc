@@ -417,6 +417,88 @@ TEST_F(ShardProcessorTest, NudgeEndsTheWaitForRecordsButNotABackoff) {
   EXPECT_EQ(p->next_step_ms(), backoff);
 }
 
+TEST_F(ShardProcessorTest, FilteredRecordsAreSkippedAndCheckpointedPast) {
+  mapping.batch_size = 10;
+  mapping.filter_patterns = {
+      R"({"kinesis": {"partitionKey": [{"anything-but": ["pk1", "pk2", "pk5", "pk6"]}]}})"};
+  source.Add(7);
+  source.closed = true;
+  auto p = Make();
+  Run(*p);
+  ASSERT_EQ(invoker.batches.size(), 1u);
+  EXPECT_EQ(invoker.batches[0], (std::vector<int>{0, 3, 4}));
+  // The last records were filtered out: the checkpoint still passes them.
+  EXPECT_EQ(checkpoints.saved["shardId-000000000000"].sequence_number, Seq(6));
+  EXPECT_TRUE(checkpoints.saved["shardId-000000000000"].shard_end);
+  EXPECT_EQ(p->stats().records_filtered, 4u);
+  EXPECT_EQ(p->stats().records_processed, 3u);
+}
+
+TEST_F(ShardProcessorTest,
+       LeadingFilteredRecordsAreCheckpointedWithoutInvoking) {
+  mapping.filter_patterns = {R"({"kinesis": {"partitionKey": ["none"]}})"};
+  source.Add(3);
+  auto p = Make();
+  p->Step();
+  EXPECT_TRUE(invoker.batches.empty());
+  EXPECT_EQ(checkpoints.saved["shardId-000000000000"].sequence_number, Seq(2));
+  EXPECT_EQ(p->checkpoint(), Seq(2));
+  source.Add(1);  // filtered out too
+  now = p->next_step_ms();
+  EXPECT_EQ(p->Step(), StepResult::kIdle);
+  EXPECT_EQ(checkpoints.saved["shardId-000000000000"].sequence_number, Seq(3));
+}
+
+TEST_F(ShardProcessorTest, FailureAfterAFilteredRecordKeepsItsPlace) {
+  // 0 kept, 1 filtered, 2 kept and failing: the checkpoint after 0 covers
+  // 1, and 2 is retried, then given up on.
+  mapping.batch_size = 1;
+  mapping.maximum_retry_attempts = 0;
+  mapping.filter_patterns = {
+      R"({"kinesis": {"partitionKey": [{"anything-but": "pk1"}]}})"};
+  invoker.decide = [](const std::vector<int>& b) {
+    return b[0] == 2 ? Fail() : BatchOutcome{};
+  };
+  source.Add(3);
+  source.closed = true;
+  auto p = Make();
+  Run(*p);
+  ASSERT_EQ(invoker.batches.size(), 2u);
+  EXPECT_EQ(invoker.batches[0], (std::vector<int>{0}));
+  EXPECT_EQ(invoker.batches[1], (std::vector<int>{2}));
+  ASSERT_EQ(destination.sent.size(), 1u);
+  EXPECT_EQ(destination.sent[0]
+                .Find("KinesisBatchInfo")
+                ->Find("startSequenceNumber")
+                ->text(),
+            Seq(2));
+  EXPECT_EQ(checkpoints.saved["shardId-000000000000"].sequence_number, Seq(2));
+}
+
+TEST(FilterViewTest, MetadataAndJsonData) {
+  SourceRecord r{"49590", "pk-1", R"({"amount": 12, "currency": "EUR"})",
+                 1545084650987};
+  json::Value v =
+      FilterView(r, "shardId-000000000006",
+                 "arn:aws:kinesis:us-east-1:0:stream/s", "eu-west-1");
+  EXPECT_EQ(v.Find("kinesis")->Find("partitionKey")->text(), "pk-1");
+  EXPECT_EQ(v.Find("kinesis")->Find("sequenceNumber")->text(), "49590");
+  EXPECT_EQ(v.Find("kinesis")->Find("approximateArrivalTimestamp")->text(),
+            "1545084650.987");
+  EXPECT_EQ(v.Find("eventID")->text(), "shardId-000000000006:49590");
+  EXPECT_EQ(v.Find("awsRegion")->text(), "eu-west-1");
+  EXPECT_EQ(v.Find("data")->Find("currency")->text(), "EUR");
+  Result<FilterPattern> p = FilterPattern::Parse(
+      R"({"data": {"amount": [{"numeric": [">", 10]}]}, "kinesis": {"partitionKey": [{"prefix": "pk-"}]}})");
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->Matches(v));
+
+  r.data = "\x01not json";
+  json::Value raw = FilterView(r, "s", "arn", "us-east-1");
+  EXPECT_EQ(raw.Find("data"), nullptr);
+  EXPECT_FALSE(p->Matches(raw));
+}
+
 TEST(SequenceLessTest, ComparesAsBigIntegers) {
   EXPECT_TRUE(SequenceLess("9", "10"));
   EXPECT_FALSE(SequenceLess("10", "9"));

@@ -1,0 +1,104 @@
+"""Event-source mapping options against the running binary with boto3:
+FilterCriteria, ParallelizationFactor and TumblingWindowInSeconds. The
+handlers are provided.al2 bootstraps (lambda_helpers.BOOTSTRAP) that append
+what they got to a file."""
+
+import json
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+import lambda_helpers as lh
+from test_kinesis_mapping import read_lines, stream  # noqa: F401 (fixture)
+
+
+def metric(riffle, name, **labels):
+    text = urllib.request.urlopen(riffle.http + "/metrics").read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_filter_criteria_sends_only_matching_records(
+        lam, kinesis, functions, stream, tmp_path, riffle):  # noqa: F811
+    name, arn = stream()
+    out = tmp_path / "out.jsonl"
+    fn = functions.create(handler="kinesis_to_file",
+                          Environment={"Variables": {"OUT_FILE": str(out)}})
+    patterns = [
+        {"data": {"kind": ["keep"], "amount": [{"numeric": [">", 10]}]}},
+        {"kinesis": {"partitionKey": [{"prefix": "vip-"}]}},
+    ]
+    m = lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=fn, StartingPosition="TRIM_HORIZON",
+        BatchSize=100,
+        FilterCriteria={"Filters": [{"Pattern": json.dumps(p)} for p in patterns]})
+    assert [json.loads(f["Pattern"]) for f in m["FilterCriteria"]["Filters"]] == patterns
+    got = lam.get_event_source_mapping(UUID=m["UUID"])
+    assert got["FilterCriteria"] == m["FilterCriteria"]
+
+    records = [
+        ("a", {"kind": "keep", "amount": 50}, True),
+        ("a", {"kind": "keep", "amount": 5}, False),
+        ("a", {"kind": "drop", "amount": 50}, False),
+        ("vip-1", b"not json at all", True),   # metadata filter
+        ("plain", b"not json either", False),  # data pattern needs JSON
+        ("a", {"kind": "KEEP", "amount": 99}, False),
+        ("vip-2", {"kind": "drop"}, True),
+        ("a", {"kind": "keep", "amount": 11.5}, True),
+        ("a", {"kind": "drop"}, False),  # the last one is filtered out
+    ]
+    want = []
+    for pk, data, keep in records:
+        raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+        kinesis.put_record(StreamName=name, PartitionKey=pk, Data=raw)
+        if keep:
+            want.append(raw.decode())
+    lines = read_lines(out, len(want))
+    assert [l["data"] for l in lines] == want
+
+    # Records that match no filter are checkpointed past, as AWS does: the
+    # skipped ones are counted on /metrics.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if metric(riffle, "riffle_function_mapping_filtered_records_total",
+                  mapping=m["UUID"]) >= len(records) - len(want):
+            break
+        time.sleep(0.1)
+    assert metric(riffle, "riffle_function_mapping_filtered_records_total",
+                  mapping=m["UUID"]) == len(records) - len(want)
+
+    # An update with no filters clears them.
+    up = lam.update_event_source_mapping(UUID=m["UUID"], FilterCriteria={})
+    assert "FilterCriteria" not in up
+    lam.delete_event_source_mapping(UUID=m["UUID"])
+
+
+@pytest.mark.parametrize("pattern", [
+    "not json", "{}", '{"data": "x"}', '{"data": {"a": [{"numeric": [">"]}]}}',
+    '{"data": {"a": [{"bogus": 1}]}}',
+])
+def test_invalid_filter_pattern_is_refused(lam, functions, stream, pattern):  # noqa: F811
+    _, arn = stream()
+    fn = functions.create()
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as e:
+        lam.create_event_source_mapping(
+            EventSourceArn=arn, FunctionName=fn, StartingPosition="LATEST",
+            FilterCriteria={"Filters": [{"Pattern": pattern}]})
+    assert "Invalid filter pattern definition." in str(e.value)
+
+
+def test_too_many_filters_are_refused(lam, functions, stream):  # noqa: F811
+    _, arn = stream()
+    fn = functions.create()
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.create_event_source_mapping(
+            EventSourceArn=arn, FunctionName=fn, StartingPosition="LATEST",
+            FilterCriteria={"Filters": [
+                {"Pattern": json.dumps({"data": {"n": [i]}})} for i in range(6)]})
