@@ -154,9 +154,10 @@ int ProduceCommand::Run() {
       std::chrono::duration<double>(Clock::now() - start).count();
   std::fprintf(stderr,
                "put %llu records on stream %s (subject %s, schema id %u) in "
-               "%.2f s\n",
+               "%.2f s, %llu re-sent after throttling or failures\n",
                static_cast<unsigned long long>(producer.delivered()),
-               stream_.c_str(), subject_.c_str(), schema_id, secs);
+               stream_.c_str(), subject_.c_str(), schema_id, secs,
+               static_cast<unsigned long long>(producer.retried()));
   if (!bad_line.empty()) return fail(bad_line);
   return 0;
 }
