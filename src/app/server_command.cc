@@ -25,6 +25,7 @@
 #include "functions/local_clients.h"
 #include "functions/service.h"
 #include "gateway/cursor.h"
+#include "gateway/functions_client.h"
 #include "gateway/read_api.h"
 #include "gateway/tables_client.h"
 #include "http/aws_json.h"
@@ -150,8 +151,10 @@ Try it (any credentials work locally):
       if (auto it = stack->route_examples.find(route.name);
           it != stack->route_examples.end()) {
         // Quoted: the shell must not read `&` or `?`.
+        std::string method =
+            route.method == "GET" ? "" : "-X " + route.method + " ";
         for (const std::string& example : it->second) {
-          text += fmt::format("  curl -s '{}{}'\n", http, example);
+          text += fmt::format("  curl -s {}'{}{}'\n", method, http, example);
         }
         continue;
       }
@@ -337,6 +340,9 @@ int RunServer(const ServerConfig& config) {
   std::unique_ptr<functions::Service> function_service =
       std::move(functions_or).value();
   lambda_api = functions::MakeLambdaApi(*function_service, *blocking);
+  // Function routes of the read API invoke in process.
+  gateway::LocalFunctionsClient read_functions(*function_service);
+  read_api.SetFunctions(&read_functions);
   io.Start();
 
   // Retention runs off the network threads.
@@ -410,6 +416,7 @@ int RunServer(const ServerConfig& config) {
   // Stops mappings and function processes; before io (runtime listeners),
   // streams (mappings read them) and the registry (built-in functions look
   // schemas up); table writes they wait for complete meanwhile.
+  read_api.SetFunctions(nullptr);
   function_service.reset();
   // Waits for registry writes in flight (they answer through the still
   // running I/O threads), then stops the registry's planner.

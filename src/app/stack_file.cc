@@ -8,11 +8,50 @@
 #include <sstream>
 
 #include "gateway/read_api.h"
+#include "json/writer.h"
 
 namespace riffle::app {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Writes `node` as JSON with sorted keys and every scalar as a string: a
+// canonical form, so that equal sections compare equal as text, and one
+// the parser reads back unchanged (JSON is YAML).
+void WriteCanonical(const YAML::Node& node, json::Writer& w) {
+  if (node.IsMap()) {
+    std::map<std::string, YAML::Node> sorted;
+    for (const auto& kv : node) sorted[kv.first.as<std::string>()] = kv.second;
+    w.BeginObject();
+    for (const auto& [k, v] : sorted) {
+      w.Key(k);
+      WriteCanonical(v, w);
+    }
+    w.EndObject();
+  } else if (node.IsSequence()) {
+    w.BeginArray();
+    for (const auto& item : node) WriteCanonical(item, w);
+    w.EndArray();
+  } else if (node.IsScalar()) {
+    w.String(node.as<std::string>());
+  } else {
+    w.Null();
+  }
+}
+
+std::string RoutesDocument(const YAML::Node& root) {
+  if (!root["read_api"] && !root["routes"]) return "";
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject();
+  for (const char* section : {"read_api", "routes"}) {
+    if (!root[section]) continue;
+    w.Key(section);
+    WriteCanonical(root[section], w);
+  }
+  w.EndObject();
+  return out;
+}
 
 // Reads one YAML document into a Stack. yaml-cpp throws; every throw stays
 // inside this class and comes out as a Status. Not thread-safe (one per
@@ -31,6 +70,7 @@ class Parser {
     }
     try {
       if (!ParseRoot(root)) return error_;
+      stack_.routes_document = RoutesDocument(root);
     } catch (const YAML::Exception& e) {
       return InvalidArgument(
           fmt::format("{}:{}: {}", file_.string(), e.mark.line + 1, e.msg));
@@ -495,17 +535,31 @@ class Parser {
   bool ParseRoute(const std::string& name, const std::string& field,
                   const YAML::Node& body, const YAML::Node&) {
     if (!Map(body, field,
-             {"method", "path", "action", "table", "index", "projection",
-              "sort_key_params", "limit", "description", "examples"})) {
+             {"method", "path", "action", "table", "function", "index",
+              "projection", "sort_key_params", "limit", "description",
+              "examples"})) {
       return false;
     }
     gateway::Route r;
     r.name = name;
     std::string action;
+    // `function: NAME` makes an API Gateway style function route; else the
+    // route reads a table with `action`.
+    bool function = body["function"].IsDefined();
+    if (function) {
+      for (const char* table_only : {"action", "table", "index", "projection",
+                                     "sort_key_params", "limit"}) {
+        if (body[table_only]) {
+          return Fail(body[table_only], field + "." + table_only,
+                      "does not apply to a function route");
+        }
+      }
+    }
     if (!String(body, field, "method", &r.method) ||
         !String(body, field, "path", &r.path, true) ||
-        !String(body, field, "action", &action, true) ||
-        !String(body, field, "table", &r.table, true) ||
+        !String(body, field, "function", &r.function, function) ||
+        !String(body, field, "action", &action, !function) ||
+        !String(body, field, "table", &r.table, !function) ||
         !String(body, field, "index", &r.index) ||
         !String(body, field, "description", &r.description) ||
         !StringList(body, field, "projection", &r.projection)) {
@@ -520,7 +574,9 @@ class Parser {
                     "each example is a path starting with /");
       }
     }
-    if (action == "get_item") {
+    if (function) {
+      r.kind = gateway::RouteKind::kFunction;
+    } else if (action == "get_item") {
       r.kind = gateway::RouteKind::kGetItem;
     } else if (action == "query") {
       r.kind = gateway::RouteKind::kQuery;

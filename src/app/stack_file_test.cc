@@ -125,6 +125,30 @@ TEST_F(StackFileTest, EmptyStack) {
   EXPECT_EQ(Error("streams: {}\n"), "ok");
 }
 
+TEST_F(StackFileTest, FunctionRoutes) {
+  auto s = Parse(R"(
+routes:
+  hello:
+    method: POST
+    path: /hello/{name}
+    function: greeter
+    description: Says hello
+    examples: [/hello/ann]
+  plain:
+    path: /plain
+    function: greeter
+)");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->read_api.routes.size(), 2u);
+  const gateway::Route& r = s->read_api.routes[0];
+  EXPECT_EQ(r.kind, gateway::RouteKind::kFunction);
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.function, "greeter");
+  EXPECT_EQ(r.table, "");
+  EXPECT_EQ(s->read_api.routes[1].method, "GET");
+  EXPECT_EQ(s->route_examples["hello"], std::vector<std::string>{"/hello/ann"});
+}
+
 // Each error names the file, the line and the field.
 TEST_F(StackFileTest, ErrorsNameFileLineAndField) {
   std::string file = (dir_ / "stack.yaml").string();
@@ -171,6 +195,15 @@ TEST_F(StackFileTest, ErrorsNameFileLineAndField) {
       {"routes:\n  r:\n    path: /a/{id}\n    action: query\n    table: t\n"
        "    limit: {max: 5000}\n",
        "6: routes.r.limit.max: must be from 1 to 1000"},
+      {"routes:\n  r:\n    path: /a\n    function: f\n    table: t\n",
+       "5: routes.r.table: does not apply to a function route"},
+      {"routes:\n  r:\n    path: /a\n    method: OPTIONS\n    function: f\n",
+       "3: routes.r: route r: method must be GET, POST, PUT, PATCH or DELETE"},
+      {"routes:\n  r:\n    path: /a\n    function: \"\"\n",
+       "4: routes.r.function: must not be empty"},
+      {"routes:\n  r:\n    path: /a\n    method: POST\n    action: get_item\n"
+       "    table: t\n",
+       "3: routes.r: route r: method must be GET (table routes only read)"},
       {"streams: [1, 2\n", ""},  // YAML syntax: the parser's own words
   };
   for (const Case& c : cases) {

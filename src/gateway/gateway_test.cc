@@ -2,12 +2,17 @@
 
 #include <filesystem>
 #include <future>
+#include <thread>
 
+#include "core/base64.h"
 #include "gateway/cursor.h"
+#include "gateway/functions_client.h"
+#include "gateway/http_api_event.h"
 #include "gateway/plain_json.h"
 #include "gateway/read_api.h"
 #include "gateway/tables_client.h"
 #include "gtest/gtest.h"
+#include "http/rest_router.h"
 #include "json/json.h"
 #include "storage/kv/kv.h"
 #include "tables/attribute_json.h"
@@ -423,6 +428,391 @@ TEST_F(ReadApiTest, ConfigErrorsNameTheRoute) {
   t.table = "absent";
   ASSERT_TRUE(api_->SetConfig(Config{{t}, {}, ""}).ok());
   EXPECT_EQ(Call("GET", "/t/1").status, 503);
+}
+
+// --- Function routes: API Gateway's HTTP API payload format 2.0 ------------
+
+http::Request MakeRequest(std::string method, std::string target,
+                          std::vector<http::Header> headers = {},
+                          std::string body = "") {
+  http::Request r;
+  r.method = std::move(method);
+  r.target = target;
+  size_t q = target.find('?');
+  std::string path = target.substr(0, q);
+  EXPECT_TRUE(http::PercentDecode(path, &r.path));
+  if (q != std::string::npos) r.query = target.substr(q + 1);
+  r.headers = std::move(headers);
+  r.body = std::move(body);
+  r.remote_address = "127.0.0.9";
+  return r;
+}
+
+HttpApiContext TestContext() {
+  HttpApiContext c;
+  c.account_id = "000000000000";
+  c.api_id = "abcdefghij";
+  c.request_id = "JKJaXmPLvHcESHA=";
+  c.time_ms = 1583348638390;  // 04/Mar/2020:19:03:58 +0000
+  c.source_ip = "127.0.0.9";
+  return c;
+}
+
+Route FunctionRoute(std::string method, std::string path) {
+  Route r;
+  r.name = "fn";
+  r.kind = RouteKind::kFunction;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.function = "handler";
+  return r;
+}
+
+TEST(HttpApiEvent, EveryFieldOfAGet) {
+  Route route = FunctionRoute("GET", "/payments/{id}");
+  http::Request req = MakeRequest("GET", "/payments/p%2F1?a=1&b=x%20y&a=2&flag",
+                                  {{"host", "api.example.com:8080"},
+                                   {"user-agent", "curl/8.0"},
+                                   {"x-multi", "one"},
+                                   {"cookie", "c1=v1; c2=v2"},
+                                   {"x-multi", "two"},
+                                   {"cookie", "c3=v3"}});
+  http::RouteMatch match;
+  match.params = {{"id", "p/1"}};
+  match.query = http::ParseQuery(req.query);
+  auto event = json::Parse(HttpApiEvent(req, route, match, TestContext()));
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(
+      json::Serialize(*event),
+      R"({"version":"2.0","routeKey":"GET /payments/{id}",)"
+      R"("rawPath":"/payments/p%2F1","rawQueryString":"a=1&b=x%20y&a=2&flag",)"
+      R"("cookies":["c1=v1","c2=v2","c3=v3"],)"
+      R"("headers":{"host":"api.example.com:8080","user-agent":"curl/8.0",)"
+      R"("x-multi":"one,two"},)"
+      R"("queryStringParameters":{"a":"1,2","b":"x y","flag":""},)"
+      R"("requestContext":{"accountId":"000000000000","apiId":"abcdefghij",)"
+      R"("domainName":"api.example.com","domainPrefix":"api",)"
+      R"("http":{"method":"GET","path":"/payments/p%2F1",)"
+      R"("protocol":"HTTP/1.1","sourceIp":"127.0.0.9",)"
+      R"("userAgent":"curl/8.0"},"requestId":"JKJaXmPLvHcESHA=",)"
+      R"("routeKey":"GET /payments/{id}","stage":"$default",)"
+      R"("time":"04/Mar/2020:19:03:58 +0000","timeEpoch":1583348638390},)"
+      R"("pathParameters":{"id":"p/1"},"isBase64Encoded":false})");
+}
+
+TEST(HttpApiEvent, NoQueryNoParamsNoBody) {
+  Route route = FunctionRoute("GET", "/ping");
+  http::Request req = MakeRequest("GET", "/ping", {{"host", "127.0.0.1:1"}});
+  req.http_major = 2;
+  auto event = json::Parse(HttpApiEvent(req, route, {}, TestContext()));
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->Find("rawQueryString")->text(), "");
+  EXPECT_FALSE(event->Find("queryStringParameters"));
+  EXPECT_FALSE(event->Find("pathParameters"));
+  EXPECT_FALSE(event->Find("cookies"));
+  EXPECT_FALSE(event->Find("body"));
+  EXPECT_FALSE(event->Find("isBase64Encoded")->bool_value());
+  const json::Value* ctx = event->Find("requestContext");
+  EXPECT_EQ(ctx->Find("domainName")->text(), "127.0.0.1");
+  EXPECT_EQ(ctx->Find("http")->Find("protocol")->text(), "HTTP/2.0");
+}
+
+TEST(HttpApiEvent, TextAndBinaryBodies) {
+  Route route = FunctionRoute("POST", "/upload");
+  struct Case {
+    std::string content_type, body;
+    bool base64;
+  } cases[] = {
+      {"application/json", R"({"a":"é"})", false},
+      {"text/plain; charset=utf-8", "hello", false},
+      {"", "no type", false},
+      {"application/vnd.api+json", "{}", false},
+      {"application/octet-stream", "bytes", true},
+      {"image/png", std::string("\x89PNG\0\x01", 6), true},
+      {"text/plain", std::string("\xff\xfe", 2), true},  // not UTF-8
+  };
+  for (const Case& c : cases) {
+    std::vector<http::Header> headers;
+    if (!c.content_type.empty())
+      headers.push_back({"content-type", c.content_type});
+    http::Request req = MakeRequest("POST", "/upload", headers, c.body);
+    auto event = json::Parse(HttpApiEvent(req, route, {}, TestContext()));
+    ASSERT_TRUE(event.ok()) << c.content_type;
+    EXPECT_EQ(event->Find("isBase64Encoded")->bool_value(), c.base64)
+        << c.content_type;
+    std::string body = event->Find("body")->text();
+    if (c.base64) {
+      auto decoded = base64::Decode(body);
+      ASSERT_TRUE(decoded);
+      body = *decoded;
+    }
+    EXPECT_EQ(body, c.body) << c.content_type;
+  }
+}
+
+TEST(HttpApiEvent, HostileHeaderBytesStayValidJson) {
+  Route route = FunctionRoute("GET", "/x");
+  http::Request req =
+      MakeRequest("GET", "/x", {{"x-bad", std::string("a\xff\"b\x01", 5)}});
+  auto event = json::Parse(HttpApiEvent(req, route, {}, TestContext()));
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->Find("headers")->Find("x-bad")->text(),
+            "a\xEF\xBF\xBD\"b\x01");
+}
+
+TEST(HttpApiResponse, StructuredResponse) {
+  std::string why;
+  http::Response r = HttpApiResponse(
+      R"({"statusCode":201,"headers":{"Content-Type":"text/plain","X-N":5,
+          "content-length":"999"},"cookies":["a=1","b=2; Path=/"],
+          "body":"made"})",
+      &why);
+  EXPECT_EQ(why, "");
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.body, "made");
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (const auto& h : r.headers) headers.emplace_back(h.name, h.value);
+  EXPECT_EQ(headers, (std::vector<std::pair<std::string, std::string>>{
+                         {"content-type", "text/plain"},
+                         {"x-n", "5"},
+                         {"set-cookie", "a=1"},
+                         {"set-cookie", "b=2; Path=/"}}));
+}
+
+TEST(HttpApiResponse, Base64BodyAndNoBody) {
+  http::Response r = HttpApiResponse(
+      R"({"statusCode":200,"isBase64Encoded":true,"body":"AAH/"})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, std::string("\x00\x01\xff", 3));
+  http::Response empty = HttpApiResponse(R"({"statusCode":204})");
+  EXPECT_EQ(empty.status, 204);
+  EXPECT_EQ(empty.body, "");
+  EXPECT_TRUE(empty.headers.empty());
+}
+
+TEST(HttpApiResponse, AnythingElseIsA200JsonBody) {
+  struct Case {
+    std::string payload, body;
+  } cases[] = {
+      {R"({"message":"hi","n":1.50})", R"({"message":"hi","n":1.50})"},
+      {R"("Hello from Lambda!")", "Hello from Lambda!"},
+      {"[1,2]", "[1,2]"},
+      {"42", "42"},
+      {"null", "null"},
+      {" true\n", "true"},
+      {"", ""},
+      // statusCode must be a member of an object to count.
+      {R"([{"statusCode":500}])", R"([{"statusCode":500}])"},
+  };
+  for (const Case& c : cases) {
+    std::string why;
+    http::Response r = HttpApiResponse(c.payload, &why);
+    EXPECT_EQ(why, "") << c.payload;
+    EXPECT_EQ(r.status, 200) << c.payload;
+    EXPECT_EQ(r.body, c.body) << c.payload;
+    ASSERT_EQ(r.headers.size(), 1u);
+    EXPECT_EQ(r.headers[0].name, "content-type");
+    EXPECT_EQ(r.headers[0].value, "application/json");
+  }
+}
+
+TEST(HttpApiResponse, MalformedStructuredResponsesAre500) {
+  for (std::string payload : {
+           R"({"statusCode":"200"})",
+           R"({"statusCode":99})",
+           R"({"statusCode":600})",
+           R"({"statusCode":200.5})",
+           R"({"statusCode":200,"body":{"a":1}})",
+           R"({"statusCode":200,"headers":[]})",
+           R"({"statusCode":200,"headers":{"x":{"y":1}}})",
+           R"({"statusCode":200,"headers":{"x":"a\r\nb"}})",
+           R"({"statusCode":200,"cookies":"a=1"})",
+           R"({"statusCode":200,"isBase64Encoded":"yes","body":""})",
+           R"({"statusCode":200,"isBase64Encoded":true,"body":"%%%"})",
+           "not json",
+       }) {
+    std::string why;
+    http::Response r = HttpApiResponse(payload, &why);
+    EXPECT_EQ(r.status, 500) << payload;
+    EXPECT_EQ(r.body, R"({"message":"Internal Server Error"})") << payload;
+    EXPECT_NE(why, "") << payload;
+  }
+}
+
+TEST(HttpApiResponse, TextContentTypes) {
+  for (const char* t : {"", "text/html", "Application/JSON; charset=utf-8",
+                        "application/problem+json", "application/xml",
+                        "application/x-www-form-urlencoded"}) {
+    EXPECT_TRUE(IsTextContentType(t)) << t;
+  }
+  for (const char* t : {"application/octet-stream", "image/png",
+                        "multipart/form-data; boundary=x", "application/zip"}) {
+    EXPECT_FALSE(IsTextContentType(t)) << t;
+  }
+}
+
+// A FunctionsClient that records the event and answers as told, inline or
+// later (as a real function answers, from another thread).
+class FakeFunctions : public FunctionsClient {
+ public:
+  void Invoke(const std::string& name, std::string payload,
+              std::function<void(Result<FunctionReply>)> done) override {
+    names.push_back(name);
+    events.push_back(std::move(payload));
+    if (defer) {
+      pending.push_back(std::move(done));
+      return;
+    }
+    done(next);
+  }
+  std::string AccountId() const override { return "111122223333"; }
+
+  std::vector<std::string> names, events;
+  Result<FunctionReply> next = FunctionReply{};
+  bool defer = false;
+  std::vector<std::function<void(Result<FunctionReply>)>> pending;
+};
+
+class FunctionRouteTest : public ReadApiTest {
+ protected:
+  void SetUp() override {
+    ReadApiTest::SetUp();
+    api_->SetFunctions(&functions_);
+    Config config;
+    Route get = FunctionRoute("GET", "/hello/{name}");
+    get.name = "hello";
+    Route post = FunctionRoute("POST", "/hello/{name}");
+    post.name = "helloPost";
+    post.function = "poster";
+    Route table;
+    table.name = "getPayment";
+    table.path = "/payments/{paymentId}";
+    table.table = "payments";
+    config.routes = {get, post, table};
+    config.cors.allowed_origins = {"*"};
+    ASSERT_TRUE(api_->SetConfig(config).ok());
+  }
+  http::Response CallWithBody(std::string method, std::string target,
+                              std::string body) {
+    std::optional<http::Response> out;
+    api_->Handle(MakeRequest(std::move(method), std::move(target),
+                             {{"content-type", "text/plain"},
+                              {"origin", "https://app.example"}},
+                             std::move(body)),
+                 [&](http::Response resp) { out = resp; });
+    EXPECT_TRUE(out);
+    return out ? *out : http::Response{};
+  }
+
+  FakeFunctions functions_;
+};
+
+TEST_F(FunctionRouteTest, InvokesWithTheEventAndMapsTheReply) {
+  functions_.next = FunctionReply{
+      R"({"statusCode":202,"headers":{"x-fn":"yes"},"body":"queued"})", false,
+      "req-1"};
+  http::Response r = CallWithBody("POST", "/hello/ann?x=1", "payload");
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body, "queued");
+  EXPECT_EQ(Header(r, "x-fn"), "yes");
+  EXPECT_EQ(Header(r, "access-control-allow-origin"), "*");
+  std::string request_id = Header(r, "apigw-requestid");
+  EXPECT_EQ(request_id.size(), 16u);
+  ASSERT_EQ(functions_.names, std::vector<std::string>{"poster"});
+  auto event = json::Parse(functions_.events[0]);
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->Find("routeKey")->text(), "POST /hello/{name}");
+  EXPECT_EQ(event->Find("pathParameters")->Find("name")->text(), "ann");
+  EXPECT_EQ(event->Find("queryStringParameters")->Find("x")->text(), "1");
+  EXPECT_EQ(event->Find("body")->text(), "payload");
+  const json::Value* ctx = event->Find("requestContext");
+  EXPECT_EQ(ctx->Find("accountId")->text(), "111122223333");
+  EXPECT_EQ(ctx->Find("requestId")->text(), request_id);
+  EXPECT_EQ(ctx->Find("apiId")->text().size(), 10u);
+  EXPECT_EQ(ctx->Find("http")->Find("sourceIp")->text(), "127.0.0.9");
+}
+
+TEST_F(FunctionRouteTest, FailuresAreApiGateways500) {
+  functions_.next = FunctionReply{
+      R"({"errorType":"Error","errorMessage":"boom"})", true, "req-2"};
+  http::Response r = Call("GET", "/hello/x");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body, R"({"message":"Internal Server Error"})");
+  functions_.next = ResourceExhausted("throttled");
+  EXPECT_EQ(Call("GET", "/hello/x").status, 500);
+  functions_.next = NotFound("no such function");
+  EXPECT_EQ(Call("GET", "/hello/x").status, 500);
+  api_->SetFunctions(nullptr);
+  EXPECT_EQ(Call("GET", "/hello/x").status, 500);
+}
+
+TEST_F(FunctionRouteTest, AnswersLaterWithoutHoldingTheCaller) {
+  functions_.defer = true;
+  std::optional<http::Response> out;
+  api_->Handle(MakeRequest("GET", "/hello/later"),
+               [&](http::Response resp) { out = resp; });
+  EXPECT_FALSE(out);  // Handle returned; the function has not answered
+  ASSERT_EQ(functions_.pending.size(), 1u);
+  // The configuration may change meanwhile: the call keeps its route.
+  ASSERT_TRUE(api_->SetConfig(Config{}).ok());
+  std::thread([&] {
+    functions_.pending[0](FunctionReply{R"("done")", false, "r"});
+  }).join();
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->status, 200);
+  EXPECT_EQ(out->body, "done");
+}
+
+TEST_F(FunctionRouteTest, MethodsPreflightAndOpenApi) {
+  EXPECT_EQ(Call("PUT", "/hello/x").status, 405);
+  EXPECT_EQ(Header(Call("PUT", "/hello/x"), "allow"), "GET, POST, OPTIONS");
+  // HEAD is not GET for a function route.
+  EXPECT_EQ(Call("HEAD", "/hello/x").status, 405);
+  auto pre = Call("OPTIONS", "/hello/x", {{"origin", "https://a"}});
+  EXPECT_EQ(pre.status, 204);
+  EXPECT_EQ(Header(pre, "allow"), "GET, POST, OPTIONS");
+  EXPECT_EQ(Header(pre, "access-control-allow-methods"), "GET, POST, OPTIONS");
+  EXPECT_EQ(Header(Call("OPTIONS", "/payments/x"), "allow"),
+            "GET, HEAD, OPTIONS");
+
+  json::Value doc = Body(Call("GET", "/openapi.json"));
+  const json::Value* path = doc.Find("paths")->Find("/hello/{name}");
+  ASSERT_TRUE(path);
+  EXPECT_EQ(path->Find("get")->Find("operationId")->text(), "hello");
+  EXPECT_FALSE(path->Find("get")->Find("requestBody"));
+  const json::Value* post = path->Find("post");
+  ASSERT_TRUE(post);
+  EXPECT_TRUE(post->Find("requestBody"));
+  EXPECT_TRUE(post->Find("responses")->Find("500"));
+  EXPECT_NE(post->Find("summary")->text().find("poster"), std::string::npos);
+  EXPECT_TRUE(
+      doc.Find("components")->Find("schemas")->Find("IntegrationError"));
+}
+
+TEST(FunctionRouteConfig, Validation) {
+  Route ok = FunctionRoute("DELETE", "/x/{id}");
+  EXPECT_TRUE(ValidateRoute(ok).ok());
+  Route r = ok;
+  r.method = "OPTIONS";
+  EXPECT_FALSE(ValidateRoute(r).ok());
+  r = ok;
+  r.method = "HEAD";
+  EXPECT_FALSE(ValidateRoute(r).ok());
+  r = ok;
+  r.function = "";
+  EXPECT_FALSE(ValidateRoute(r).ok());
+  r = ok;
+  r.table = "t";
+  EXPECT_FALSE(ValidateRoute(r).ok());
+  Route table;
+  table.name = "t";
+  table.path = "/t/{id}";
+  table.table = "t";
+  table.function = "f";
+  EXPECT_FALSE(ValidateRoute(table).ok());
+  table.function = "";
+  table.method = "POST";
+  EXPECT_FALSE(ValidateRoute(table).ok());
 }
 
 }  // namespace

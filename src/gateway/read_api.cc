@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 #include <utility>
 
 #include "core/base64.h"
+#include "core/clock.h"
 #include "core/logging.h"
+#include "gateway/http_api_event.h"
 #include "gateway/plain_json.h"
 #include "http/rest_router.h"
 #include "json/writer.h"
@@ -22,6 +25,7 @@ constexpr std::string_view kOpenApiPath = "/openapi.json";
 struct ReadApi::State {
   Config config;
   http::RestRouter router;
+  std::string api_id;  // requestContext.apiId of function routes
 };
 
 namespace {
@@ -158,7 +162,7 @@ void AddCors(const Cors& cors, const std::string* origin, http::Response& r) {
 }
 
 std::vector<std::string> AllowedQuery(const Route& route) {
-  if (route.kind == RouteKind::kGetItem) return {};
+  if (route.kind != RouteKind::kQuery) return {};
   std::vector<std::string> q = {"limit", "cursor", "order"};
   for (const std::string* p :
        {&route.sort_key.from, &route.sort_key.to, &route.sort_key.prefix}) {
@@ -171,18 +175,21 @@ std::vector<std::string> AllowedQuery(const Route& route) {
 class RouteCall : public std::enable_shared_from_this<RouteCall> {
  public:
   RouteCall(std::shared_ptr<const ReadApi::State> state, const Route& route,
-            TablesClient& tables, const CursorCodec& cursors,
-            http::Request request, http::RouteMatch match,
-            http::Responder respond)
+            TablesClient& tables, FunctionsClient* functions,
+            const CursorCodec& cursors, http::Request request,
+            http::RouteMatch match, http::Responder respond)
       : state_(std::move(state)),
         route_(route),
         tables_(tables),
+        functions_(functions),
         cursors_(cursors),
         request_(std::move(request)),
         match_(std::move(match)),
         respond_(std::move(respond)) {}
 
   void Run() {
+    // A function takes any query: it is the function's to judge.
+    if (route_.kind == RouteKind::kFunction) return InvokeFunction();
     std::vector<std::string> allowed = AllowedQuery(route_);
     for (const auto& [name, value] : match_.query) {
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
@@ -212,6 +219,54 @@ class RouteCall : public std::enable_shared_from_this<RouteCall> {
 
  private:
   void Reply(http::Response r) { respond_(std::move(r)); }
+
+  // API Gateway's Lambda proxy integration (payload format 2.0). The
+  // function runs elsewhere (a process, or the supervisor's queue): the
+  // network thread only builds the event and returns.
+  void InvokeFunction() {
+    HttpApiContext context;
+    context.request_id = NewHttpApiRequestId();
+    context.api_id = state_->api_id;
+    context.time_ms = NowMillis();
+    context.source_ip = request_.remote_address;
+    if (functions_) context.account_id = functions_->AccountId();
+    std::string request_id = context.request_id;
+    auto reply = [self = shared_from_this(),
+                  request_id](http::Response r) mutable {
+      // API Gateway names its request on every reply of an HTTP API.
+      r.SetHeader("apigw-requestid", std::move(request_id));
+      self->Reply(std::move(r));
+    };
+    if (!functions_) {
+      RLOG_ERROR("read API: route {}: functions are not available",
+                 route_.name);
+      return reply(HttpApiInternalError());
+    }
+    std::string event = HttpApiEvent(request_, route_, match_, context);
+    functions_->Invoke(
+        route_.function, std::move(event),
+        [reply = std::move(reply), route = route_.name,
+         function = route_.function](Result<FunctionReply> r) mutable {
+          if (!r.ok()) {
+            RLOG_WARN("read API: route {}: cannot invoke {}: {}", route,
+                      function, r.status().ToString());
+            return reply(HttpApiInternalError());
+          }
+          if (r->function_error) {
+            RLOG_WARN("read API: route {}: function {} failed (request {}): {}",
+                      route, function, r->request_id,
+                      std::string_view(r->payload).substr(0, 500));
+            return reply(HttpApiInternalError());
+          }
+          std::string why;
+          http::Response response = HttpApiResponse(r->payload, &why);
+          if (!why.empty()) {
+            RLOG_WARN("read API: route {}: function {} (request {}): {}", route,
+                      function, r->request_id, why);
+          }
+          reply(std::move(response));
+        });
+  }
 
   // The key attribute `element` from the path parameter of its name.
   Result<AttributeValue> FromPath(const tables::KeyElement& element) {
@@ -391,6 +446,7 @@ class RouteCall : public std::enable_shared_from_this<RouteCall> {
   std::shared_ptr<const ReadApi::State> state_;  // keeps route_ alive
   const Route& route_;
   TablesClient& tables_;
+  FunctionsClient* const functions_;  // may be null
   const CursorCodec& cursors_;
   http::Request request_;
   http::RouteMatch match_;
@@ -440,8 +496,24 @@ Status ValidateRoute(const Route& route) {
     return InvalidArgument(fmt::format("route {}: {}", route.name, why));
   };
   if (route.name.empty()) return InvalidArgument("a route has no name");
-  if (route.method != "GET") {
-    return bad("method must be GET (read routes only)");
+  if (route.kind == RouteKind::kFunction) {
+    static const std::set<std::string> kMethods = {"GET", "POST", "PUT",
+                                                   "PATCH", "DELETE"};
+    if (!kMethods.count(route.method)) {
+      return bad("method must be GET, POST, PUT, PATCH or DELETE");
+    }
+    if (route.function.empty()) return bad("no function");
+    if (!route.table.empty() || !route.index.empty() ||
+        !route.projection.empty() || !route.sort_key.from.empty() ||
+        !route.sort_key.to.empty() || !route.sort_key.prefix.empty()) {
+      return bad(
+          "a function route has no table, index, projection or "
+          "sort key parameters");
+    }
+  } else if (route.method != "GET") {
+    return bad("method must be GET (table routes only read)");
+  } else if (!route.function.empty()) {
+    return bad("a table route invokes no function");
   }
   std::vector<std::string> params;
   if (!PathParams(route.path, &params)) {
@@ -452,7 +524,9 @@ Status ValidateRoute(const Route& route) {
   if (route.path == kOpenApiPath) return bad("/openapi.json is reserved");
   std::set<std::string> unique(params.begin(), params.end());
   if (unique.size() != params.size()) return bad("duplicate path parameter");
-  if (route.table.empty()) return bad("no table");
+  if (route.kind != RouteKind::kFunction && route.table.empty()) {
+    return bad("no table");
+  }
   if (route.kind == RouteKind::kGetItem && !route.index.empty()) {
     return bad("GetItem reads the table, not an index");
   }
@@ -482,6 +556,10 @@ ReadApi::ReadApi(TablesClient& tables, std::string cursor_secret)
 }
 
 ReadApi::~ReadApi() = default;
+
+void ReadApi::SetFunctions(FunctionsClient* functions) {
+  functions_.store(functions);
+}
 
 std::shared_ptr<const ReadApi::State> ReadApi::Snapshot() const {
   std::lock_guard l(mu_);
@@ -514,43 +592,63 @@ Status ReadApi::SetConfig(Config config) {
   }
   auto state = std::make_shared<State>();
   state->config = std::move(config);
+  // API Gateway ids are 10 lower-case letters and digits; this one is
+  // stable per title, so a function sees the same id across restarts.
+  {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    const std::string& title = state->config.title;
+    SHA256(reinterpret_cast<const unsigned char*>(title.data()), title.size(),
+           digest);
+    static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (int i = 0; i < 10; ++i) state->api_id += kAlphabet[digest[i] % 36];
+  }
   // Handlers reach the state through a weak pointer: the state owns the
   // router, which owns the handlers.
   std::weak_ptr<const State> weak = state;
   TablesClient* tables = &tables_;
+  const std::atomic<FunctionsClient*>* functions = &functions_;
   const CursorCodec* cursors = &cursors_;
   http::RestRouter& router = state->router;
+  // The methods each path serves, for the preflight's Allow.
+  std::map<std::string, std::vector<std::string>> methods;
   for (size_t i = 0; i < state->config.routes.size(); ++i) {
     const Route& route = state->config.routes[i];
-    auto serve = [weak, &route, tables, cursors](http::Request request,
-                                                 http::RouteMatch match,
-                                                 http::Responder respond) {
+    auto serve = [weak, &route, tables, functions, cursors](
+                     http::Request request, http::RouteMatch match,
+                     http::Responder respond) {
       auto state = weak.lock();
       if (!state) return respond(Error(503, "Unavailable", "reconfiguring"));
-      std::make_shared<RouteCall>(state, route, *tables, *cursors,
-                                  std::move(request), std::move(match),
-                                  std::move(respond))
+      std::make_shared<RouteCall>(state, route, *tables, functions->load(),
+                                  *cursors, std::move(request),
+                                  std::move(match), std::move(respond))
           ->Run();
     };
+    std::vector<std::string>& m = methods[route.path];
     router.Add(route.method, route.path, serve);
-    router.Add("HEAD", route.path, serve);
+    m.push_back(route.method);
+    // HEAD is GET without the body for the table routes; a function
+    // decides for itself what its methods mean (API Gateway routes HEAD
+    // only where it is declared).
+    if (route.kind != RouteKind::kFunction) {
+      router.Add("HEAD", route.path, serve);
+      m.push_back("HEAD");
+    }
   }
   // Preflight for every path a route serves.
-  std::set<std::string> paths;
-  for (const Route& route : state->config.routes) paths.insert(route.path);
-  for (const std::string& path : paths) {
+  for (auto& [path, allowed] : methods) {
+    allowed.push_back("OPTIONS");
     router.Add(
         "OPTIONS", path,
-        [weak](http::Request request, http::RouteMatch,
-               http::Responder respond) {
+        [weak, allow = Join(allowed)](http::Request request, http::RouteMatch,
+                                      http::Responder respond) {
           auto state = weak.lock();
           http::Response r;
           r.status = 204;
-          r.SetHeader("allow", "GET, HEAD, OPTIONS");
+          r.SetHeader("allow", allow);
           const std::string* origin = request.FindHeader("origin");
           if (state && origin && IsCorsAllowed(state->config.cors, *origin)) {
             const Cors& cors = state->config.cors;
-            r.SetHeader("access-control-allow-methods", "GET, HEAD, OPTIONS");
+            r.SetHeader("access-control-allow-methods", allow);
             r.SetHeader("access-control-allow-headers",
                         Join(cors.allowed_headers));
             r.SetHeader("access-control-max-age",
@@ -648,12 +746,15 @@ std::string ReadApi::OpenApiJson() const {
       for (char& c : method) c = static_cast<char>(std::tolower(c));
       w.Key(method).BeginObject().Key("operationId").String(r.name);
       w.Key("summary").String(
-          r.description.empty()
-              ? (r.kind == RouteKind::kGetItem
-                     ? fmt::format("One item of table {}", r.table)
-                     : fmt::format("Query {}{}", r.table,
-                                   r.index.empty() ? "" : "." + r.index))
-              : r.description);
+          !r.description.empty() ? r.description
+          : r.kind == RouteKind::kGetItem
+              ? fmt::format("One item of table {}", r.table)
+          : r.kind == RouteKind::kQuery
+              ? fmt::format("Query {}{}", r.table,
+                            r.index.empty() ? "" : "." + r.index)
+              : fmt::format("Invokes function {} (API Gateway payload "
+                            "format 2.0)",
+                            r.function));
       w.Key("parameters").BeginArray();
       std::vector<std::string> params;
       (void)PathParams(r.path, &params);
@@ -676,6 +777,33 @@ std::string ReadApi::OpenApiJson() const {
           param(r.sort_key.prefix, "query", false, "string", "Sort key prefix");
       }
       w.EndArray();
+      if (r.kind == RouteKind::kFunction) {
+        // What the function takes and answers is its own business: any
+        // body, any reply; the gateway adds only its failure shape.
+        if (r.method != "GET" && r.method != "DELETE") {
+          w.Key("requestBody").BeginObject().Key("required").Bool(false);
+          w.Key("content").BeginObject().Key("*/*").BeginObject();
+          w.Key("schema").BeginObject().EndObject();
+          w.EndObject().EndObject().EndObject();
+        }
+        w.Key("responses").BeginObject();
+        w.Key("default")
+            .BeginObject()
+            .Key("description")
+            .String("What the function returns");
+        w.EndObject();
+        w.Key("500")
+            .BeginObject()
+            .Key("description")
+            .String("The function failed, timed out or could not run");
+        w.Key("content").BeginObject().Key("application/json").BeginObject();
+        w.Key("schema").BeginObject().Key("$ref").String(
+            "#/components/schemas/IntegrationError");
+        w.EndObject().EndObject().EndObject().EndObject();
+        w.EndObject();  // responses
+        w.EndObject();  // operation
+        continue;
+      }
       w.Key("responses").BeginObject();
       w.Key("200").BeginObject().Key("description").String("OK");
       w.Key("headers").BeginObject().Key("ETag").BeginObject();
@@ -721,6 +849,12 @@ std::string ReadApi::OpenApiJson() const {
   w.Key("required").BeginArray().String("code").String("message").EndArray();
   w.Key("properties").BeginObject();
   w.Key("code").BeginObject().Key("type").String("string").EndObject();
+  w.Key("message").BeginObject().Key("type").String("string").EndObject();
+  w.EndObject().EndObject();
+  // API Gateway's own error shape, for function routes.
+  w.Key("IntegrationError").BeginObject().Key("type").String("object");
+  w.Key("required").BeginArray().String("message").EndArray();
+  w.Key("properties").BeginObject();
   w.Key("message").BeginObject().Key("type").String("string").EndObject();
   w.EndObject().EndObject();
   w.EndObject().EndObject();  // schemas, components

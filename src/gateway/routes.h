@@ -18,6 +18,10 @@ enum class RouteKind {
   // parameter of the same name, the sort key conditions from the query
   // parameters declared in `SortKeyParams`.
   kQuery,
+  // Invokes `function` with API Gateway's HTTP API proxy event (payload
+  // format 2.0) and answers what it returns (http_api_event.h). Any method
+  // but OPTIONS (the CORS preflight) and HEAD; no table.
+  kFunction,
 };
 
 // Which query parameters of a Query route constrain the sort key. An empty
@@ -34,12 +38,14 @@ struct Route {
   // The OpenAPI operationId, and part of what a cursor is bound to: unique
   // among the routes.
   std::string name;
+  // GET for table routes; GET, POST, PUT, PATCH or DELETE for functions.
   std::string method = "GET";
   // Literal segments and {param} segments: "/accounts/{accountId}/payments".
   std::string path;
   RouteKind kind = RouteKind::kGetItem;
-  std::string table;
-  std::string index;  // kQuery: "" queries the table itself
+  std::string table;     // kGetItem, kQuery
+  std::string function;  // kFunction: the function's name
+  std::string index;     // kQuery: "" queries the table itself
   // Top-level attributes to return; empty returns whole items.
   std::vector<std::string> projection;
   SortKeyParams sort_key;   // kQuery

@@ -24,6 +24,9 @@ struct Request {
   std::vector<Header> headers;
   std::string body;
   int http_major = 1;  // 1 or 2
+  // The client's IP address ("127.0.0.1", "::1"); empty when unknown (a
+  // request built in a test).
+  std::string remote_address;
 
   // The first header named `lower_name`, or nullptr.
   const std::string* FindHeader(std::string_view lower_name) const;

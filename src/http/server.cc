@@ -288,11 +288,14 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
   Executor executor() const { return executor_; }
   ServerState& server() { return *server_; }
   void set_registry_id(uint64_t id) { registry_id_ = id; }
+  const std::string& remote_address() const { return remote_address_; }
+  void set_remote_address(std::string a) { remote_address_ = std::move(a); }
 
  protected:
   std::shared_ptr<ServerState> server_;
   Executor executor_;
   uint64_t registry_id_ = 0;
+  std::string remote_address_;  // set before Start, then only read
 };
 
 // The shared state behind one request's Responder: delivers exactly one
@@ -352,6 +355,7 @@ void InvokeHandler(ConnectionBase& conn, uint64_t id, Request request) {
     slot->Complete(PlainResponse(503, "server is shutting down"));
     return;
   }
+  request.remote_address = conn.remote_address();
   // The catch-all: an exception from a handler becomes a 500, never a
   // dead I/O thread.
   try {
@@ -1179,6 +1183,10 @@ struct Server::Impl : ServerState {
     }
     ErrorCode ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    std::string remote;
+    if (auto peer = socket.remote_endpoint(ignored); !ignored) {
+      remote = peer.address().to_string();
+    }
     std::shared_ptr<ConnectionBase> conn;
     if (tls) {
       conn = std::make_shared<Connection<ssl::stream<tcp::socket>>>(
@@ -1188,6 +1196,7 @@ struct Server::Impl : ServerState {
       conn = std::make_shared<Connection<tcp::socket>>(
           self, ctx->get_executor(), std::move(socket));
     }
+    conn->set_remote_address(std::move(remote));
     conn->set_registry_id(Register(conn));
     asio::post(conn->executor(), [conn] { conn->Start(); });
     Accept(self);
