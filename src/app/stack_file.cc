@@ -8,50 +8,11 @@
 #include <sstream>
 
 #include "gateway/read_api.h"
-#include "json/writer.h"
 
 namespace riffle::app {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Writes `node` as JSON with sorted keys and every scalar as a string: a
-// canonical form, so that equal sections compare equal as text, and one
-// the parser reads back unchanged (JSON is YAML).
-void WriteCanonical(const YAML::Node& node, json::Writer& w) {
-  if (node.IsMap()) {
-    std::map<std::string, YAML::Node> sorted;
-    for (const auto& kv : node) sorted[kv.first.as<std::string>()] = kv.second;
-    w.BeginObject();
-    for (const auto& [k, v] : sorted) {
-      w.Key(k);
-      WriteCanonical(v, w);
-    }
-    w.EndObject();
-  } else if (node.IsSequence()) {
-    w.BeginArray();
-    for (const auto& item : node) WriteCanonical(item, w);
-    w.EndArray();
-  } else if (node.IsScalar()) {
-    w.String(node.as<std::string>());
-  } else {
-    w.Null();
-  }
-}
-
-std::string RoutesDocument(const YAML::Node& root) {
-  if (!root["read_api"] && !root["routes"]) return "";
-  std::string out;
-  json::Writer w(&out);
-  w.BeginObject();
-  for (const char* section : {"read_api", "routes"}) {
-    if (!root[section]) continue;
-    w.Key(section);
-    WriteCanonical(root[section], w);
-  }
-  w.EndObject();
-  return out;
-}
 
 // Reads one YAML document into a Stack. yaml-cpp throws; every throw stays
 // inside this class and comes out as a Status. Not thread-safe (one per
@@ -70,7 +31,6 @@ class Parser {
     }
     try {
       if (!ParseRoot(root)) return error_;
-      stack_.routes_document = RoutesDocument(root);
     } catch (const YAML::Exception& e) {
       return InvalidArgument(
           fmt::format("{}:{}: {}", file_.string(), e.mark.line + 1, e.msg));
