@@ -10,6 +10,7 @@ CMAKE_FLAGS ?=
 
 .PHONY: all setup configure build run test unit-test asan-test integration-test \
         bench bench-kinesis bench-registry bench-dynamodb bench-avro bench-pipeline \
+        bench-read-api \
         format format-check clean
 
 all: build
@@ -54,7 +55,8 @@ integration-test: build
 # e.g. BENCH_ARGS="--runs 5 --relaxed".
 BENCH_ARGS ?=
 # Benchmarks (never part of `make test`); figures in docs/benchmarks.md.
-bench: bench-kinesis bench-registry bench-dynamodb bench-avro bench-pipeline
+bench: bench-kinesis bench-registry bench-dynamodb bench-avro bench-pipeline \
+       bench-read-api
 
 bench-kinesis: build
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target kinesis_load
@@ -76,6 +78,11 @@ bench-avro: build
 bench-pipeline: build
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target pipeline_load
 	bench/pipeline_bench.sh $(abspath $(BUILD_DIR))
+
+# The read API against the DynamoDB GetItem/Query beneath it, and /health.
+bench-read-api: build
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target dynamodb_load
+	bench/read_api_bench.sh $(abspath $(BUILD_DIR))
 
 format:
 	git ls-files '*.h' '*.cc' | xargs clang-format -i

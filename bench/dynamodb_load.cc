@@ -15,6 +15,13 @@
 //   get     GetItem of the "g-<i>" items (each must be found).
 //   query   Query of one "q-<j>" partition, Limit 100 (100 items back).
 //   static  GET / (the nginx floor).
+// Read-API modes, against riffle's http port (--endpoint) with the routes of
+// bench/read_api_stack.yaml over the same items (bench/read_api_bench.sh):
+//   read-get    GET /items/g-<i>/0: the GetItem route (the item must come
+//               back as plain JSON).
+//   read-query  GET /partitions/q-<j>?limit=100: a Query route page (100
+//               items).
+//   health      GET /health (the HTTP floor of riffle's own server).
 // Prints one JSON object on stdout.
 
 #include <sys/epoll.h>
@@ -53,7 +60,7 @@ struct Options {
   std::fprintf(stderr,
                "dynamodb_load: %s\n"
                "usage: dynamodb_load --endpoint http://127.0.0.1:PORT "
-               "--op setup|put|get|query|static\n"
+               "--op setup|put|get|query|static|read-get|read-query|health\n"
                "  [--table NAME] [--connections N] [--duration S] "
                "[--warmup S] [--items N] [--partitions N]\n",
                message);
@@ -119,6 +126,26 @@ std::string BuildRequest(const Options& o, std::string_view op,
   return r;
 }
 
+// A plain GET, as curl sends it.
+std::string Get(const Options& o, std::string_view target) {
+  std::string r = "GET ";
+  r.append(target);
+  r.append(" HTTP/1.1\r\nHost: ");
+  r.append(o.host).append(":").append(std::to_string(o.port));
+  r.append("\r\nUser-Agent: dynamodb_load\r\nAccept: */*\r\n\r\n");
+  return r;
+}
+
+// Occurrences of `needle` in `haystack`.
+int Count(std::string_view haystack, std::string_view needle) {
+  int n = 0;
+  for (size_t at = haystack.find(needle); at != std::string_view::npos;
+       at = haystack.find(needle, at + needle.size())) {
+    ++n;
+  }
+  return n;
+}
+
 // ~100 bytes of attributes besides the key.
 std::string ItemJson(std::string_view pk, int sk) {
   return "{\"pk\":{\"S\":\"" + std::string(pk) + "\"},\"sk\":{\"N\":\"" +
@@ -155,6 +182,17 @@ std::vector<std::string> BuildRequests(const Options& o) {
     }
   } else if (o.op == "static") {
     out.push_back("GET / HTTP/1.1\r\nHost: " + o.host + "\r\n\r\n");
+  } else if (o.op == "read-get") {
+    for (int i = 0; i < std::min(o.items, 8192); ++i) {
+      out.push_back(Get(o, "/items/g-" + std::to_string(i) + "/0"));
+    }
+  } else if (o.op == "read-query") {
+    for (int j = 0; j < o.partitions; ++j) {
+      out.push_back(
+          Get(o, "/partitions/q-" + std::to_string(j) + "?limit=100"));
+    }
+  } else if (o.op == "health") {
+    out.push_back(Get(o, "/health"));
   } else {
     Usage("unknown --op");
   }
@@ -165,6 +203,9 @@ bool Good(const Options& o, std::string_view body) {
   if (o.op == "get") return body.find("\"Item\"") != std::string_view::npos;
   if (o.op == "query")
     return body.find("\"Count\":100") != std::string_view::npos;
+  if (o.op == "read-get")
+    return body.find("\"pk\":\"g-") != std::string_view::npos;
+  if (o.op == "read-query") return Count(body, "\"pk\":") == 100;
   return true;
 }
 

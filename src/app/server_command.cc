@@ -278,7 +278,8 @@ int RunServer(const ServerConfig& config) {
     RLOG_ERROR("{}", cursor_secret.status().ToString());
     return 1;
   }
-  gateway::LocalTablesClient read_tables(*table_service);
+  // Query pages run on the blocking pool, as the DynamoDB API's do.
+  gateway::LocalTablesClient read_tables(*table_service, blocking.get());
   gateway::ReadApi read_api(read_tables, std::move(cursor_secret).value());
 
   http::AwsJsonRouter router;

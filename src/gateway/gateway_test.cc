@@ -430,6 +430,30 @@ TEST_F(ReadApiTest, ConfigErrorsNameTheRoute) {
   EXPECT_EQ(Call("GET", "/t/1").status, 503);
 }
 
+TEST_F(ReadApiTest, QueryRunsOnTheBlockingPoolWhenGiven) {
+  ThreadPool pool(1);
+  LocalTablesClient pooled(*service_, &pool);
+  ReadApi api(pooled, std::string(32, 's'));
+  Route list;
+  list.name = "list";
+  list.path = "/accounts/{accountId}/payments";
+  list.kind = RouteKind::kQuery;
+  list.table = "payments";
+  list.index = "byAccount";
+  ASSERT_TRUE(api.SetConfig(Config{{list}, {}, ""}).ok());
+  http::Request r;
+  r.method = "GET";
+  r.target = r.path = "/accounts/a1/payments";
+  std::promise<std::pair<http::Response, std::thread::id>> done;
+  api.Handle(std::move(r), [&](http::Response resp) {
+    done.set_value({std::move(resp), std::this_thread::get_id()});
+  });
+  auto [resp, thread] = done.get_future().get();
+  EXPECT_EQ(resp.status, 200) << resp.body;
+  EXPECT_EQ(Body(resp).Find("items")->items().size(), 7u);
+  EXPECT_NE(thread, std::this_thread::get_id());
+}
+
 // --- Function routes: API Gateway's HTTP API payload format 2.0 ------------
 
 http::Request MakeRequest(std::string method, std::string target,

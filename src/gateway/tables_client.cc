@@ -24,7 +24,9 @@ void LocalTablesClient::GetItem(
 void LocalTablesClient::Query(
     tables::QueryRequest request,
     std::function<void(Result<tables::ReadResult>)> done) {
-  done(tables_.Query(request));
+  if (!blocking_) return done(tables_.Query(request));
+  blocking_->Post([this, request = std::move(request),
+                   done = std::move(done)]() { done(tables_.Query(request)); });
 }
 
 }  // namespace riffle::gateway

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/thread_pool.h"
 #include "tables/service.h"
 
 namespace riffle::gateway {
@@ -38,12 +39,18 @@ class TablesClient {
                      std::function<void(Result<tables::ReadResult>)> done) = 0;
 };
 
-// Borrows `tables`, which must outlive it. Thread-safe. Runs every call on
-// the calling thread: tables::Service reads come from the store's memory
-// and block cache, as the DynamoDB adapter serves them on network threads.
+// Borrows `tables` and `blocking`, which must outlive it and every call in
+// flight. Thread-safe. DescribeKey and GetItem run on the calling thread: a
+// point read comes from the memtable or block cache in the common case, as
+// the DynamoDB adapter serves GetItem on network threads. Query may walk
+// many blocks (a page of up to 1 MB), so it runs on `blocking` when given,
+// as the DynamoDB adapter's Query does (DESIGN.md: no disk waits on network
+// threads); without a pool it runs inline (tests).
 class LocalTablesClient : public TablesClient {
  public:
-  explicit LocalTablesClient(tables::Service& tables) : tables_(tables) {}
+  explicit LocalTablesClient(tables::Service& tables,
+                             ThreadPool* blocking = nullptr)
+      : tables_(tables), blocking_(blocking) {}
 
   void DescribeKey(
       const std::string& table, const std::string& index,
@@ -56,6 +63,7 @@ class LocalTablesClient : public TablesClient {
 
  private:
   tables::Service& tables_;
+  ThreadPool* const blocking_;
 };
 
 }  // namespace riffle::gateway
