@@ -68,9 +68,13 @@ std::string ETagOf(std::string_view body) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(body.data()), body.size(),
          digest);
-  std::string tag = "\"";
-  for (int i = 0; i < 16; ++i) tag += fmt::format("{:02x}", digest[i]);
-  tag += '"';
+  // Hex by hand: fmt::format per byte was 2-3% of a GetItem route's CPU.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string tag(34, '"');
+  for (int i = 0; i < 16; ++i) {
+    tag[1 + 2 * i] = kHex[digest[i] >> 4];
+    tag[2 + 2 * i] = kHex[digest[i] & 0xf];
+  }
   return tag;
 }
 
