@@ -8,6 +8,7 @@
 #include "core/base64.h"
 #include "core/logging.h"
 #include "core/metrics.h"
+#include "functions/parallel_lanes.h"
 #include "functions/process_runtime.h"
 #include "json/json.h"
 #include "json/writer.h"
@@ -62,7 +63,12 @@ ShardProcessor::ShardProcessor(ShardProcessorOptions options,
     checkpoint_ = checkpoint->sequence_number;
     finished_ = checkpoint->shard_end;
   }
+  if (options_.mapping.parallelization_factor > 1)
+    lanes_ = std::make_unique<ParallelLanes>(
+        options_, source, invoker, checkpoints, destination, checkpoint);
 }
+
+ShardProcessor::~ShardProcessor() = default;
 
 Status ShardProcessor::EnsureIterator() {
   if (have_iterator_ || end_of_shard_) return Status::Ok();
@@ -244,6 +250,10 @@ Status ShardProcessor::GiveUp(size_t n, std::string_view condition,
 }
 
 void ShardProcessor::Nudge() {
+  if (lanes_) {
+    lanes_->Nudge();
+    return;
+  }
   if (!waiting_for_records_) return;
   waiting_for_records_ = false;
   next_read_ms_ = 0;
@@ -251,6 +261,14 @@ void ShardProcessor::Nudge() {
 }
 
 StepResult ShardProcessor::Step() {
+  if (lanes_) {
+    StepResult r = lanes_->Step();
+    stats_ = lanes_->stats();
+    checkpoint_ = lanes_->checkpoint();
+    next_step_ms_ = lanes_->next_step_ms();
+    finished_ = r == StepResult::kFinished;
+    return r;
+  }
   if (finished_) {
     iterator_age_metric_->Set(0);
     return StepResult::kFinished;

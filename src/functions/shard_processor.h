@@ -22,6 +22,10 @@
 //   sequence number and retries from there; an identifier that is empty or
 //   not in the batch fails the whole batch;
 // - records older than MaximumRecordAgeInSeconds are not invoked;
+// - with ParallelizationFactor > 1 the shard's records are dealt to that
+//   many lanes by partition key, each run by a ShardProcessor of its own
+//   on its own thread (parallel_lanes.h), so up to that many batches are
+//   in flight, in order per key;
 // - with FilterCriteria, records that match no filter are never invoked
 //   and the checkpoint moves past them as past processed records
 //   (filter_pattern.h; FilterView is what the patterns see);
@@ -35,6 +39,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +50,8 @@
 #include "functions/function_config.h"
 
 namespace riffle::functions {
+
+class ParallelLanes;
 
 struct SourceRecord {
   std::string sequence_number;
@@ -173,13 +180,18 @@ struct ShardStats {
 
 // Processes one shard. Owns its read position and pending records; borrows
 // the interfaces, which must outlive it. Not thread-safe: one thread calls
-// Step in a loop.
+// Step in a loop. With ParallelizationFactor > 1 it also owns the lanes'
+// threads, which invoke the function between Steps; the destructor stops
+// them, waiting for invocations in flight.
 class ShardProcessor {
  public:
   ShardProcessor(ShardProcessorOptions options, RecordSource& source,
                  BatchInvoker& invoker, CheckpointStore& checkpoints,
                  FailureDestination* destination,
                  std::optional<ShardCheckpoint> checkpoint);
+  ~ShardProcessor();
+  ShardProcessor(const ShardProcessor&) = delete;
+  ShardProcessor& operator=(const ShardProcessor&) = delete;
 
   StepResult Step();
   // Records were appended to the shard: when waiting for records, read
@@ -242,6 +254,10 @@ class ShardProcessor {
   metrics::Counter* errors_metric_;
   metrics::Gauge* iterator_age_metric_;
   metrics::Counter* filtered_metric_;
+
+  // ParallelizationFactor > 1: Step, Nudge and the accessors defer to the
+  // lanes.
+  std::unique_ptr<ParallelLanes> lanes_;
 };
 
 // What FilterCriteria patterns are matched against for a Kinesis record:

@@ -82,6 +82,8 @@ def handle(event, headers):
         # batchItemFailures (the records before it are written).
         import base64
         lines, failures = [], []
+        t0 = time.time()
+        time.sleep(float(os.environ.get("SLEEP_MS", "0")) / 1000)
         for r in event["Records"]:
             data = base64.b64decode(r["kinesis"]["data"]).decode()
             if data.startswith("poison"):
@@ -94,7 +96,9 @@ def handle(event, headers):
                                      "pk": r["kinesis"]["partitionKey"],
                                      "data": data,
                                      "source": r["eventSource"],
-                                     "arn": r["eventSourceARN"]}) + "\n")
+                                     "arn": r["eventSourceARN"],
+                                     "pid": os.getpid(), "t0": t0,
+                                     "t1": time.time()}) + "\n")
         with open(os.environ["OUT_FILE"], "a") as f:
             f.write("".join(lines))
         return {"batchItemFailures": failures}

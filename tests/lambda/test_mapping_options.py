@@ -102,3 +102,40 @@ def test_too_many_filters_are_refused(lam, functions, stream):  # noqa: F811
             EventSourceArn=arn, FunctionName=fn, StartingPosition="LATEST",
             FilterCriteria={"Filters": [
                 {"Pattern": json.dumps({"data": {"n": [i]}})} for i in range(6)]})
+
+
+def test_parallelization_factor_runs_batches_of_a_shard_at_once(
+        lam, kinesis, functions, stream, tmp_path):  # noqa: F811
+    name, arn = stream()
+    out = tmp_path / "out.jsonl"
+    fn = functions.create(handler="kinesis_to_file", Environment={
+        "Variables": {"OUT_FILE": str(out), "SLEEP_MS": "100"}})
+    m = lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=fn, StartingPosition="TRIM_HORIZON",
+        BatchSize=3, ParallelizationFactor=4)
+    assert m["ParallelizationFactor"] == 4
+    assert lam.get_event_source_mapping(UUID=m["UUID"])["ParallelizationFactor"] == 4
+    put = []
+    for batch in range(3):
+        records = [{"PartitionKey": f"key{i % 8}", "Data": f"{batch}-{i}".encode()}
+                   for i in range(20)]
+        resp = kinesis.put_records(StreamName=name, Records=records)
+        assert resp["FailedRecordCount"] == 0
+        put += [(r["PartitionKey"], r["Data"].decode(), res["SequenceNumber"])
+                for r, res in zip(records, resp["Records"])]
+    lines = read_lines(out, len(put), timeout=60)
+    assert sorted((l["pk"], l["data"], l["seq"]) for l in lines) == sorted(put)
+    # In order per partition key.
+    for key in {p[0] for p in put}:
+        seqs = [int(l["seq"]) for l in lines if l["pk"] == key]
+        assert seqs == sorted(seqs), key
+    # Several batches of the one shard ran at the same time.
+    spans = {(l["pid"], l["t0"], l["t1"]) for l in lines}
+    overlapping = max(sum(1 for _, a, b in spans if a <= t < b)
+                      for _, t, _ in spans)
+    assert overlapping >= 2
+    assert len({pid for pid, _, _ in spans}) >= 2
+
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.update_event_source_mapping(UUID=m["UUID"], ParallelizationFactor=11)
+    lam.delete_event_source_mapping(UUID=m["UUID"])
