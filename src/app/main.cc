@@ -5,6 +5,7 @@
 #include "app/avro_command.h"
 #include "app/record_commands.h"
 #include "app/server_command.h"
+#include "app/worker_command.h"
 #include "core/logging.h"
 
 int main(int argc, char** argv) {
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   riffle::app::AvroCommand avro(&app);
   riffle::app::ProduceCommand produce(&app);
   riffle::app::TailCommand tail(&app);
+  riffle::app::WorkerCommand worker(&app);
 
   CLI11_PARSE(app, argc, argv);
   riffle::logging::Init(log_level);
@@ -77,5 +79,6 @@ int main(int argc, char** argv) {
   if (avro.parsed()) return avro.Run();
   if (produce.parsed()) return produce.Run();
   if (tail.parsed()) return tail.Run();
+  if (worker.parsed()) return worker.Run();
   return 2;
 }

@@ -128,7 +128,7 @@ MappingRunner::MappingRunner(MappingRunnerOptions options, RecordSource& source,
       leases_(leases),
       destination_(destination),
       leases_metric_(&metrics::Global().GetGauge(
-          "riffle_mapping_leases",
+          "riffle_function_mapping_leases",
           {{"mapping", options_.mapping.uuid},
            {"function", options_.mapping.function_name}},
           "Shard leases this process holds for the mapping")) {}
