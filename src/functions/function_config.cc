@@ -293,7 +293,8 @@ json::Value MappingConfigurationJson(const MappingConfig& m,
         Value::Bool(m.bisect_batch_on_function_error));
   o.Set("MaximumRetryAttempts",
         Value::Number(int64_t{m.maximum_retry_attempts}));
-  o.Set("TumblingWindowInSeconds", Value::Number(int64_t{0}));
+  o.Set("TumblingWindowInSeconds",
+        Value::Number(int64_t{m.tumbling_window_seconds}));
   if (!m.filter_patterns.empty()) {
     Value filters = Value::Array();
     for (const std::string& p : m.filter_patterns)
@@ -331,6 +332,8 @@ json::Value ToStoredJson(const MappingConfig& m) {
   o.Set("report_batch_item_failures",
         Value::Bool(m.report_batch_item_failures));
   o.Set("on_failure_destination", Value::String(m.on_failure_destination));
+  o.Set("tumbling_window_seconds",
+        Value::Number(int64_t{m.tumbling_window_seconds}));
   Value patterns = Value::Array();
   for (const std::string& p : m.filter_patterns)
     patterns.Push(Value::String(p));
@@ -366,6 +369,8 @@ Result<MappingConfig> MappingFromStoredJson(const json::Value& v) {
   m.report_batch_item_failures =
       GetBool(v, "report_batch_item_failures", false);
   m.on_failure_destination = GetString(v, "on_failure_destination");
+  m.tumbling_window_seconds =
+      static_cast<int>(GetInt(v, "tumbling_window_seconds", 0));
   if (const json::Value* p = v.Find("filter_patterns"); p && p->is_array())
     for (const json::Value& item : p->items())
       if (item.is_string()) m.filter_patterns.push_back(item.text());

@@ -104,6 +104,7 @@ struct MappingConfig {
   bool bisect_batch_on_function_error = false;
   bool report_batch_item_failures = false;
   std::string on_failure_destination;  // a stream ARN, or empty
+  int tumbling_window_seconds = 0;     // 0: no windows
   // FilterCriteria.Filters[].Pattern, as given (filter_pattern.h); empty:
   // every record goes to the function.
   std::vector<std::string> filter_patterns;

@@ -134,9 +134,7 @@ Result<MappingConfig> ApplyMappingFields(const Fields& f, MappingConfig m,
   ASSIGN_OR_RETURN(auto bisect, f.Bool("BisectBatchOnFunctionError"));
   if (bisect) m.bisect_batch_on_function_error = *bisect;
   ASSIGN_OR_RETURN(auto tumbling, f.Int("TumblingWindowInSeconds"));
-  if (tumbling && *tumbling != 0)
-    return InvalidArgument(
-        "TumblingWindowInSeconds is not supported by riffle yet");
+  if (tumbling) m.tumbling_window_seconds = *tumbling;
   if (const Value* filters = f.Find("FilterCriteria"); filters) {
     // {} or {"Filters": []} clears the filters (UpdateEventSourceMapping).
     if (!filters->is_object() && !filters->is_null())

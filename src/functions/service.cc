@@ -943,6 +943,11 @@ Status ValidateMapping(const MappingConfig& m) {
         "1 validation error detected: Value at 'maximumRecordAgeInSeconds' "
         "failed to satisfy constraint: Member must have value between -1 and "
         "604800, and at least 60 when not -1");
+  if (m.tumbling_window_seconds < 0 || m.tumbling_window_seconds > 900)
+    return InvalidArgument(
+        "1 validation error detected: Value at 'tumblingWindowInSeconds' "
+        "failed to satisfy constraint: Member must have value between 0 and "
+        "900");
   if (Result<FilterSet> filters = FilterSet::Parse(m.filter_patterns);
       !filters.ok())
     return filters.status();

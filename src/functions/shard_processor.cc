@@ -10,6 +10,7 @@
 #include "core/metrics.h"
 #include "functions/parallel_lanes.h"
 #include "functions/process_runtime.h"
+#include "functions/tumbling_window.h"
 #include "json/json.h"
 #include "json/writer.h"
 
@@ -138,7 +139,11 @@ std::string ShardProcessor::Admit(std::vector<SourceRecord> records) {
 
 Status ShardProcessor::AdvanceTo(const std::string& seq) {
   if (seq.empty() || !SequenceLess(checkpoint_, seq)) return Status::Ok();
-  RETURN_IF_ERROR(checkpoints_.Save(options_.shard_id, {seq, false}));
+  if (window_open_) {
+    unsaved_ = true;  // saved when the window closes
+  } else {
+    RETURN_IF_ERROR(checkpoints_.Save(options_.shard_id, {seq, false}));
+  }
   checkpoint_ = seq;
   return Status::Ok();
 }
@@ -148,7 +153,13 @@ Status ShardProcessor::Commit(size_t n) {
   std::string seq = pending_[n - 1].sequence_number;
   if (auto it = skipped_after_.find(seq); it != skipped_after_.end())
     seq = it->second;  // filtered-out records after it are done too
-  RETURN_IF_ERROR(checkpoints_.Save(options_.shard_id, {seq, false}));
+  if (Tumbling()) {
+    // Saved when the window closes, so that a restart replays the whole
+    // window and rebuilds its state.
+    unsaved_ = true;
+  } else {
+    RETURN_IF_ERROR(checkpoints_.Save(options_.shard_id, {seq, false}));
+  }
   checkpoint_ = seq;
   for (size_t i = 0; !skipped_after_.empty() && i < n; ++i)
     skipped_after_.erase(pending_[i].sequence_number);
@@ -189,8 +200,71 @@ std::string ShardProcessor::BuildEvent(size_t n) const {
     w.Key("eventSourceARN").String(options_.mapping.event_source_arn);
     w.EndObject();
   }
-  w.EndArray().EndObject();
+  w.EndArray();
+  if (Tumbling()) {
+    WriteWindowFields(w, {window_, window_state_, options_.shard_id,
+                          options_.mapping.event_source_arn, false, false});
+  }
+  w.EndObject();
   return out;
+}
+
+StepResult ShardProcessor::CloseWindow() {
+  const int64_t now = Now();
+  std::string event;
+  json::Writer w(&event);
+  w.BeginObject().Key("Records").BeginArray().EndArray();
+  WriteWindowFields(
+      w, {window_, window_state_, options_.shard_id,
+          options_.mapping.event_source_arn, true, window_terminated_early_});
+  w.EndObject();
+  BatchOutcome outcome = invoker_.Invoke(event);
+  if (!outcome.status.ok()) {
+    RLOG_WARN("mapping {} shard {}: cannot invoke: {}", options_.mapping.uuid,
+              options_.shard_id, outcome.status.ToString());
+    next_step_ms_ = now + options_.max_backoff_ms;
+    return StepResult::kIdle;
+  }
+  ++stats_.invocations;
+  invocations_metric_->Add();
+  if (!outcome.function_error.empty()) {
+    ++stats_.function_errors;
+    errors_metric_->Add();
+    ++retries_;
+    const int max = options_.mapping.maximum_retry_attempts;
+    if (max < 0 || retries_ <= max) {
+      Backoff();
+      return StepResult::kIdle;
+    }
+    // The window's records are done; only its result is lost. Said loudly,
+    // never silently.
+    RLOG_ERROR(
+        "event-source mapping {}: giving up on the final invocation of window "
+        "{} of {} after {} attempt(s); its state was {}",
+        options_.mapping.uuid, WindowTimestamp(window_.start_ms),
+        options_.shard_id, retries_, window_state_);
+    metrics::Global()
+        .GetCounter("riffle_function_mapping_failed_windows_total",
+                    {{"mapping", options_.mapping.uuid}},
+                    "Tumbling windows whose final invocation was given up on")
+        .Add();
+  }
+  if (unsaved_) {
+    if (Status s = checkpoints_.Save(options_.shard_id, {checkpoint_, false});
+        !s.ok()) {
+      RLOG_WARN("mapping {} shard {}: checkpoint: {}", options_.mapping.uuid,
+                options_.shard_id, s.ToString());
+      next_step_ms_ = now + options_.max_backoff_ms;
+      return StepResult::kIdle;  // the final invocation is made again
+    }
+    unsaved_ = false;
+  }
+  window_open_ = false;
+  window_terminated_early_ = false;
+  window_state_ = "{}";
+  retries_ = 0;
+  invoke_count_ = 0;
+  return StepResult::kProgress;
 }
 
 Status ShardProcessor::GiveUp(size_t n, std::string_view condition,
@@ -320,9 +394,22 @@ StepResult ShardProcessor::Step() {
       end_of_shard_ = true;
     }
     if (!got_records) next_read_ms_ = now + options_.poll_interval_ms;
+    last_read_empty_ = !got_records;
     stats_.iterator_age_ms =
         pending_.empty() ? 0 : now - pending_.back().arrival_ms;
     iterator_age_metric_->Set(stats_.iterator_age_ms);
+  }
+
+  if (window_open_) {
+    // The window is over once a later record is pending, or when its time
+    // has passed and the shard has nothing more (a record appended from
+    // now on arrives after the window's end), or at the end of a closed
+    // shard, or early when its state outgrew Lambda's limit.
+    bool over = window_terminated_early_ ||
+                (pending_.empty() ? end_of_shard_ || (last_read_empty_ &&
+                                                      now >= window_.end_ms)
+                                  : pending_[0].arrival_ms >= window_.end_ms);
+    if (over) return CloseWindow();
   }
 
   if (pending_.empty()) {
@@ -335,7 +422,9 @@ StepResult ShardProcessor::Step() {
       iterator_age_metric_->Set(0);
       return StepResult::kFinished;
     }
-    next_step_ms_ = next_read_ms_;
+    next_step_ms_ = window_open_
+                        ? std::min(next_read_ms_, std::max(window_.end_ms, now))
+                        : next_read_ms_;
     waiting_for_records_ = true;
     return StepResult::kIdle;
   }
@@ -366,8 +455,21 @@ StepResult ShardProcessor::Step() {
 
   size_t n = std::min(pending_.size(), batch_size);
   if (bisect_cap_) n = std::min(n, bisect_cap_);
+  if (Tumbling()) {
+    if (!window_open_) {
+      window_ = WindowOf(pending_[0].arrival_ms,
+                         options_.mapping.tumbling_window_seconds);
+      window_open_ = true;
+      window_state_ = "{}";
+    }
+    // A batch never spans windows.
+    size_t in_window = 0;
+    while (in_window < n && pending_[in_window].arrival_ms < window_.end_ms)
+      ++in_window;
+    n = in_window;
+  }
   BatchOutcome outcome;
-  if (invoker_.AcceptsRecords()) {
+  if (invoker_.AcceptsRecords() && !Tumbling()) {
     std::vector<const SourceRecord*> records(n);
     for (size_t i = 0; i < n; ++i) records[i] = &pending_[i];
     outcome = invoker_.InvokeRecords(records);
@@ -393,6 +495,13 @@ StepResult ShardProcessor::Step() {
   if (failed) {
     ++stats_.function_errors;
     errors_metric_->Add();
+  }
+  if (!failed && Tumbling()) {
+    // The state is carried on also after a partial failure: the handler
+    // returned it for the records it reported done.
+    window_state_ = StateOfReply(outcome.payload);
+    if (window_state_.size() > kMaxWindowStateBytes)
+      window_terminated_early_ = true;
   }
   if (!failed && m.report_batch_item_failures) {
     Result<json::Value> reply = json::Parse(outcome.payload);

@@ -26,6 +26,16 @@
 //   many lanes by partition key, each run by a ShardProcessor of its own
 //   on its own thread (parallel_lanes.h), so up to that many batches are
 //   in flight, in order per key;
+// - with TumblingWindowInSeconds (tumbling_window.h) a batch holds the
+//   records of one window only; each invocation carries the state the
+//   previous one of its window returned, and once the window is over (a
+//   later record is pending, or its end has passed with the shard caught
+//   up, or the shard ended) the function gets a final invocation with no
+//   records and isFinalInvokeForWindow: true. The checkpoint is saved only
+//   after that final invocation, so a restart replays the whole window
+//   from an empty state rather than finishing it with a lost one (records
+//   are at least once, as always). A failing final invocation is retried
+//   like a batch, up to MaximumRetryAttempts, then logged and counted;
 // - with FilterCriteria, records that match no filter are never invoked
 //   and the checkpoint moves past them as past processed records
 //   (filter_pattern.h; FilterView is what the patterns see);
@@ -48,6 +58,7 @@
 #include "core/status.h"
 #include "functions/filter_pattern.h"
 #include "functions/function_config.h"
+#include "functions/tumbling_window.h"
 
 namespace riffle::functions {
 
@@ -220,6 +231,10 @@ class ShardProcessor {
   Status GiveUp(size_t n, std::string_view condition, const BatchOutcome* last);
   void Backoff();
   std::string BuildEvent(size_t n) const;
+  bool Tumbling() const { return options_.mapping.tumbling_window_seconds > 0; }
+  // Makes the final invocation of the open window, saves the checkpoint
+  // and closes the window.
+  StepResult CloseWindow();
 
   const ShardProcessorOptions options_;
   RecordSource& source_;
@@ -238,6 +253,14 @@ class ShardProcessor {
   // Pending sequence number -> the last filtered-out record after it and
   // before the next pending one: committing the first commits past both.
   std::map<std::string, std::string> skipped_after_;
+  bool last_read_empty_ = false;  // the last read found nothing new
+
+  // TumblingWindowInSeconds.
+  bool window_open_ = false;
+  WindowBounds window_;
+  std::string window_state_ = "{}";  // a JSON object
+  bool window_terminated_early_ = false;
+  bool unsaved_ = false;  // checkpoint_ is past the saved checkpoint
   bool waiting_for_records_ = false;  // idle only because the shard is empty
   int64_t first_pending_read_ms_ = 0;
   int64_t next_read_ms_ = 0;

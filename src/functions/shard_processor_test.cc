@@ -60,9 +60,12 @@ class FakeInvoker : public BatchInvoker {
   std::function<BatchOutcome(const std::vector<int>&)> decide =
       [](const std::vector<int>&) { return BatchOutcome{}; };
 
+  std::vector<json::Value> events;  // every event, parsed
+
   BatchOutcome Invoke(const std::string& event) override {
     Result<json::Value> v = json::Parse(event);
     EXPECT_TRUE(v.ok());
+    events.push_back(*v);
     std::vector<int> batch;
     for (const json::Value& r : v->Find("Records")->items()) {
       const json::Value* k = r.Find("kinesis");
@@ -473,6 +476,103 @@ TEST_F(ShardProcessorTest, FailureAfterAFilteredRecordKeepsItsPlace) {
                 ->text(),
             Seq(2));
   EXPECT_EQ(checkpoints.saved["shardId-000000000000"].sequence_number, Seq(2));
+}
+
+// Counts records in the window's state, as a tumbling-window handler would.
+BatchOutcome CountInState(const json::Value& event) {
+  int64_t n = event.Find("state")->Find("n")
+                  ? *event.Find("state")->Find("n")->AsInt64()
+                  : 0;
+  n += static_cast<int64_t>(event.Find("Records")->items().size());
+  return BatchOutcome{Status::Ok(),
+                      fmt::format(R"({{"state": {{"n": {}}}}})", n), ""};
+}
+
+TEST_F(ShardProcessorTest, TumblingWindowCarriesStateAndEndsWithAFinalInvoke) {
+  mapping.batch_size = 2;
+  mapping.tumbling_window_seconds = 10;
+  // Three records in the window [1,000,000, 1,010,000), two in the next.
+  source.Add(3, 1'000'500);
+  source.Add(2, 1'012'000);
+  now = 1'020'000;
+  invoker.decide = [this](const std::vector<int>&) {
+    return CountInState(invoker.events.back());
+  };
+  auto p = Make();
+  for (int i = 0; i < 20 && invoker.events.size() < 5; ++i) p->Step();
+  ASSERT_EQ(invoker.events.size(), 5u);
+  auto records = [&](size_t i) {
+    return invoker.events[i].Find("Records")->items().size();
+  };
+  auto state_n = [&](size_t i) -> int64_t {
+    const json::Value* n = invoker.events[i].Find("state")->Find("n");
+    return n ? *n->AsInt64() : 0;
+  };
+  auto final = [&](size_t i) {
+    return invoker.events[i].Find("isFinalInvokeForWindow")->bool_value();
+  };
+  // Window 1: [0,1] with {}, [2] with n=2, then the final one with n=3.
+  EXPECT_EQ(records(0), 2u);
+  EXPECT_EQ(state_n(0), 0);
+  EXPECT_FALSE(final(0));
+  EXPECT_EQ(records(1), 1u);  // a batch never spans windows
+  EXPECT_EQ(state_n(1), 2);
+  EXPECT_EQ(records(2), 0u);
+  EXPECT_EQ(state_n(2), 3);
+  EXPECT_TRUE(final(2));
+  EXPECT_EQ(invoker.events[2].Find("window")->Find("start")->text(),
+            WindowTimestamp(1'000'000));
+  EXPECT_EQ(invoker.events[2].Find("window")->Find("end")->text(),
+            WindowTimestamp(1'010'000));
+  EXPECT_EQ(invoker.events[2].Find("shardId")->text(), "shardId-000000000000");
+  EXPECT_FALSE(invoker.events[2].Find("isWindowTerminatedEarly")->bool_value());
+  // Window 2 starts with a fresh state.
+  EXPECT_EQ(records(3), 2u);
+  EXPECT_EQ(state_n(3), 0);
+  EXPECT_EQ(invoker.events[3].Find("window")->Find("start")->text(),
+            WindowTimestamp(1'010'000));
+  // Its end (1,020,000) has passed and the shard is caught up: final.
+  EXPECT_TRUE(final(4));
+  EXPECT_EQ(state_n(4), 2);
+  // The checkpoint moved only when each window closed.
+  EXPECT_EQ(checkpoints.saved["shardId-000000000000"].sequence_number, Seq(4));
+}
+
+TEST_F(ShardProcessorTest, TumblingWindowCheckpointWaitsForTheWindowToClose) {
+  mapping.tumbling_window_seconds = 60;
+  source.Add(3, 1'000'500);
+  now = 1'001'000;  // the window [960,000, 1,020,000) is open
+  invoker.decide = [this](const std::vector<int>&) {
+    return CountInState(invoker.events.back());
+  };
+  auto p = Make();
+  for (int i = 0; i < 5; ++i) p->Step();
+  ASSERT_EQ(invoker.events.size(), 1u);
+  EXPECT_EQ(checkpoints.saves, 0);  // a restart replays the window
+  EXPECT_EQ(p->next_step_ms(), std::min<int64_t>(now + 100, 1'020'000));
+  now = 1'020'000;
+  for (int i = 0; i < 5 && invoker.events.size() < 2; ++i) p->Step();
+  ASSERT_EQ(invoker.events.size(), 2u);
+  EXPECT_TRUE(invoker.events[1].Find("isFinalInvokeForWindow")->bool_value());
+  EXPECT_EQ(checkpoints.saved["shardId-000000000000"].sequence_number, Seq(2));
+}
+
+TEST_F(ShardProcessorTest, TumblingWindowFinalInvokeIsRetriedThenGivenUp) {
+  mapping.tumbling_window_seconds = 1;
+  mapping.maximum_retry_attempts = 2;
+  source.Add(1, 1'000'000);
+  source.closed = true;
+  invoker.decide = [this](const std::vector<int>&) {
+    return invoker.events.back().Find("isFinalInvokeForWindow")->bool_value()
+               ? Fail()
+               : BatchOutcome{};
+  };
+  auto p = Make();
+  Run(*p);
+  // One batch, then the final invocation three times (two retries).
+  EXPECT_EQ(invoker.events.size(), 4u);
+  EXPECT_TRUE(checkpoints.saved["shardId-000000000000"].shard_end);
+  EXPECT_EQ(checkpoints.saved["shardId-000000000000"].sequence_number, Seq(0));
 }
 
 TEST(FilterViewTest, MetadataAndJsonData) {

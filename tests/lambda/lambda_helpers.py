@@ -102,6 +102,22 @@ def handle(event, headers):
         with open(os.environ["OUT_FILE"], "a") as f:
             f.write("".join(lines))
         return {"batchItemFailures": failures}
+    if HANDLER == "tumbling":
+        # A tumbling-window aggregate: counts records per data value in the
+        # window's state; each invocation appends what it got to $OUT_FILE.
+        import base64
+        state = dict(event.get("state") or {})
+        for r in event["Records"]:
+            data = base64.b64decode(r["kinesis"]["data"]).decode()
+            state[data] = state.get(data, 0) + 1
+        with open(os.environ["OUT_FILE"], "a") as f:
+            f.write(json.dumps({
+                "final": event["isFinalInvokeForWindow"],
+                "early": event["isWindowTerminatedEarly"],
+                "window": event["window"], "state_in": event["state"],
+                "shardId": event["shardId"], "arn": event["eventSourceARN"],
+                "records": len(event["Records"])}) + "\n")
+        return {"state": state, "batchItemFailures": []}
     raise RuntimeError("unknown handler " + HANDLER)
 
 while True:

@@ -139,3 +139,58 @@ def test_parallelization_factor_runs_batches_of_a_shard_at_once(
     with pytest.raises(lam.exceptions.InvalidParameterValueException):
         lam.update_event_source_mapping(UUID=m["UUID"], ParallelizationFactor=11)
     lam.delete_event_source_mapping(UUID=m["UUID"])
+
+
+def test_tumbling_window_carries_state_to_a_final_invoke(
+        lam, kinesis, functions, stream, tmp_path):  # noqa: F811
+    name, arn = stream()
+    out = tmp_path / "out.jsonl"
+    fn = functions.create(handler="tumbling",
+                          Environment={"Variables": {"OUT_FILE": str(out)}})
+    m = lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=fn, StartingPosition="TRIM_HORIZON",
+        BatchSize=2, TumblingWindowInSeconds=2)
+    assert m["TumblingWindowInSeconds"] == 2
+    assert lam.get_event_source_mapping(UUID=m["UUID"])["TumblingWindowInSeconds"] == 2
+    shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
+    values = ["a", "b", "a", "c", "a"]
+    for v in values:
+        kinesis.put_record(StreamName=name, PartitionKey="k", Data=v.encode())
+
+    # Every record ends in the state of a final invocation (the five may
+    # straddle a window boundary).
+    deadline = time.monotonic() + 30
+    finals = []
+    while time.monotonic() < deadline:
+        lines = [json.loads(l) for l in out.read_text().splitlines()] \
+            if out.exists() else []
+        finals = [l for l in lines if l["final"]]
+        if sum(sum(f["state_in"].values()) for f in finals) >= len(values):
+            break
+        time.sleep(0.2)
+    totals = {}
+    for f in finals:
+        for k, n in f["state_in"].items():
+            totals[k] = totals.get(k, 0) + n
+    assert totals == {"a": 3, "b": 1, "c": 1}
+    for f in finals:
+        assert f["records"] == 0 and not f["early"]
+        assert f["shardId"] == shard and f["arn"] == arn
+        start = time.strptime(f["window"]["start"], "%Y-%m-%dT%H:%M:%SZ")
+        end = time.strptime(f["window"]["end"], "%Y-%m-%dT%H:%M:%SZ")
+        assert time.mktime(end) - time.mktime(start) == 2
+    # Within a window, each invocation got the state the previous returned.
+    lines = [json.loads(l) for l in out.read_text().splitlines()]
+    by_window = {}
+    for l in lines:
+        by_window.setdefault(l["window"]["start"], []).append(l)
+    for calls in by_window.values():
+        assert calls[0]["state_in"] == {}
+        seen = 0
+        for c in calls:
+            assert sum(c["state_in"].values()) == seen
+            seen += c["records"]
+
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.update_event_source_mapping(UUID=m["UUID"], TumblingWindowInSeconds=901)
+    lam.delete_event_source_mapping(UUID=m["UUID"])
