@@ -813,6 +813,27 @@ TEST_F(FunctionRouteTest, MethodsPreflightAndOpenApi) {
       doc.Find("components")->Find("schemas")->Find("IntegrationError"));
 }
 
+TEST_F(FunctionRouteTest, OnePreflightPerPathShape) {
+  // A table route and a function route on one path shape, with their own
+  // parameter names: each serves its method, one preflight lists both.
+  Config config;
+  Route get;
+  get.name = "getPayment";
+  get.path = "/payments/{paymentId}";
+  get.table = "payments";
+  Route post = FunctionRoute("POST", "/payments/{id}");
+  config.routes = {get, post};
+  ASSERT_TRUE(api_->SetConfig(config).ok());
+  EXPECT_EQ(Call("GET", "/payments/p1").status, 200);
+  http::Response r = CallWithBody("POST", "/payments/p1", "x");
+  EXPECT_EQ(r.status, 200);
+  auto event = json::Parse(functions_.events.back());
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->Find("pathParameters")->Find("id")->text(), "p1");
+  EXPECT_EQ(Header(Call("OPTIONS", "/payments/p1"), "allow"),
+            "GET, HEAD, POST, OPTIONS");
+}
+
 TEST(FunctionRouteConfig, Validation) {
   Route ok = FunctionRoute("DELETE", "/x/{id}");
   EXPECT_TRUE(ValidateRoute(ok).ok());

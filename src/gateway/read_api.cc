@@ -461,6 +461,20 @@ bool IsParamSegment(std::string_view s) {
   return s.size() >= 2 && s.front() == '{' && s.back() == '}';
 }
 
+// A path template with its parameter names blanked ("/a/{}/b"): templates
+// of one shape match the same requests.
+std::string PathShape(std::string_view path) {
+  std::string shape;
+  while (!path.empty()) {
+    size_t open = path.find('{');
+    shape.append(path.substr(0, open));
+    if (open == std::string_view::npos) break;
+    shape += "{}";
+    path = path.substr(path.find('}', open) + 1);
+  }
+  return shape;
+}
+
 }  // namespace
 
 bool PathParams(std::string_view path, std::vector<std::string>* params) {
@@ -578,18 +592,7 @@ Status ReadApi::SetConfig(Config config) {
       return InvalidArgument(fmt::format("route {}: duplicate name", r.name));
     }
     // The same path with other parameter names is the same endpoint.
-    std::string shape = r.method + " ";
-    std::vector<std::string> params;
-    (void)PathParams(r.path, &params);
-    std::string_view p = r.path;
-    while (!p.empty()) {
-      size_t open = p.find('{');
-      shape.append(p.substr(0, open));
-      if (open == std::string_view::npos) break;
-      shape += "{}";
-      p = p.substr(p.find('}', open) + 1);
-    }
-    if (!endpoints.insert(shape).second) {
+    if (!endpoints.insert(r.method + " " + PathShape(r.path)).second) {
       return InvalidArgument(fmt::format("route {}: another route serves {} {}",
                                          r.name, r.method, r.path));
     }
@@ -613,8 +616,10 @@ Status ReadApi::SetConfig(Config config) {
   const std::atomic<FunctionsClient*>* functions = &functions_;
   const CursorCodec* cursors = &cursors_;
   http::RestRouter& router = state->router;
-  // The methods each path serves, for the preflight's Allow.
-  std::map<std::string, std::vector<std::string>> methods;
+  // The methods each path shape serves, for the preflight's Allow, and
+  // the first template of that shape, where the preflight is routed.
+  std::map<std::string, std::pair<std::string, std::vector<std::string>>>
+      methods;
   for (size_t i = 0; i < state->config.routes.size(); ++i) {
     const Route& route = state->config.routes[i];
     auto serve = [weak, &route, tables, functions, cursors](
@@ -627,7 +632,8 @@ Status ReadApi::SetConfig(Config config) {
                                   std::move(match), std::move(respond))
           ->Run();
     };
-    std::vector<std::string>& m = methods[route.path];
+    auto& [first_path, m] = methods[PathShape(route.path)];
+    if (first_path.empty()) first_path = route.path;
     router.Add(route.method, route.path, serve);
     m.push_back(route.method);
     // HEAD is GET without the body for the table routes; a function
@@ -639,7 +645,8 @@ Status ReadApi::SetConfig(Config config) {
     }
   }
   // Preflight for every path a route serves.
-  for (auto& [path, allowed] : methods) {
+  for (auto& [shape, path_and_methods] : methods) {
+    auto& [path, allowed] = path_and_methods;
     allowed.push_back("OPTIONS");
     router.Add(
         "OPTIONS", path,
