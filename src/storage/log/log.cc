@@ -12,7 +12,7 @@
 #include <climits>
 #include <condition_variable>
 #include <cstring>
-#include <latch>
+#include <deque>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -184,7 +184,7 @@ struct Segment {
 
   void AddIndexEntry(const IndexEntry& e) {
     log_format::AppendIndexEntry(&idx_pending, e);
-    unpublished.push_back(e);
+    staged.push_back(e);
   }
 
   const uint64_t base_offset;
@@ -198,6 +198,24 @@ struct Segment {
   uint64_t readable_size = 0;
   uint64_t end_offset;  // one past its last acknowledged record
   std::optional<int64_t> max_timestamp_ms;
+  // Entries of written batches, published into `index` as their batches
+  // are acknowledged (in offset order).
+  std::deque<IndexEntry> unpublished;
+
+  // Sync state, guarded by the owning LogCore's mu_. Invariant:
+  // synced_size <= sync_requested <= flushed_size <= written_size, and every
+  // byte below synced_size is durable.
+  uint64_t flushed_size = 0;    // bytes handed to the OS by the writer
+  uint64_t sync_requested = 0;  // target of the latest sync started
+  uint64_t synced_size = 0;
+  // One descriptor per sync that may be in flight (the free ones): each
+  // concurrent fdatasync uses its own open file description, so that a
+  // writeback error is reported to every sync it concerns (the kernel
+  // reports an error once per open file description, so two syncs sharing
+  // one could let one of them return success for lost data). Opened with
+  // the segment, before any write they must cover. Empty once sealed.
+  std::vector<std::shared_ptr<Fd>> free_sync_fds;
+  bool sealed = false;  // no longer written to
 
   // The active segment's write state: used only by the writer thread (and by
   // Open, before the log is shared).
@@ -206,8 +224,8 @@ struct Segment {
   uint64_t idx_size = 0;
   int64_t first_timestamp_ms = 0;
   log_format::SparseIndexer indexer;
-  std::string idx_pending;              // encoded, not yet written entries
-  std::vector<IndexEntry> unpublished;  // not yet in `index`
+  std::string idx_pending;         // encoded, not yet written entries
+  std::vector<IndexEntry> staged;  // not yet moved to `unpublished`
 };
 
 // One Append on its way through the writer thread. `log` is null for an
@@ -220,25 +238,37 @@ struct AppendRequest {
   int64_t timestamp_ms = 0;
   Log::AppendCallback done;
   Status error;
-  // Set by the writer: where the batch went.
-  Segment* segment = nullptr;
+  // Set by the writer: where the batch went. The request is durable once
+  // segment->synced_size reaches end_position.
+  std::shared_ptr<Segment> segment;
   uint64_t end_position = 0;
 };
 
-// What one log does in one group commit. Used by the writer thread only.
+// What one log does in one round of the writer. Used by the writer thread
+// only.
 struct LogGroup {
   LogCore* log = nullptr;
   std::vector<AppendRequest*> requests;
-  Status status;
-  std::vector<std::shared_ptr<Segment>> touched;
-  Segment* to_sync = nullptr;
 };
 
-// How many files one group may sync at the same time.
-constexpr int kParallelSyncs = 8;
+// One fdatasync to run on a sync thread: makes `segment` durable up to
+// `target` (the bytes written before the sync started).
+struct SyncJob {
+  std::shared_ptr<Segment> segment;
+  std::shared_ptr<Fd> fd;
+  uint64_t target = 0;
+};
 
-// The writer thread and its queue: the body of LogSyncer. Owns the thread;
-// thread-safe.
+// How many fdatasyncs of one segment file may be in flight at once. The
+// writer does not wait for a sync before it writes and syncs the next
+// batches, so an append waits for one flush, not for the end of the flush
+// that was running when it arrived (see docs/benchmarks.md, "Streams").
+constexpr int kSyncsPerFile = 4;
+// Threads that run syncs, for all logs of a process.
+constexpr int kSyncThreads = 16;
+
+// The writer thread, its queue and the sync threads: the body of LogSyncer.
+// Owns the threads; thread-safe.
 class SyncQueue {
  public:
   SyncQueue() : thread_([this] { Run(); }) {}
@@ -249,6 +279,7 @@ class SyncQueue {
     }
     cv_.notify_one();
     thread_.join();
+    // sync_threads_ drains its jobs as it is destroyed.
   }
 
   void Enqueue(AppendRequest request) {
@@ -260,6 +291,11 @@ class SyncQueue {
     }
     // A non-empty queue means the writer is busy and will look again.
     if (was_empty) cv_.notify_one();
+  }
+
+  // Runs `work` (an fdatasync and what follows it) on a sync thread.
+  void PostSync(std::function<void()> work) {
+    sync_threads_.Post(std::move(work));
   }
 
   void CountSync() { syncs_.fetch_add(1, std::memory_order_relaxed); }
@@ -274,16 +310,23 @@ class SyncQueue {
   std::vector<AppendRequest> queue_;  // guarded by mu_
   bool stop_ = false;                 // guarded by mu_
   std::atomic<uint64_t> syncs_{0};
-  // Syncs the other files of a group while the writer thread syncs the
-  // first: flushes issued together cost about one device flush, flushes
-  // issued one after another cost one each.
-  ThreadPool sync_helpers_{kParallelSyncs - 1};
+  // Flushes issued together cost about one device flush (the block layer
+  // and ext4's journal merge them), flushes issued one after another cost
+  // one each: syncs run here, concurrently, never on the writer thread.
+  ThreadPool sync_threads_{kSyncThreads};
   std::thread thread_;  // last: starts after the fields above exist
 };
 
 // The body of Log; see log.h for the contract. Thread-safe. Owns the
 // segment list; the writer thread (through SyncQueue) owns the active
 // segment's write state.
+//
+// An append goes: caller thread (encode, assign offsets) -> writer thread
+// (pwritev; start an fdatasync unless kSyncsPerFile are in flight) -> a
+// sync thread (fdatasync, then acknowledge, in offset order, every append
+// that is now durable). Whichever thread finds appends to acknowledge
+// becomes the log's one completer, so callbacks run one at a time, in
+// offset order.
 class LogCore {
  public:
   static Result<std::unique_ptr<LogCore>> Open(const fs::path& dir,
@@ -312,16 +355,17 @@ class LogCore {
   void Close();
   Status Destroy();
 
-  // Writer thread: writes the group's batches (rolling segments as needed)
-  // and later, after the syncs, publishes them and runs the callbacks.
+  // Writer thread: writes the group's batches (rolling segments as needed),
+  // hands them to the sync threads, or acknowledges them when !sync. The
+  // group's requests are in flight, so the log outlives the call.
   void WriteGroup(LogGroup* group);
-  void CompleteGroup(LogGroup* group);
 
  private:
   LogCore(fs::path dir, const LogOptions& options, SyncQueue* queue)
       : dir_(std::move(dir)), options_(options), queue_(queue) {}
 
   Result<std::shared_ptr<Segment>> CreateSegment(uint64_t base);
+  Status OpenSyncFds(Segment* seg);
   Result<std::shared_ptr<Segment>> LoadSealedSegment(uint64_t base,
                                                      uint64_t next_base);
   bool SealedIndexMatches(const Segment& seg,
@@ -334,6 +378,26 @@ class LogCore {
   Status Roll(uint64_t new_base);
   void FlushIndex(Segment* seg);
   void Refuse(Log::AppendCallback done, Status error);
+  void FailGroup(LogGroup* group, Status error);
+
+  // Sync threads.
+  void RunSync(SyncJob job);
+  // Requires mu_. Starts a sync of `seg` up to what the writer has flushed,
+  // when some of it is not covered by a sync yet and a descriptor is free.
+  void MaybeStartSync(const std::shared_ptr<Segment>& seg);
+  // Requires mu_. Returns true when the caller must run Complete(): it is
+  // now the log's completer. Otherwise the running completer will look
+  // again.
+  bool ClaimCompletion();
+  // Acknowledges, in offset order, every pending append that is durable
+  // (or fails them all once the log has failed), until none is left.
+  // Releases the completer role; the log may be destroyed as soon as it
+  // returns.
+  void Complete(std::unique_lock<std::mutex> lock);
+  // Requires mu_.
+  bool Idle() const {
+    return in_flight_ == 0 && syncs_in_flight_ == 0 && !completing_;
+  }
 
   const fs::path dir_;
   const LogOptions options_;
@@ -341,7 +405,7 @@ class LogCore {
   Fd dir_lock_;  // holds flock(dir) until Close
 
   mutable std::mutex mu_;
-  std::condition_variable idle_cv_;  // in_flight_ reached 0
+  std::condition_variable idle_cv_;  // Idle() became true
   // Guarded by mu_. Invariant: segments_ is sorted by base offset, each
   // segment's end_offset is at most the next one's base, and back() is the
   // segment the writer appends to.
@@ -351,9 +415,14 @@ class LogCore {
   uint64_t acked_end_ = 0;
   std::optional<int64_t> last_assigned_timestamp_ms_;
   std::optional<int64_t> last_timestamp_ms_;
-  size_t in_flight_ = 0;
+  size_t in_flight_ = 0;  // appends whose callback has not returned
   bool closed_ = false;
   Status failed_;  // set once a write or sync failed
+  // Written appends waiting to be acknowledged, in offset order.
+  std::deque<AppendRequest> written_;
+  int syncs_in_flight_ = 0;  // SyncJobs posted and not finished
+  bool completing_ = false;  // a thread is in Complete()
+  bool recheck_ = false;     // Complete() must look at written_ again
 
   // Writer thread only.
   std::shared_ptr<Segment> active_;
@@ -392,28 +461,6 @@ void SyncQueue::ProcessGroup(std::vector<AppendRequest>* group) {
     logs[it->second].requests.push_back(&r);
   }
   for (LogGroup& g : logs) g.log->WriteGroup(&g);
-  // All writes first, then the syncs, so the device sees the group's writes
-  // before the first flush; the syncs of different files run concurrently.
-  std::vector<LogGroup*> to_sync;
-  for (LogGroup& g : logs) {
-    if (g.status.ok() && g.to_sync != nullptr) to_sync.push_back(&g);
-  }
-  auto sync = [this](LogGroup* g) {
-    g->status = SyncFile(g->to_sync->log_fd.get(), g->to_sync->log_path);
-    CountSync();
-  };
-  if (!to_sync.empty()) {
-    std::latch helpers_done(static_cast<std::ptrdiff_t>(to_sync.size() - 1));
-    for (size_t i = 1; i < to_sync.size(); ++i) {
-      sync_helpers_.Post([&sync, &helpers_done, g = to_sync[i]] {
-        sync(g);
-        helpers_done.count_down();
-      });
-    }
-    sync(to_sync.front());
-    helpers_done.wait();
-  }
-  for (LogGroup& g : logs) g.log->CompleteGroup(&g);
   for (AppendRequest* r : refused) {
     Log::AppendCallback done = std::move(r->done);
     done(std::move(r->error));
@@ -501,7 +548,26 @@ Result<std::shared_ptr<Segment>> LogCore::CreateSegment(uint64_t base) {
   RETURN_IF_ERROR(WriteAll(seg->idx_fd.get(), seg->idx_path, header.data(),
                            header.size(), 0));
   seg->idx_size = header.size();
+  RETURN_IF_ERROR(OpenSyncFds(seg.get()));
   return seg;
+}
+
+// Opens the active segment's sync descriptors: kSyncsPerFile, or fewer when
+// the process runs out of descriptors (many shards under a low
+// RLIMIT_NOFILE), which costs overlap, not correctness; none is an error.
+Status LogCore::OpenSyncFds(Segment* seg) {
+  if (!options_.sync) return Status::Ok();
+  for (int i = 0; i < kSyncsPerFile; ++i) {
+    Result<Fd> fd = OpenFile(seg->log_path, O_RDONLY);
+    if (!fd.ok()) {
+      if (i == 0) return fd.status();
+      RLOG_WARN("log {}: {} syncs of one file at a time only: {}",
+                dir_.string(), i, fd.status().ToString());
+      break;
+    }
+    seg->free_sync_fds.push_back(std::make_shared<Fd>(std::move(*fd)));
+  }
+  return Status::Ok();
 }
 
 Result<std::shared_ptr<Segment>> LogCore::LoadSealedSegment(
@@ -521,6 +587,7 @@ Result<std::shared_ptr<Segment>> LogCore::LoadSealedSegment(
   }
   seg->index = std::move(*entries);
   seg->readable_size = size;
+  seg->sealed = true;
   // Sealed: its records are [base, next_base) even if some are damaged, so
   // that a reader reaching them gets DataLoss instead of skipping them.
   seg->end_offset = next_base;
@@ -676,7 +743,9 @@ Result<std::shared_ptr<Segment>> LogCore::RecoverActiveSegment(uint64_t base) {
       RETURN_IF_ERROR(SyncFile(seg->log_fd.get(), seg->log_path));
   }
   seg->written_size = seg->readable_size = valid;
+  seg->flushed_size = seg->sync_requested = seg->synced_size = valid;
   seg->end_offset = expected;
+  RETURN_IF_ERROR(OpenSyncFds(seg.get()));
   // The active segment's index was rebuilt by the scan: rewrite it whole.
   ASSIGN_OR_RETURN(seg->idx_fd,
                    OpenFile(seg->idx_path, O_RDWR | O_CREAT | O_TRUNC));
@@ -726,12 +795,13 @@ void LogCore::Append(std::vector<LogRecord> records, int64_t timestamp_ms,
 }
 
 void LogCore::WriteGroup(LogGroup* group) {
-  if (!writer_status_.ok()) {
-    group->status = writer_status_;
-    return;
+  if (writer_status_.ok()) {
+    // A sync thread may have failed the log since the last group.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failed_.ok()) writer_status_ = failed_;
   }
+  if (!writer_status_.ok()) return FailGroup(group, writer_status_);
   Segment* seg = active_.get();
-  group->touched.push_back(active_);
   std::vector<iovec> iov;
   iov.reserve(group->requests.size());
   uint64_t iov_position = seg->written_size;
@@ -747,12 +817,8 @@ void LogCore::WriteGroup(LogGroup* group) {
           WriteVectorAll(seg->log_fd.get(), seg->log_path, &iov, iov_position);
       iov.clear();
       if (s.ok()) s = Roll(r->base_offset);
-      if (!s.ok()) {
-        group->status = std::move(s);
-        return;
-      }
+      if (!s.ok()) return FailGroup(group, std::move(s));
       seg = active_.get();
-      group->touched.push_back(active_);
       iov_position = 0;
     }
     if (seg->written_size == 0) seg->first_timestamp_ms = r->timestamp_ms;
@@ -762,17 +828,147 @@ void LogCore::WriteGroup(LogGroup* group) {
     }
     iov.push_back(iovec{r->batch.data(), length});
     seg->written_size += length;
-    r->segment = seg;
+    r->segment = active_;
     r->end_position = seg->written_size;
   }
   Status s =
       WriteVectorAll(seg->log_fd.get(), seg->log_path, &iov, iov_position);
-  if (!s.ok()) {
-    group->status = std::move(s);
+  if (!s.ok()) return FailGroup(group, std::move(s));
+  FlushIndex(seg);
+
+  std::unique_lock<std::mutex> lock(mu_);
+  for (AppendRequest* r : group->requests) {
+    r->batch = std::string();  // written: the memory is not needed any more
+    written_.push_back(std::move(*r));
+  }
+  seg->unpublished.insert(seg->unpublished.end(), seg->staged.begin(),
+                          seg->staged.end());
+  seg->staged.clear();
+  seg->flushed_size = seg->written_size;
+  if (!options_.sync) {
+    // Relaxed: written is as durable as it gets.
+    seg->sync_requested = seg->synced_size = seg->flushed_size;
+    if (ClaimCompletion()) Complete(std::move(lock));
     return;
   }
-  FlushIndex(seg);
-  if (options_.sync) group->to_sync = seg;
+  // Last touch of the log: once a sync is posted, its thread may
+  // acknowledge these requests and Close may return.
+  MaybeStartSync(active_);
+}
+
+void LogCore::FailGroup(LogGroup* group, Status error) {
+  if (writer_status_.ok()) writer_status_ = Unavailable(error.message());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (failed_.ok()) failed_ = writer_status_;
+  }
+  for (AppendRequest* r : group->requests) {
+    // Moved out so the callback (and what it captured) is gone before Close
+    // can return.
+    Log::AppendCallback done = std::move(r->done);
+    done(writer_status_);
+  }
+  // Last touch of this LogCore: once in_flight_ is 0, Close may return.
+  std::lock_guard<std::mutex> lock(mu_);
+  in_flight_ -= group->requests.size();
+  if (Idle()) idle_cv_.notify_all();
+}
+
+void LogCore::MaybeStartSync(const std::shared_ptr<Segment>& seg) {
+  if (!failed_.ok() || seg->flushed_size <= seg->sync_requested ||
+      seg->free_sync_fds.empty()) {
+    return;  // covered, or a finishing sync will start the next one
+  }
+  SyncJob job{seg, std::move(seg->free_sync_fds.back()), seg->flushed_size};
+  seg->free_sync_fds.pop_back();
+  seg->sync_requested = job.target;
+  ++syncs_in_flight_;
+  queue_->PostSync(
+      [this, job = std::move(job)]() mutable { RunSync(std::move(job)); });
+}
+
+void LogCore::RunSync(SyncJob job) {
+  // fdatasync covers every write that returned before it started, so the
+  // bytes below job.target are durable once it succeeds.
+  Status s = SyncFile(job.fd->get(), job.segment->log_path);
+  queue_->CountSync();
+  std::unique_lock<std::mutex> lock(mu_);
+  Segment* seg = job.segment.get();
+  if (s.ok()) {
+    seg->synced_size = std::max(seg->synced_size, job.target);
+  } else if (failed_.ok()) {
+    failed_ = Unavailable(s.message());
+  }
+  // A sealed segment keeps no descriptors (Roll synced it whole).
+  if (!seg->sealed) seg->free_sync_fds.push_back(std::move(job.fd));
+  // Writes that arrived during this sync and found every descriptor busy.
+  MaybeStartSync(job.segment);
+  --syncs_in_flight_;
+  if (ClaimCompletion()) return Complete(std::move(lock));
+  // Another thread is completing: the log is not idle, nothing to notify.
+}
+
+bool LogCore::ClaimCompletion() {
+  if (completing_) {
+    recheck_ = true;
+    return false;
+  }
+  completing_ = true;
+  return true;
+}
+
+void LogCore::Complete(std::unique_lock<std::mutex> lock) {
+  std::vector<AppendRequest> done;
+  Status error;
+  for (;;) {
+    recheck_ = false;
+    while (!written_.empty()) {
+      AppendRequest& r = written_.front();
+      if (r.segment->synced_size < r.end_position) break;
+      Segment* seg = r.segment.get();
+      seg->readable_size = r.end_position;
+      seg->end_offset = r.base_offset + r.count;
+      seg->max_timestamp_ms = r.timestamp_ms;
+      while (!seg->unpublished.empty() &&
+             seg->unpublished.front().offset < seg->end_offset) {
+        seg->index.push_back(seg->unpublished.front());
+        seg->unpublished.pop_front();
+      }
+      acked_end_ = r.base_offset + r.count;
+      last_timestamp_ms_ = r.timestamp_ms;
+      done.push_back(std::move(r));
+      written_.pop_front();
+    }
+    // Once the log has failed, appends that no sync in flight can still
+    // make durable are failed: nothing after a failed write or sync may be
+    // acknowledged, so that a gap never is.
+    size_t acked = done.size();
+    if (!failed_.ok() && syncs_in_flight_ == 0 && !written_.empty()) {
+      error = failed_;
+      for (AppendRequest& r : written_) done.push_back(std::move(r));
+      written_.clear();
+    }
+    if (done.empty()) {
+      completing_ = false;
+      if (Idle()) idle_cv_.notify_all();
+      return;  // last touch of this LogCore
+    }
+    lock.unlock();
+    for (size_t i = 0; i < done.size(); ++i) {
+      // Moved out so the callback (and what it captured) is gone before
+      // Close can return.
+      Log::AppendCallback cb = std::move(done[i].done);
+      if (i < acked) {
+        cb(done[i].base_offset);
+      } else {
+        cb(error);
+      }
+    }
+    size_t n = done.size();
+    done.clear();
+    lock.lock();
+    in_flight_ -= n;
+  }
 }
 
 // Seals the active segment and starts one at `new_base`. Writer thread.
@@ -790,10 +986,17 @@ Status LogCore::Roll(uint64_t new_base) {
   old->idx_fd.Reset();
   ASSIGN_OR_RETURN(auto seg, CreateSegment(new_base));
   if (options_.sync) RETURN_IF_ERROR(SyncDir(dir_));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    segments_.push_back(seg);
-  }
+  std::unique_lock<std::mutex> lock(mu_);
+  // Everything written to the old segment is durable now: its appends can
+  // be acknowledged (the completer finds them) without waiting for a sync.
+  old->unpublished.insert(old->unpublished.end(), old->staged.begin(),
+                          old->staged.end());
+  old->staged.clear();
+  old->flushed_size = old->sync_requested = old->synced_size =
+      old->written_size;
+  old->free_sync_fds.clear();
+  old->sealed = true;
+  segments_.push_back(seg);
   active_ = std::move(seg);
   return Status::Ok();
 }
@@ -809,47 +1012,6 @@ void LogCore::FlushIndex(Segment* seg) {
     RLOG_WARN("log {}: {}", dir_.string(), s.ToString());
   }
   seg->idx_pending.clear();
-}
-
-void LogCore::CompleteGroup(LogGroup* group) {
-  if (!group->status.ok() && writer_status_.ok()) {
-    writer_status_ = Unavailable(group->status.message());
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (group->status.ok()) {
-      for (AppendRequest* r : group->requests) {
-        r->segment->readable_size = r->end_position;
-        r->segment->end_offset = r->base_offset + r->count;
-        r->segment->max_timestamp_ms = r->timestamp_ms;
-      }
-      const AppendRequest* last = group->requests.back();
-      acked_end_ = last->base_offset + last->count;
-      last_timestamp_ms_ = last->timestamp_ms;
-      for (auto& seg : group->touched) {
-        seg->index.insert(seg->index.end(), seg->unpublished.begin(),
-                          seg->unpublished.end());
-        seg->unpublished.clear();
-      }
-    } else if (failed_.ok()) {
-      failed_ = writer_status_;
-    }
-  }
-  for (AppendRequest* r : group->requests) {
-    // Moved out so the callback (and what it captured) is gone before Close
-    // can return.
-    Log::AppendCallback done = std::move(r->done);
-    if (group->status.ok()) {
-      done(r->base_offset);
-    } else {
-      done(writer_status_);
-    }
-  }
-  // Last touch of this LogCore: once in_flight_ is 0, Close may return and
-  // the log be destroyed.
-  std::lock_guard<std::mutex> lock(mu_);
-  in_flight_ -= group->requests.size();
-  if (in_flight_ == 0) idle_cv_.notify_all();
 }
 
 Result<std::vector<StoredRecord>> LogCore::Read(uint64_t offset,
@@ -1012,7 +1174,7 @@ Result<uint64_t> LogCore::EnforceRetention(int64_t min_timestamp_ms) {
 void LogCore::Close() {
   std::unique_lock<std::mutex> lock(mu_);
   closed_ = true;
-  idle_cv_.wait(lock, [this] { return in_flight_ == 0; });
+  idle_cv_.wait(lock, [this] { return Idle(); });
   // The writer no longer looks at this log: drop the files (readers in
   // flight keep theirs open through their shared_ptr).
   segments_.clear();

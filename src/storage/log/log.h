@@ -50,8 +50,8 @@ class LogSyncer;
 
 // A shard's log: a directory of segments. Thread-safe: any thread may
 // Append and Read concurrently. Appends are completed on the syncer's
-// thread; Read does positional reads of the segment files on the calling
-// thread.
+// threads, one at a time per log, in offset order; Read does positional
+// reads of the segment files on the calling thread.
 class Log {
  public:
   using AppendCallback = std::function<void(Result<uint64_t> first_offset)>;
@@ -74,13 +74,16 @@ class Log {
 
   // Appends `records` as one batch with arrival time `timestamp_ms` (raised
   // to the log's last timestamp if the clock went back). Offsets are
-  // assigned in call order. `done` runs exactly once, on the syncer thread,
-  // after the batch is durable (or written, when !options.sync), with the
-  // offset of the first record or the error that failed the write. After a
-  // failed write the log refuses further appends (Unavailable): a gap must
-  // never be acknowledged. Empty or oversized (> 64 MiB encoded) batches get
+  // assigned in call order. `done` runs exactly once, on one of the
+  // syncer's threads, after the batch is durable (or written, when
+  // !options.sync), with the offset of the first record or the error that
+  // failed the write. The callbacks of one log never overlap and run in
+  // offset order. After a failed write or sync the log refuses further
+  // appends (Unavailable) and fails those not yet durable: a gap must never
+  // be acknowledged. Empty or oversized (> 64 MiB encoded) batches get
   // InvalidArgument, appends after Close FailedPrecondition. `records` are
-  // serialized on the calling thread; the syncer thread only writes.
+  // serialized on the calling thread; the syncer's threads only write and
+  // sync.
   void Append(std::vector<LogRecord> records, int64_t timestamp_ms,
               AppendCallback done);
 
@@ -114,8 +117,8 @@ class Log {
 
   // Waits for in-flight appends (their callbacks have returned when Close
   // does) and closes files; later calls fail with FailedPrecondition.
-  // Called by the destructor. Must not be called from an append callback,
-  // which runs on the syncer thread that Close waits for.
+  // Also waits for the syncs it started. Called by the destructor. Must not
+  // be called from an append callback, which Close would wait for.
   void Close();
 
   // Closes the log and removes its directory.
@@ -127,10 +130,14 @@ class Log {
   std::unique_ptr<Impl> impl_;
 };
 
-// Owns the writer thread that writes batches of every Log, syncs each dirty
-// file once per group (group commit: concurrent appends share one
-// fdatasync), then runs their callbacks. Thread-safe. Must outlive its logs;
-// its destructor drains pending appends.
+// Owns the threads that make the appends of every Log durable: one writer
+// thread writes batches as they come, and sync threads fdatasync the files
+// and run the callbacks. Appends written together share one fdatasync
+// (group commit); the writer does not wait for a sync to finish before it
+// writes and syncs the next batches, so up to a few syncs of one file
+// overlap and an append waits for one flush, not for the one already
+// running when it arrived. Thread-safe. Must outlive its logs; its
+// destructor drains pending appends.
 class LogSyncer {
  public:
   LogSyncer();
