@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -228,3 +229,19 @@ def test_openapi_lists_function_routes(server):
     assert paths["/boot/{a}/{b}"]["put"]["operationId"] == "bootPut"
     assert "fr-slow" in paths["/slow"]["get"]["summary"]
     assert paths["/items/{id}"]["get"]["operationId"] == "getItem"
+
+
+def test_http2_and_curl(server):
+    # h2c with prior knowledge, as curl and the AWS SDKs speak it.
+    out = subprocess.run(
+        ["curl", "-s", "--http2-prior-knowledge", "-X", "POST", "-H", "Content-Type: application/json",
+         "--data", '{"n": 1}', "-D", "-", server.http + "/node/h2?via=curl"],
+        capture_output=True, text=True, timeout=30, check=True).stdout
+    head, _, body = out.partition("\n\n")  # text=True: universal newlines
+    assert head.startswith("HTTP/2 200"), head
+    event = json.loads(body)["event"]
+    assert event["requestContext"]["http"]["protocol"] == "HTTP/2.0"
+    assert event["routeKey"] == "POST /node/{id}"
+    assert event["queryStringParameters"] == {"via": "curl"}
+    assert json.loads(event["body"]) == {"n": 1}
+    assert event["requestContext"]["domainName"] == "127.0.0.1"
