@@ -496,8 +496,8 @@ class Parser {
                   const YAML::Node& body, const YAML::Node&) {
     if (!Map(body, field,
              {"method", "path", "action", "table", "function", "index",
-              "projection", "sort_key_params", "limit", "description",
-              "examples"})) {
+              "projection", "sort_key_params", "limit", "timeout_ms",
+              "description", "examples"})) {
       return false;
     }
     gateway::Route r;
@@ -523,6 +523,13 @@ class Parser {
         !String(body, field, "index", &r.index) ||
         !String(body, field, "description", &r.description) ||
         !StringList(body, field, "projection", &r.projection)) {
+      return false;
+    }
+    if (body["timeout_ms"] && !function) {
+      return Fail(body["timeout_ms"], field + ".timeout_ms",
+                  "applies to function routes");
+    }
+    if (!Int(body, field, "timeout_ms", 50, 30000, &r.timeout_ms)) {
       return false;
     }
     std::vector<std::string> examples;

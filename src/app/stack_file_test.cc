@@ -133,6 +133,7 @@ routes:
     path: /hello/{name}
     function: greeter
     description: Says hello
+    timeout_ms: 5000
     examples: [/hello/ann]
   plain:
     path: /plain
@@ -145,7 +146,9 @@ routes:
   EXPECT_EQ(r.method, "POST");
   EXPECT_EQ(r.function, "greeter");
   EXPECT_EQ(r.table, "");
+  EXPECT_EQ(r.timeout_ms, 5000);
   EXPECT_EQ(s->read_api.routes[1].method, "GET");
+  EXPECT_EQ(s->read_api.routes[1].timeout_ms, 30000);
   EXPECT_EQ(s->route_examples["hello"], std::vector<std::string>{"/hello/ann"});
 }
 
@@ -204,6 +207,11 @@ TEST_F(StackFileTest, ErrorsNameFileLineAndField) {
       {"routes:\n  r:\n    path: /a\n    method: POST\n    action: get_item\n"
        "    table: t\n",
        "3: routes.r: route r: method must be GET (table routes only read)"},
+      {"routes:\n  r:\n    path: /a\n    action: get_item\n    table: t\n"
+       "    timeout_ms: 100\n",
+       "6: routes.r.timeout_ms: applies to function routes"},
+      {"routes:\n  r:\n    path: /a\n    function: f\n    timeout_ms: 40000\n",
+       "5: routes.r.timeout_ms: must be from 50 to 30000"},
       {"streams: [1, 2\n", ""},  // YAML syntax: the parser's own words
   };
   for (const Case& c : cases) {

@@ -1,11 +1,14 @@
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "core/base64.h"
 #include "gateway/cursor.h"
+#include "gateway/deadline_timer.h"
 #include "gateway/functions_client.h"
 #include "gateway/http_api_event.h"
 #include "gateway/plain_json.h"
@@ -834,6 +837,53 @@ TEST_F(FunctionRouteTest, OnePreflightPerPathShape) {
             "GET, HEAD, POST, OPTIONS");
 }
 
+TEST_F(FunctionRouteTest, TimeoutAnswers503AndTheLateReplyIsDropped) {
+  Config config;
+  Route slow = FunctionRoute("GET", "/slow");
+  slow.timeout_ms = 50;
+  config.routes = {slow};
+  ASSERT_TRUE(api_->SetConfig(config).ok());
+  functions_.defer = true;
+  std::promise<http::Response> answer;
+  int answers = 0;
+  auto start = std::chrono::steady_clock::now();
+  api_->Handle(MakeRequest("GET", "/slow"), [&](http::Response r) {
+    if (++answers == 1) answer.set_value(std::move(r));
+  });
+  http::Response r = answer.get_future().get();
+  EXPECT_GE(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(50));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, R"({"message":"Service Unavailable"})");
+  EXPECT_EQ(Header(r, "apigw-requestid").size(), 16u);
+  ASSERT_EQ(functions_.pending.size(), 1u);
+  functions_.pending[0](FunctionReply{R"("late")", false, "r"});
+  EXPECT_EQ(answers, 1);
+}
+
+TEST(DeadlineTimer, RunsInDeadlineOrderAndCancels) {
+  DeadlineTimer timer;
+  std::mutex mu;
+  std::vector<int> ran;
+  std::promise<void> last;
+  auto now = DeadlineTimer::Clock::now();
+  auto note = [&](int n) {
+    return [&, n] {
+      std::lock_guard l(mu);
+      ran.push_back(n);
+      if (n == 3) last.set_value();
+    };
+  };
+  timer.At(now + std::chrono::milliseconds(30), note(3));
+  timer.At(now + std::chrono::milliseconds(10), note(1));
+  auto cancelled = timer.At(now + std::chrono::milliseconds(20), note(2));
+  timer.At(now - std::chrono::milliseconds(5), note(0));  // already due
+  timer.Cancel(cancelled);
+  last.get_future().get();
+  std::lock_guard l(mu);
+  EXPECT_EQ(ran, (std::vector<int>{0, 1, 3}));
+}
+
 TEST(FunctionRouteConfig, Validation) {
   Route ok = FunctionRoute("DELETE", "/x/{id}");
   EXPECT_TRUE(ValidateRoute(ok).ok());
@@ -845,6 +895,11 @@ TEST(FunctionRouteConfig, Validation) {
   EXPECT_FALSE(ValidateRoute(r).ok());
   r = ok;
   r.function = "";
+  EXPECT_FALSE(ValidateRoute(r).ok());
+  r = ok;
+  r.timeout_ms = 49;
+  EXPECT_FALSE(ValidateRoute(r).ok());
+  r.timeout_ms = 30001;
   EXPECT_FALSE(ValidateRoute(r).ok());
   r = ok;
   r.table = "t";

@@ -356,6 +356,14 @@ http::Response HttpApiInternalError() {
   return r;
 }
 
+http::Response HttpApiServiceUnavailable() {
+  http::Response r;
+  r.status = 503;
+  r.SetHeader("content-type", "application/json");
+  r.body = R"({"message":"Service Unavailable"})";
+  return r;
+}
+
 std::string NewHttpApiRequestId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   uint64_t a = rng(), b = rng();

@@ -56,6 +56,10 @@ http::Response HttpApiResponse(std::string_view payload,
 // throttle, no such function): 500 {"message":"Internal Server Error"}.
 http::Response HttpApiInternalError();
 
+// API Gateway's reply when the function does not answer within the
+// route's timeout: 503 {"message":"Service Unavailable"}.
+http::Response HttpApiServiceUnavailable();
+
 // A fresh API Gateway style request id (16 base64 characters).
 std::string NewHttpApiRequestId();
 

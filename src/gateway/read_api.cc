@@ -180,12 +180,14 @@ class RouteCall : public std::enable_shared_from_this<RouteCall> {
  public:
   RouteCall(std::shared_ptr<const ReadApi::State> state, const Route& route,
             TablesClient& tables, FunctionsClient* functions,
-            const CursorCodec& cursors, http::Request request,
-            http::RouteMatch match, http::Responder respond)
+            DeadlineTimer& deadlines, const CursorCodec& cursors,
+            http::Request request, http::RouteMatch match,
+            http::Responder respond)
       : state_(std::move(state)),
         route_(route),
         tables_(tables),
         functions_(functions),
+        deadlines_(deadlines),
         cursors_(cursors),
         request_(std::move(request)),
         match_(std::move(match)),
@@ -235,10 +237,13 @@ class RouteCall : public std::enable_shared_from_this<RouteCall> {
     context.source_ip = request_.remote_address;
     if (functions_) context.account_id = functions_->AccountId();
     std::string request_id = context.request_id;
-    auto reply = [self = shared_from_this(),
-                  request_id](http::Response r) mutable {
+    // The first of the function's reply and the route's timeout answers.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    auto reply = [self = shared_from_this(), request_id,
+                  answered](http::Response r) {
+      if (answered->exchange(true)) return;
       // API Gateway names its request on every reply of an HTTP API.
-      r.SetHeader("apigw-requestid", std::move(request_id));
+      r.SetHeader("apigw-requestid", request_id);
       self->Reply(std::move(r));
     };
     if (!functions_) {
@@ -247,10 +252,26 @@ class RouteCall : public std::enable_shared_from_this<RouteCall> {
       return reply(HttpApiInternalError());
     }
     std::string event = HttpApiEvent(request_, route_, match_, context);
+    // API Gateway's integration timeout: the client gets a 503 while the
+    // function runs on to its own timeout.
+    DeadlineTimer::Ticket ticket = deadlines_.At(
+        DeadlineTimer::Clock::now() +
+            std::chrono::milliseconds(route_.timeout_ms),
+        [reply, route = route_.name, function = route_.function,
+         ms = route_.timeout_ms] {
+          RLOG_WARN(
+              "read API: route {}: function {} did not answer within "
+              "{} ms",
+              route, function, ms);
+          reply(HttpApiServiceUnavailable());
+        });
+    DeadlineTimer* deadlines = &deadlines_;
     functions_->Invoke(
         route_.function, std::move(event),
         [reply = std::move(reply), route = route_.name,
-         function = route_.function](Result<FunctionReply> r) mutable {
+         function = route_.function, deadlines,
+         ticket](Result<FunctionReply> r) mutable {
+          deadlines->Cancel(ticket);
           if (!r.ok()) {
             RLOG_WARN("read API: route {}: cannot invoke {}: {}", route,
                       function, r.status().ToString());
@@ -451,6 +472,7 @@ class RouteCall : public std::enable_shared_from_this<RouteCall> {
   const Route& route_;
   TablesClient& tables_;
   FunctionsClient* const functions_;  // may be null
+  DeadlineTimer& deadlines_;
   const CursorCodec& cursors_;
   http::Request request_;
   http::RouteMatch match_;
@@ -521,6 +543,9 @@ Status ValidateRoute(const Route& route) {
       return bad("method must be GET, POST, PUT, PATCH or DELETE");
     }
     if (route.function.empty()) return bad("no function");
+    if (route.timeout_ms < 50 || route.timeout_ms > 30000) {
+      return bad("timeout_ms must be from 50 to 30000");
+    }
     if (!route.table.empty() || !route.index.empty() ||
         !route.projection.empty() || !route.sort_key.from.empty() ||
         !route.sort_key.to.empty() || !route.sort_key.prefix.empty()) {
@@ -614,6 +639,7 @@ Status ReadApi::SetConfig(Config config) {
   std::weak_ptr<const State> weak = state;
   TablesClient* tables = &tables_;
   const std::atomic<FunctionsClient*>* functions = &functions_;
+  DeadlineTimer* deadlines = &deadlines_;
   const CursorCodec* cursors = &cursors_;
   http::RestRouter& router = state->router;
   // The methods each path shape serves, for the preflight's Allow, and
@@ -622,13 +648,13 @@ Status ReadApi::SetConfig(Config config) {
       methods;
   for (size_t i = 0; i < state->config.routes.size(); ++i) {
     const Route& route = state->config.routes[i];
-    auto serve = [weak, &route, tables, functions, cursors](
+    auto serve = [weak, &route, tables, functions, deadlines, cursors](
                      http::Request request, http::RouteMatch match,
                      http::Responder respond) {
       auto state = weak.lock();
       if (!state) return respond(Error(503, "Unavailable", "reconfiguring"));
       std::make_shared<RouteCall>(state, route, *tables, functions->load(),
-                                  *cursors, std::move(request),
+                                  *deadlines, *cursors, std::move(request),
                                   std::move(match), std::move(respond))
           ->Run();
     };

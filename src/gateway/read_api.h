@@ -20,6 +20,7 @@
 
 #include "core/status.h"
 #include "gateway/cursor.h"
+#include "gateway/deadline_timer.h"
 #include "gateway/functions_client.h"
 #include "gateway/routes.h"
 #include "gateway/tables_client.h"
@@ -64,6 +65,7 @@ class ReadApi {
 
   TablesClient& tables_;
   std::atomic<FunctionsClient*> functions_{nullptr};
+  DeadlineTimer deadlines_;  // function routes' timeouts
   const CursorCodec cursors_;
   mutable std::mutex mu_;  // guards state_ (the pointer only)
   std::shared_ptr<const State> state_;

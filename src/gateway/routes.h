@@ -48,9 +48,13 @@ struct Route {
   std::string index;     // kQuery: "" queries the table itself
   // Top-level attributes to return; empty returns whole items.
   std::vector<std::string> projection;
-  SortKeyParams sort_key;   // kQuery
-  int default_limit = 25;   // kQuery: page size without ?limit=
-  int max_limit = 100;      // kQuery: the largest ?limit= accepted
+  SortKeyParams sort_key;  // kQuery
+  int default_limit = 25;  // kQuery: page size without ?limit=
+  int max_limit = 100;     // kQuery: the largest ?limit= accepted
+  // kFunction: how long the gateway waits for the function before it
+  // answers 503 (API Gateway's timeoutInMillis: 50 to 30000). The function
+  // runs on to its own timeout.
+  int timeout_ms = 30000;
   std::string description;  // for OpenAPI
 };
 

@@ -205,6 +205,18 @@ def test_timeout_is_500_and_never_holds_the_server(server):
         assert time.monotonic() - started < 8
 
 
+def test_route_timeout_is_503_while_the_function_runs_on(server):
+    get(server, "/bare")  # warm
+    started = time.monotonic()
+    r = get(server, "/slow-route")
+    elapsed = time.monotonic() - started
+    assert r.status_code == 503, r.text
+    assert r.json() == {"message": "Service Unavailable"}
+    assert len(r.headers["apigw-requestid"]) == 16
+    assert 0.45 < elapsed < 2.5, elapsed
+    assert "did not answer within 500 ms" in server.log()
+
+
 def test_table_route_and_bad_requests_keep_their_shapes(server):
     r = get(server, "/items/none")
     assert r.status_code == 404

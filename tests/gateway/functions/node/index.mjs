@@ -13,6 +13,9 @@ export const handler = async (event) => {
     case "GET /slow":
       await new Promise((resolve) => setTimeout(resolve, 10000));
       return { late: true };
+    case "GET /slow-route":
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      return { late: true };
     default:
       return {
         statusCode: 200,
