@@ -62,6 +62,9 @@ enum Op : uint8_t {
 };
 
 constexpr uint32_t kSelf = UINT32_MAX;
+// The largest Decoder::flat_bound_ the flat JSON loop takes on: well inside
+// JsonOut's stack buffer (1 KB).
+constexpr size_t kMaxFlatJsonBound = 512;
 // Inst.flags bits.
 constexpr uint8_t kFlagEmptyItems = 1;  // array items may take zero bytes
 // kTimestamp flags: unit in bits 0-1, UTC in bit 2.
@@ -101,17 +104,27 @@ struct Decoder::Default {
   Value value;
 };
 
+// The state of one decode call. Trivially destructible on purpose: it is
+// built for every datum, and the error message is only assembled (in
+// DecodeError) when a decode fails, from views of literals and of strings
+// the Decoder owns, which outlive the call.
 struct Decoder::Context {
   const uint8_t* begin;
   const uint8_t* p;
   const uint8_t* end;
   int depth = 0;
   int64_t empty_budget = 0;
-  std::string error;
+  // The first error: what failed, an optional name to quote after it, and
+  // where. `error.data()` is null while nothing has failed.
+  std::string_view error;
+  std::string_view error_name;
+  size_t error_at = 0;
 
-  bool Fail(std::string what) {
-    if (error.empty()) {
-      error = std::move(what) + " at byte " + std::to_string(p - begin);
+  bool Fail(std::string_view what, std::string_view name = {}) {
+    if (error.data() == nullptr) {
+      error = what;
+      error_name = name;
+      error_at = static_cast<size_t>(p - begin);
     }
     return false;
   }
@@ -125,6 +138,18 @@ using Ctx = Decoder::Context;
 // ten bytes remain.
 [[gnu::always_inline]] inline bool ReadVarint(Ctx& c, uint64_t* out) {
   const uint8_t* p = c.p;
+  // Most varints in records are one byte (small ints, lengths, union and
+  // enum indexes), and short records never have ten bytes left.
+  if (p < c.end && *p < 0x80) [[likely]] {
+    *out = *p;
+    c.p = p + 1;
+    return true;
+  }
+  if (c.end - p >= 2 && p[1] < 0x80) {
+    *out = (p[0] & 0x7fu) | (static_cast<uint64_t>(p[1]) << 7);
+    c.p = p + 2;
+    return true;
+  }
   if (c.end - p >= 10) {
     uint64_t b = *p++;
     uint64_t r = b;
@@ -368,6 +393,7 @@ class DecoderCompiler {
       d_->root_record_fields_ = first.aux;
     }
     d_->skip_entry_ = pcs[skip];
+    CompileFlat();
     return Status::Ok();
   }
 
@@ -812,6 +838,65 @@ class DecoderCompiler {
     return Status::Ok();
   }
 
+  // Marks the root record as flat (Decoder::flat_) when every field is a
+  // scalar, and works out how much JSON its fixed-size parts can take.
+  void CompileFlat() {
+    if (d_->root_record_body_ == UINT32_MAX ||
+        d_->json_entry_ != d_->root_record_body_ ||
+        d_->options_.max_depth < 1) {
+      return;
+    }
+    // A key is copied 16 bytes at a time (JsonOut::PutLiteral).
+    size_t bound = 16;
+    std::vector<Inst> body;
+    for (uint32_t pc = d_->root_record_body_;; ++pc) {
+      const Inst& in = d_->code_[pc];
+      bound += in.key_len;
+      switch (in.op) {
+        case kEnd:
+          d_->flat_close_off_ = in.key_off;
+          d_->flat_close_len_ = in.key_len;
+          d_->flat_bound_ = static_cast<uint32_t>(bound);
+          d_->flat_body_ = std::move(body);
+          d_->flat_ = true;
+          // A wide record's bound would move every document out of
+          // JsonOut's stack buffer; the general path reserves per field.
+          d_->flat_json_ = bound <= kMaxFlatJsonBound;
+          return;
+        case kNull:
+        case kBool:
+        case kInt:
+        case kIntToLong:
+        case kLong:
+        case kFloat:
+        case kDouble:
+        case kIntToFloat:
+        case kIntToDouble:
+        case kLongToFloat:
+        case kLongToDouble:
+        case kFloatToDouble:
+          bound += internal::kNumberBound;
+          break;
+        // Variable-size values reserve their own room.
+        case kString:
+        case kBytesToString:
+        case kBytes:
+        case kStringToBytes:
+        case kFixed:
+        case kEnum:
+        case kDefault:
+        case kSkipBool:
+        case kSkipVarint:
+        case kSkipFixed:
+        case kSkipBytes:
+          break;
+        default:
+          return;
+      }
+      body.push_back(in);
+    }
+  }
+
   Decoder* d_;
   std::vector<std::vector<Inst>> funcs_;
   std::map<Key, uint32_t> memo_;
@@ -902,6 +987,14 @@ struct Decoder::JsonOut {
     }
     p_ += n;
   }
+  // Raw access for loops that check capacity once for several values:
+  // Room() makes room for n bytes after p (moving the output if it must)
+  // and returns where to write; Commit() records how far was written.
+  [[gnu::always_inline]] char* Room(char* p, size_t n) {
+    p_ = p;
+    return Reserve(n);
+  }
+  void Commit(char* p) { p_ = p; }
   void Put(std::string_view d) { Put(d.data(), d.size()); }
   [[gnu::always_inline]] void Put(char c) {
     *Reserve(1) = c;
@@ -933,12 +1026,6 @@ struct Decoder::JsonOut {
     scratch_.clear();
     return scratch_;
   }
-
- private:
-  // Big enough for the JSON of most single records.
-  static constexpr size_t kStack = 1024;
-
-  bool on_stack() const { return end_ == stack_ + kStack; }
 
   // Two ASCII digits for each value below 100.
   static constexpr char kDigitPairs[] =
@@ -1002,6 +1089,12 @@ struct Decoder::JsonOut {
     }
     return static_cast<size_t>(p - dst) + n;
   }
+
+ private:
+  // Big enough for the JSON of most single records.
+  static constexpr size_t kStack = 1024;
+
+  bool on_stack() const { return end_ == stack_ + kStack; }
 
   [[gnu::noinline]] void Grow(size_t n) {
     if (on_stack()) {
@@ -1256,7 +1349,7 @@ bool Decoder::RunJson(uint32_t pc, Context& c, JsonOut& out) const {
           return c.Fail("enum index out of range");
         }
         if (m.reader_index[idx] < 0) {
-          return c.Fail("writer symbol not in reader enum '" + m.name + "'");
+          return c.Fail("writer symbol not in reader enum", m.name);
         }
         out.Put(m.json[idx]);
         break;
@@ -1366,6 +1459,135 @@ bool Decoder::SkipComplex(const Inst& in, Context& c) const {
   }
 }
 
+// Decodes one scalar instruction (anything but records, arrays, maps,
+// unions, failures and skips) into *v. Shared by RunValue and RunFlatValue.
+[[gnu::always_inline]] inline bool Decoder::ScalarValue(const Inst& in,
+                                                        Context& c,
+                                                        Value* v) const {
+  v->branch = -1;
+  switch (in.op) {
+    case kNull:
+      v->type = Type::kNull;
+      break;
+    case kBool:
+      if (c.p >= c.end) return c.Fail("truncated boolean");
+      if (*c.p > 1) return c.Fail("invalid boolean");
+      v->type = Type::kBoolean;
+      v->boolean = *c.p++;
+      break;
+    case kInt:
+    case kDate:
+    case kTimeMillis: {
+      int32_t x = 0;
+      if (!ReadInt(c, &x)) return false;
+      v->type = Type::kInt;
+      v->integer = x;
+      break;
+    }
+    case kIntToLong: {
+      int32_t x = 0;
+      if (!ReadInt(c, &x)) return false;
+      v->type = Type::kLong;
+      v->integer = x;
+      break;
+    }
+    case kLong:
+    case kTimeMicros:
+    case kTimestamp: {
+      int64_t x = 0;
+      if (!ReadLong(c, &x)) return false;
+      v->type = Type::kLong;
+      v->integer = x;
+      break;
+    }
+    case kIntToFloat:
+    case kLongToFloat: {
+      int64_t x = 0;
+      if (in.op == kIntToFloat) {
+        int32_t i = 0;
+        if (!ReadInt(c, &i)) return false;
+        x = i;
+      } else if (!ReadLong(c, &x)) {
+        return false;
+      }
+      v->type = Type::kFloat;
+      v->float_value = static_cast<float>(x);
+      break;
+    }
+    case kIntToDouble:
+    case kLongToDouble: {
+      int64_t x = 0;
+      if (in.op == kIntToDouble) {
+        int32_t i = 0;
+        if (!ReadInt(c, &i)) return false;
+        x = i;
+      } else if (!ReadLong(c, &x)) {
+        return false;
+      }
+      v->type = Type::kDouble;
+      v->double_value = static_cast<double>(x);
+      break;
+    }
+    case kFloat:
+      v->type = Type::kFloat;
+      if (!ReadFloat(c, &v->float_value)) return false;
+      break;
+    case kFloatToDouble: {
+      float f = 0;
+      if (!ReadFloat(c, &f)) return false;
+      v->type = Type::kDouble;
+      v->double_value = f;
+      break;
+    }
+    case kDouble:
+      v->type = Type::kDouble;
+      if (!ReadDouble(c, &v->double_value)) return false;
+      break;
+    case kString:
+    case kBytes:
+    case kStringToBytes:
+    case kBytesToString:
+    case kDecimalBytes: {
+      std::string_view s;
+      if (!ReadBytes(c, &s)) return false;
+      v->type = (in.op == kString || in.op == kBytesToString) ? Type::kString
+                                                              : Type::kBytes;
+      v->bytes.assign(s.data(), s.size());
+      break;
+    }
+    case kFixed:
+    case kDecimalFixed:
+    case kUuidFixed:
+    case kDuration: {
+      std::string_view s;
+      if (!ReadFixed(c, in.arg, &s)) return false;
+      v->type = Type::kFixed;
+      v->bytes.assign(s.data(), s.size());
+      break;
+    }
+    case kEnum: {
+      int64_t idx = 0;
+      if (!ReadLong(c, &idx)) return false;
+      const EnumMap& m = enums_[in.arg];
+      if (idx < 0 || idx >= static_cast<int64_t>(m.reader_index.size())) {
+        return c.Fail("enum index out of range");
+      }
+      if (m.reader_index[idx] < 0) {
+        return c.Fail("writer symbol not in reader enum", m.name);
+      }
+      v->type = Type::kEnum;
+      v->integer = m.reader_index[idx];
+      break;
+    }
+    case kDefault:
+      *v = defaults_[in.arg].value;
+      break;
+    default:
+      return c.Fail("bad instruction");
+  }
+  return true;
+}
+
 bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
   if (++c.depth > options_.max_depth) return c.Fail("nested too deeply");
   for (;; ++pc) {
@@ -1375,122 +1597,9 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
       return true;
     }
     Value* v = in.field == kSelf ? target : &target->items[in.field];
-    v->branch = -1;
     switch (in.op) {
-      case kNull:
-        v->type = Type::kNull;
-        break;
-      case kBool:
-        if (c.p >= c.end) return c.Fail("truncated boolean");
-        if (*c.p > 1) return c.Fail("invalid boolean");
-        v->type = Type::kBoolean;
-        v->boolean = *c.p++;
-        break;
-      case kInt:
-      case kDate:
-      case kTimeMillis: {
-        int32_t x = 0;
-        if (!ReadInt(c, &x)) return false;
-        v->type = Type::kInt;
-        v->integer = x;
-        break;
-      }
-      case kIntToLong: {
-        int32_t x = 0;
-        if (!ReadInt(c, &x)) return false;
-        v->type = Type::kLong;
-        v->integer = x;
-        break;
-      }
-      case kLong:
-      case kTimeMicros:
-      case kTimestamp: {
-        int64_t x = 0;
-        if (!ReadLong(c, &x)) return false;
-        v->type = Type::kLong;
-        v->integer = x;
-        break;
-      }
-      case kIntToFloat:
-      case kLongToFloat: {
-        int64_t x = 0;
-        if (in.op == kIntToFloat) {
-          int32_t i = 0;
-          if (!ReadInt(c, &i)) return false;
-          x = i;
-        } else if (!ReadLong(c, &x)) {
-          return false;
-        }
-        v->type = Type::kFloat;
-        v->float_value = static_cast<float>(x);
-        break;
-      }
-      case kIntToDouble:
-      case kLongToDouble: {
-        int64_t x = 0;
-        if (in.op == kIntToDouble) {
-          int32_t i = 0;
-          if (!ReadInt(c, &i)) return false;
-          x = i;
-        } else if (!ReadLong(c, &x)) {
-          return false;
-        }
-        v->type = Type::kDouble;
-        v->double_value = static_cast<double>(x);
-        break;
-      }
-      case kFloat:
-        v->type = Type::kFloat;
-        if (!ReadFloat(c, &v->float_value)) return false;
-        break;
-      case kFloatToDouble: {
-        float f = 0;
-        if (!ReadFloat(c, &f)) return false;
-        v->type = Type::kDouble;
-        v->double_value = f;
-        break;
-      }
-      case kDouble:
-        v->type = Type::kDouble;
-        if (!ReadDouble(c, &v->double_value)) return false;
-        break;
-      case kString:
-      case kBytes:
-      case kStringToBytes:
-      case kBytesToString:
-      case kDecimalBytes: {
-        std::string_view s;
-        if (!ReadBytes(c, &s)) return false;
-        v->type = (in.op == kString || in.op == kBytesToString) ? Type::kString
-                                                                : Type::kBytes;
-        v->bytes.assign(s.data(), s.size());
-        break;
-      }
-      case kFixed:
-      case kDecimalFixed:
-      case kUuidFixed:
-      case kDuration: {
-        std::string_view s;
-        if (!ReadFixed(c, in.arg, &s)) return false;
-        v->type = Type::kFixed;
-        v->bytes.assign(s.data(), s.size());
-        break;
-      }
-      case kEnum: {
-        int64_t idx = 0;
-        if (!ReadLong(c, &idx)) return false;
-        const EnumMap& m = enums_[in.arg];
-        if (idx < 0 || idx >= static_cast<int64_t>(m.reader_index.size())) {
-          return c.Fail("enum index out of range");
-        }
-        if (m.reader_index[idx] < 0) {
-          return c.Fail("writer symbol not in reader enum '" + m.name + "'");
-        }
-        v->type = Type::kEnum;
-        v->integer = m.reader_index[idx];
-        break;
-      }
       case kRecord:
+        v->branch = -1;
         v->type = Type::kRecord;
         v->keys.clear();
         v->items.resize(in.aux);
@@ -1499,6 +1608,7 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
       case kArray:
       case kMap: {
         bool map = in.op == kMap;
+        v->branch = -1;
         v->type = map ? Type::kMap : Type::kArray;
         size_t count = 0;
         if (map) v->keys.clear();
@@ -1535,9 +1645,6 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
         v->branch = br.reader_branch;
         break;
       }
-      case kDefault:
-        *v = defaults_[in.arg].value;
-        break;
       case kFail:
         return c.Fail(messages_[in.arg]);
       case kSkipRecord:
@@ -1548,10 +1655,172 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
       case kSkipUnion:
         if (!SkipComplex(in, c)) return false;
         break;
+      case kSkipBool:
+      case kSkipVarint:
+      case kSkipFixed:
+      case kSkipBytes:
+        if (!SkipSimple(in, c)) return false;
+        break;
+      default:
+        if (!ScalarValue(in, c, v)) return false;
+    }
+  }
+}
+
+// The Value side of the flat-record loop (see RunFlatJson).
+[[gnu::always_inline]] inline bool Decoder::RunFlatValue(Context& c,
+                                                         Value* out) const {
+  Value* fields = out->items.data();
+  for (const Inst& in : flat_body_) {
+    if (in.field == kSelf) {
+      if (!SkipSimple(in, c)) return false;
+    } else if (!ScalarValue(in, c, &fields[in.field])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace {
+
+// Copies a key from the program's literal pool, padded so that a fixed
+// 16-byte copy may read past its end (see JsonOut::PutLiteral).
+[[gnu::always_inline]] inline char* CopyLiteral(char* p, const char* lit,
+                                                size_t n) {
+  if (n <= 16) {
+    std::memcpy(p, lit, 16);
+  } else {
+    std::memcpy(p, lit, n);
+  }
+  return p + n;
+}
+
+}  // namespace
+
+// The flat-record loop: the body of a root record whose fields are all
+// scalars (CompileFlat), written through a raw pointer.
+// Invariant: at the top of each field, p has room for flat_bound_ bytes,
+// which covers the keys and fixed-size values of every field left; a
+// variable-size value makes room for itself plus flat_bound_.
+template <JsonFormat F>
+bool Decoder::RunFlatJson(Context& c, JsonOut& out) const {
+  const char* lit = literals_.data();
+  char* p = out.Reserve(flat_bound_);
+  for (const Inst& in : flat_body_) {
+    p = CopyLiteral(p, lit + in.key_off, in.key_len);
+    switch (in.op) {
+      case kNull:
+        std::memcpy(p, "null", 4);
+        p += 4;
+        break;
+      case kBool:
+        if (c.p >= c.end) return c.Fail("truncated boolean");
+        if (*c.p > 1) return c.Fail("invalid boolean");
+        if (*c.p++) {
+          std::memcpy(p, "true", 4);
+          p += 4;
+        } else {
+          std::memcpy(p, "false", 5);
+          p += 5;
+        }
+        break;
+      case kInt:
+      case kIntToLong: {
+        int32_t v = 0;
+        if (!ReadInt(c, &v)) return false;
+        p += JsonOut::WriteDecimal(v, p);
+        break;
+      }
+      case kLong: {
+        int64_t v = 0;
+        if (!ReadLong(c, &v)) return false;
+        p += JsonOut::WriteDecimal(v, p);
+        break;
+      }
+      case kIntToFloat:
+      case kIntToDouble: {
+        int32_t v = 0;
+        if (!ReadInt(c, &v)) return false;
+        p += in.op == kIntToFloat
+                 ? internal::WriteFloat(static_cast<float>(v), p)
+                 : internal::WriteDouble(v, p);
+        break;
+      }
+      case kLongToFloat:
+      case kLongToDouble: {
+        int64_t v = 0;
+        if (!ReadLong(c, &v)) return false;
+        p += in.op == kLongToFloat
+                 ? internal::WriteFloat(static_cast<float>(v), p)
+                 : internal::WriteDouble(static_cast<double>(v), p);
+        break;
+      }
+      case kFloat:
+      case kFloatToDouble: {
+        float v = 0;
+        if (!ReadFloat(c, &v)) return false;
+        p += in.op == kFloat ? internal::WriteFloat(v, p)
+                             : internal::WriteDouble(v, p);
+        break;
+      }
+      case kDouble: {
+        double v = 0;
+        if (!ReadDouble(c, &v)) return false;
+        p += internal::WriteDouble(v, p);
+        break;
+      }
+      case kString:
+      case kBytesToString: {
+        std::string_view s;
+        if (!ReadBytes(c, &s)) return false;
+        p = out.Room(p, internal::JsonStringBound(s.size()) + flat_bound_);
+        p += internal::WriteJsonString(s, p);
+        break;
+      }
+      case kBytes:
+      case kStringToBytes:
+      case kFixed: {
+        std::string_view s;
+        if (!(in.op == kFixed ? ReadFixed(c, in.arg, &s) : ReadBytes(c, &s))) {
+          return false;
+        }
+        // JsonStringBound also bounds base64.
+        p = out.Room(p, internal::JsonStringBound(s.size()) + flat_bound_);
+        p += F == JsonFormat::kAvro ? internal::WriteLatin1String(s, p)
+                                    : internal::WriteBase64String(s, p);
+        break;
+      }
+      case kEnum: {
+        int64_t idx = 0;
+        if (!ReadLong(c, &idx)) return false;
+        const EnumMap& m = enums_[in.arg];
+        if (idx < 0 || idx >= static_cast<int64_t>(m.reader_index.size())) {
+          return c.Fail("enum index out of range");
+        }
+        if (m.reader_index[idx] < 0) {
+          return c.Fail("writer symbol not in reader enum", m.name);
+        }
+        const std::string& j = m.json[idx];
+        p = out.Room(p, j.size() + flat_bound_);
+        std::memcpy(p, j.data(), j.size());
+        p += j.size();
+        break;
+      }
+      case kDefault: {
+        const std::string& j = F == JsonFormat::kAvro
+                                   ? defaults_[in.arg].avro_json
+                                   : defaults_[in.arg].plain_json;
+        p = out.Room(p, j.size() + flat_bound_);
+        std::memcpy(p, j.data(), j.size());
+        p += j.size();
+        break;
+      }
       default:
         if (!SkipSimple(in, c)) return false;
     }
   }
+  out.Commit(CopyLiteral(p, lit + flat_close_off_, flat_close_len_));
+  return true;
 }
 
 namespace {
@@ -1566,7 +1835,12 @@ Ctx MakeContext(std::string_view in, const DecoderOptions& o) {
 }
 
 [[gnu::cold]] [[gnu::noinline]] Status DecodeError(const Ctx& c) {
-  return InvalidArgument("avro: " + c.error);
+  std::string m = "avro: ";
+  m.append(c.error.data() ? c.error : "decode failed");
+  if (!c.error_name.empty()) {
+    m.append(" '").append(c.error_name).append("'");
+  }
+  return InvalidArgument(m + " at byte " + std::to_string(c.error_at));
 }
 
 [[gnu::always_inline]] inline Status Finish(Ctx& c, bool ok,
@@ -1579,27 +1853,54 @@ Ctx MakeContext(std::string_view in, const DecoderOptions& o) {
 
 }  // namespace
 
+// The root of one datum, shared by the decode entry points.
+[[gnu::always_inline]] inline bool Decoder::RootJson(Context& c,
+                                                     JsonFormat format,
+                                                     JsonOut& out) const {
+  if (flat_json_) {
+    return format == JsonFormat::kAvro
+               ? RunFlatJson<JsonFormat::kAvro>(c, out)
+               : RunFlatJson<JsonFormat::kPlain>(c, out);
+  }
+  return format == JsonFormat::kAvro
+             ? RunJson<JsonFormat::kAvro>(json_entry_, c, out)
+             : RunJson<JsonFormat::kPlain>(json_entry_, c, out);
+}
+
+[[gnu::always_inline]] inline bool Decoder::RootValue(Context& c,
+                                                      Value* out) const {
+  if (root_record_body_ == UINT32_MAX) return RunValue(entry_, c, out);
+  out->type = Type::kRecord;
+  out->branch = -1;
+  out->keys.clear();
+  // Reused Values keep their fields, and with them their strings' storage.
+  if (out->items.size() != root_record_fields_) {
+    out->items.resize(root_record_fields_);
+  }
+  return flat_ ? RunFlatValue(c, out) : RunValue(root_record_body_, c, out);
+}
+
+namespace {
+
+[[gnu::cold]] [[gnu::noinline]] Status TrailingBytes(const Ctx& c) {
+  return InvalidArgument("avro: " + std::to_string(c.end - c.p) +
+                         " bytes left after the datum");
+}
+
+}  // namespace
+
 Status Decoder::DecodeJson(std::string_view* in, JsonFormat format,
                            std::string* out) const {
   Ctx c = MakeContext(*in, options_);
   JsonOut o(out);
-  bool ok = format == JsonFormat::kAvro
-                ? RunJson<JsonFormat::kAvro>(json_entry_, c, o)
-                : RunJson<JsonFormat::kPlain>(json_entry_, c, o);
+  bool ok = RootJson(c, format, o);
   o.Finish();
   return Finish(c, ok, in);
 }
 
 Status Decoder::Decode(std::string_view* in, Value* out) const {
   Ctx c = MakeContext(*in, options_);
-  if (root_record_body_ != UINT32_MAX) {
-    out->type = Type::kRecord;
-    out->branch = -1;
-    out->keys.clear();
-    out->items.resize(root_record_fields_);
-    return Finish(c, RunValue(root_record_body_, c, out), in);
-  }
-  return Finish(c, RunValue(entry_, c, out), in);
+  return Finish(c, RootValue(c, out), in);
 }
 
 Status Decoder::Skip(std::string_view* in) const {
@@ -1609,20 +1910,23 @@ Status Decoder::Skip(std::string_view* in) const {
 
 Status Decoder::DecodeJsonExact(std::string_view in, JsonFormat format,
                                 std::string* out) const {
-  RETURN_IF_ERROR(DecodeJson(&in, format, out));
-  if (!in.empty()) {
-    return InvalidArgument("avro: " + std::to_string(in.size()) +
-                           " bytes left after the datum");
-  }
+  Ctx c = MakeContext(in, options_);
+  JsonOut o(out);
+  bool ok = RootJson(c, format, o);
+  o.Finish();
+  if (!ok) [[unlikely]]
+    return DecodeError(c);
+  if (c.p != c.end) [[unlikely]]
+    return TrailingBytes(c);
   return Status::Ok();
 }
 
 Status Decoder::DecodeExact(std::string_view in, Value* out) const {
-  RETURN_IF_ERROR(Decode(&in, out));
-  if (!in.empty()) {
-    return InvalidArgument("avro: " + std::to_string(in.size()) +
-                           " bytes left after the datum");
-  }
+  Ctx c = MakeContext(in, options_);
+  if (!RootValue(c, out)) [[unlikely]]
+    return DecodeError(c);
+  if (c.p != c.end) [[unlikely]]
+    return TrailingBytes(c);
   return Status::Ok();
 }
 

@@ -93,10 +93,16 @@ class Decoder {
   template <JsonFormat F>
   bool RunJson(uint32_t pc, Context& c, JsonOut& out) const;
   bool RunValue(uint32_t pc, Context& c, Value* target) const;
+  bool ScalarValue(const Inst& in, Context& c, Value* v) const;
   bool RunSkip(uint32_t pc, Context& c) const;
   bool SkipComplex(const Inst& in, Context& c) const;
   template <JsonFormat F>
   bool Logical(const Inst& in, Context& c, JsonOut& out) const;
+  template <JsonFormat F>
+  bool RunFlatJson(Context& c, JsonOut& out) const;
+  bool RunFlatValue(Context& c, Value* out) const;
+  bool RootJson(Context& c, JsonFormat format, JsonOut& out) const;
+  bool RootValue(Context& c, Value* out) const;
 
   std::shared_ptr<const Schema> writer_;
   std::shared_ptr<const Schema> reader_;
@@ -113,6 +119,20 @@ class Decoder {
   // When the root is a record: its body and field count (see Decode()).
   uint32_t root_record_body_ = UINT32_MAX;
   uint32_t root_record_fields_ = 0;
+  // When the root is a flat record (every field a primitive, an enum, a
+  // string, bytes or fixed; see DecoderCompiler::CompileFlat): its body
+  // without the final kEnd, decoded by one loop with no calls, no depth
+  // accounting and one output-capacity check for all fixed-size fields.
+  bool flat_ = false;
+  std::vector<Inst> flat_body_;
+  // The closing literal ("}" or "{}") of the flat record's JSON.
+  uint32_t flat_close_off_ = 0;
+  uint16_t flat_close_len_ = 0;
+  // Most JSON bytes the fixed-size fields and keys of the flat record take
+  // (strings, bytes, fixed and defaults reserve their own room).
+  uint32_t flat_bound_ = 0;
+  // Whether JSON output takes the flat loop too (not for wide records).
+  bool flat_json_ = false;
 };
 
 // Appends the binary encoding of `value` as an instance of `node`. A union

@@ -321,6 +321,119 @@ TEST(Resolution, Table) {
   }
 }
 
+// A root record of scalar fields takes the flat-record loop; the same
+// record as the only field of another takes the general interpreter, over
+// the very same bytes. Both must give the same JSON, the same Value and
+// the same error on bad bytes.
+TEST(Codec, FlatRecordsDecodeAsTheGeneralPath) {
+  // Too wide for the flat JSON loop (the Value side still takes it).
+  std::string wide = R"({"type":"record","name":"W","fields":[)";
+  std::string wide_datum = "{";
+  for (int i = 0; i < 40; ++i) {
+    std::string f = "f" + std::to_string(i);
+    wide +=
+        std::string(i ? "," : "") + R"({"name":")" + f + R"(","type":"long"})";
+    wide_datum += std::string(i ? "," : "") + "\"" + f +
+                  "\":" + std::to_string(i * 1000003);
+  }
+  wide += "]}";
+  wide_datum += "}";
+  struct Case {
+    const char* writer;
+    const char* reader;  // nullptr: the writer schema
+    const char* datum;   // Avro JSON, as an instance of the writer
+  } cases[] = {
+      {R"({"type":"record","name":"T","fields":[
+          {"name":"id","type":"int"},{"name":"ok","type":"boolean"},
+          {"name":"n","type":"int"}]})",
+       nullptr, R"({"id":1234,"ok":true,"n":7})"},
+      {R"({"type":"record","name":"A","fields":[
+          {"name":"z","type":"null"},{"name":"i","type":"int"},
+          {"name":"l","type":"long"},{"name":"f","type":"float"},
+          {"name":"d","type":"double"},{"name":"s","type":"string"},
+          {"name":"b","type":"bytes"},
+          {"name":"x","type":{"type":"fixed","name":"X","size":3}},
+          {"name":"e","type":{"type":"enum","name":"E","symbols":["P","Q"]}},
+          {"name":"a_very_long_field_name_longer_than_sixteen_bytes",
+           "type":"boolean"}]})",
+       nullptr,
+       R"({"z":null,"i":-2147483648,"l":-9223372036854775808,"f":1.5,
+           "d":-0.1,"s":"h\u00e9\"\n","b":"\u0000\u00ff","x":"abc",
+           "e":"Q","a_very_long_field_name_longer_than_sixteen_bytes":false})"},
+      {R"({"type":"record","name":"E","fields":[]})", nullptr, "{}"},
+      {wide.c_str(), nullptr, wide_datum.c_str()},
+      // Promotions, a skipped field of each kind, a default, an enum
+      // default, and reordering.
+      {R"({"type":"record","name":"R","fields":[
+          {"name":"i","type":"int"},{"name":"l","type":"long"},
+          {"name":"f","type":"float"},{"name":"s","type":"string"},
+          {"name":"b","type":"bytes"},{"name":"gone1","type":"boolean"},
+          {"name":"gone2","type":"long"},{"name":"gone3","type":"double"},
+          {"name":"gone4","type":"string"},
+          {"name":"e","type":{"type":"enum","name":"E","symbols":["A","B","C"]}},
+          {"name":"i2","type":"int"},{"name":"i3","type":"int"}]})",
+       R"({"type":"record","name":"R","fields":[
+          {"name":"e","type":{"type":"enum","name":"E","symbols":["A","B"],
+                              "default":"A"}},
+          {"name":"i","type":"long"},{"name":"l","type":"double"},
+          {"name":"f","type":"double"},{"name":"s","type":"bytes"},
+          {"name":"b","type":"string"},{"name":"i2","type":"float"},
+          {"name":"i3","type":"double"},
+          {"name":"new","type":"string","default":"dflt"}]})",
+       R"({"i":5,"l":123456789012,"f":2.5,"s":"ab","b":"cd","gone1":true,
+           "gone2":99999,"gone3":1.25,"gone4":"skip me","e":"C","i2":-3,
+           "i3":300})"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.writer);
+    auto w = MustParse(c.writer);
+    auto r = c.reader ? MustParse(c.reader) : w;
+    auto wrap = [](const char* record) {
+      return MustParse(
+          std::string(R"({"type":"record","name":"Wrap","fields":[)") +
+          R"({"name":"r","type":)" + record + "}]}");
+    };
+    auto flat = MustCompile(w, r);
+    auto general =
+        MustCompile(wrap(c.writer), wrap(c.reader ? c.reader : c.writer));
+    ASSERT_TRUE(flat && general);
+    std::string bin;
+    ASSERT_TRUE(JsonToBinary(*w, c.datum, JsonFormat::kAvro, &bin).ok());
+    for (JsonFormat format : {JsonFormat::kAvro, JsonFormat::kPlain}) {
+      std::string a = "prefix", b;
+      ASSERT_TRUE(flat->DecodeJsonExact(bin, format, &a).ok());
+      ASSERT_TRUE(general->DecodeJsonExact(bin, format, &b).ok());
+      EXPECT_EQ("{\"r\":" + a.substr(6) + "}", b);
+    }
+    Value fv, gv;
+    ASSERT_TRUE(flat->DecodeExact(bin, &fv).ok());
+    ASSERT_TRUE(general->DecodeExact(bin, &gv).ok());
+    ASSERT_EQ(gv.items.size(), 1u);
+    EXPECT_TRUE(fv == gv.items[0]);
+    // Decoding again into the same Value gives the same Value.
+    ASSERT_TRUE(flat->DecodeExact(bin, &fv).ok());
+    EXPECT_TRUE(fv == gv.items[0]);
+    // Every truncation and some corruptions: the same verdict and message.
+    std::mt19937 rng(7);
+    for (size_t i = 0; i < bin.size() + (bin.empty() ? 0 : 200); ++i) {
+      std::string bad = bin.substr(0, std::min(i, bin.size()));
+      if (i >= bin.size()) {
+        bad = bin;
+        bad[rng() % bad.size()] = static_cast<char>(rng());
+      }
+      std::string a, b;
+      Status fa = flat->DecodeJsonExact(bad, JsonFormat::kPlain, &a);
+      Status ga = general->DecodeJsonExact(bad, JsonFormat::kPlain, &b);
+      EXPECT_EQ(fa, ga) << i;
+      if (fa.ok()) {
+        EXPECT_EQ("{\"r\":" + a + "}", b);
+      }
+      EXPECT_EQ(flat->DecodeExact(bad, &fv), general->DecodeExact(bad, &gv))
+          << i;
+    }
+  }
+}
+
 // -------------------------------------------------------------- robustness
 
 // DecodeJson starts in a stack buffer and moves to the caller's string only
