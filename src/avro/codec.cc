@@ -839,7 +839,8 @@ class DecoderCompiler {
   }
 
   // Marks the root record as flat (Decoder::flat_) when every field is a
-  // scalar, and works out how much JSON its fixed-size parts can take.
+  // scalar (logical types included), and works out how much JSON its
+  // fixed-size parts can take.
   void CompileFlat() {
     if (d_->root_record_body_ == UINT32_MAX ||
         d_->json_entry_ != d_->root_record_body_ ||
@@ -889,6 +890,14 @@ class DecoderCompiler {
         case kSkipVarint:
         case kSkipFixed:
         case kSkipBytes:
+        case kDecimalBytes:
+        case kDecimalFixed:
+        case kUuidFixed:
+        case kDate:
+        case kTimeMillis:
+        case kTimeMicros:
+        case kTimestamp:
+        case kDuration:
           break;
         default:
           return;
@@ -1815,8 +1824,17 @@ bool Decoder::RunFlatJson(Context& c, JsonOut& out) const {
         p += j.size();
         break;
       }
-      default:
+      case kSkipBool:
+      case kSkipVarint:
+      case kSkipFixed:
+      case kSkipBytes:
         if (!SkipSimple(in, c)) return false;
+        break;
+      default:
+        // Logical types format through JsonOut's own capacity checks.
+        out.Commit(p);
+        if (!Logical<F>(in, c, out)) return false;
+        p = out.Reserve(flat_bound_);
     }
   }
   out.Commit(CopyLiteral(p, lit + flat_close_off_, flat_close_len_));
