@@ -7,8 +7,14 @@
 #include "app/server_command.h"
 #include "app/worker_command.h"
 #include "core/logging.h"
+#include "functions/native_runtime.h"
 
 int main(int argc, char** argv) {
+  // The process of a riffle:native function (functions/native_runtime.h),
+  // started by riffle itself: not a user command, so not in --help.
+  if (argc == 2 &&
+      std::string_view(argv[1]) == riffle::functions::kNativeRuntimeCommand)
+    return riffle::functions::RunNativeRuntime();
   CLI::App app{
       "riffle: streams, functions and tables that speak AWS's protocols"};
   app.require_subcommand(1);

@@ -58,6 +58,7 @@ std::optional<RuntimeKind> RuntimeKindOf(std::string_view runtime) {
       runtime == "nodejs22.x")
     return RuntimeKind::kNode;
   if (runtime == kAvroToTableRuntime) return RuntimeKind::kAvroToTable;
+  if (runtime == kNativeRuntime) return RuntimeKind::kNative;
   return std::nullopt;
 }
 

@@ -28,10 +28,16 @@ enum class RuntimeKind {
   kNode,      // nodejs18.x/20.x/22.x: node with aws-lambda-ric
   // riffle:avro-to-table: built in, in process, no code (avro_to_table.h).
   kAvroToTable,
+  // riffle:native: a shared library with the C ABI of
+  // include/riffle/function.h, run by riffle's helper process
+  // (native_runtime.h).
+  kNative,
 };
 
 // The Runtime name of the built-in Avro-to-table function.
 inline constexpr std::string_view kAvroToTableRuntime = "riffle:avro-to-table";
+// The Runtime name of native (shared library) functions.
+inline constexpr std::string_view kNativeRuntime = "riffle:native";
 
 // The runtime kind for a Lambda Runtime name, or nullopt when riffle does
 // not run it.

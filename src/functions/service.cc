@@ -19,6 +19,7 @@
 #include "functions/filter_pattern.h"
 #include "functions/local_streams.h"
 #include "functions/mapping_runner.h"
+#include "functions/native_runtime.h"
 #include "json/json.h"
 #include "json/writer.h"
 #include "streams/service.h"
@@ -251,7 +252,10 @@ struct Service::Mapping {
 
 Service::Service(ServiceOptions options, http::IoPool& io,
                  streams::Service* streams)
-    : options_(std::move(options)), io_(io), streams_(streams) {}
+    : options_(std::move(options)),
+      native_runtime_path_(SelfExecutable()),
+      io_(io),
+      streams_(streams) {}
 
 Result<std::unique_ptr<Service>> Service::Open(ServiceOptions options,
                                                http::IoPool& io,
@@ -351,6 +355,8 @@ ProcessSpec Service::SpecFor(const FunctionConfig& c) const {
   std::optional<RuntimeKind> kind = RuntimeKindOf(c.runtime);
   if (kind == RuntimeKind::kNode) {
     spec.argv = {options_.node_path, options_.aws_lambda_ric, c.handler};
+  } else if (kind == RuntimeKind::kNative) {
+    spec.argv = {native_runtime_path_, std::string(kNativeRuntimeCommand)};
   } else if (kind == RuntimeKind::kAvroToTable) {
     // Never started: built-in functions run in process (Invoke routes
     // them before the runtime).
@@ -451,8 +457,8 @@ Status ValidateConfig(const FunctionConfig& c) {
   if (!RuntimeKindOf(c.runtime)) {
     return InvalidArgument(fmt::format(
         "Value {} at 'runtime' failed to satisfy constraint: riffle runs "
-        "provided.al2, provided.al2023, nodejs18.x, nodejs20.x, nodejs22.x "
-        "and riffle:avro-to-table",
+        "provided.al2, provided.al2023, nodejs18.x, nodejs20.x, nodejs22.x, "
+        "riffle:native and riffle:avro-to-table",
         c.runtime));
   }
   if (c.timeout_seconds < 1 || c.timeout_seconds > 900)
@@ -467,6 +473,8 @@ Status ValidateConfig(const FunctionConfig& c) {
         c.memory_mb));
   if (RuntimeKindOf(c.runtime) == RuntimeKind::kNode && c.handler.empty())
     return InvalidArgument("Handler is required for runtime " + c.runtime);
+  if (RuntimeKindOf(c.runtime) == RuntimeKind::kNative)
+    RETURN_IF_ERROR(ParseNativeHandler(c.handler).status());
   return Status::Ok();
 }
 

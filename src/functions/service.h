@@ -163,6 +163,8 @@ class Service {
   InvokeCallback Instrument(const std::string& name, InvokeCallback done);
 
   const ServiceOptions options_;
+  // The riffle executable, which native functions' processes run.
+  const std::string native_runtime_path_;
   http::IoPool& io_;
   streams::Service* const streams_;
 
