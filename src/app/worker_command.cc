@@ -18,10 +18,10 @@
 #include "core/clock.h"
 #include "core/logging.h"
 #include "functions/avro_to_table.h"
-#include "functions/builtin_invoker.h"
 #include "functions/lease_table.h"
 #include "functions/mapping_runner.h"
 #include "functions/remote_clients.h"
+#include "functions/service.h"
 #include "http/ops.h"
 #include "http/server.h"
 #include "json/json.h"
@@ -44,7 +44,8 @@ WorkerCommand::WorkerCommand(CLI::App* app) {
   cmd_->add_option("--worker-id", worker_id_,
                    "Lease owner name (default: host:pid:random)");
   cmd_->add_option("--data-dir", data_dir_,
-                   "Where to write worker.json once running (optional)");
+                   "worker.json, and functions/: code and logs of the "
+                   "functions (default: a temporary directory)");
   cmd_->add_option("--failover-ms", failover_ms_,
                    "A lease not renewed for this long is taken by others")
       ->capture_default_str()
@@ -75,7 +76,7 @@ struct WorkerMapping {
   std::string what;
   std::unique_ptr<functions::RemoteRecordSource> source;
   std::unique_ptr<functions::RemoteFailureDestination> destination;
-  std::unique_ptr<functions::AvroToTableInvoker> invoker;
+  std::unique_ptr<functions::BatchInvoker> invoker;
   std::unique_ptr<functions::LeaseCoordinator> leases;
   std::unique_ptr<functions::MappingRunner> runner;
 };
@@ -121,6 +122,32 @@ std::string LeaseTable(client::LambdaClient& lambda,
   return "riffle-leases-" + function + "-" + stream;
 }
 
+// Makes the worker's function service hold the stack's functions as the
+// file says now: a function left from an earlier run is replaced (its code
+// directory is the user's and stays; its log goes).
+Status InstallFunctions(const Stack& stack, const std::string& worker_id,
+                        functions::Service& service) {
+  for (const StackFunction& f : stack.functions) {
+    functions::FunctionConfig config = f.config;
+    // Handlers may tell workers apart (tests, logs); Lambda has no such
+    // variable, and a stack's own value wins.
+    config.environment.emplace("RIFFLE_WORKER_ID", worker_id);
+    functions::FunctionCode code;
+    if (f.code) code.directory = f.code->string();
+    if (service.GetFunction(config.name).ok())
+      RETURN_IF_ERROR(service.DeleteFunction(config.name));
+    Result<functions::FunctionConfig> made =
+        service.CreateFunction(config, code);
+    if (!made.ok())
+      return Status(made.status().code(),
+                    "function " + config.name + ": " + made.status().message());
+    if (f.concurrency)
+      RETURN_IF_ERROR(
+          service.PutFunctionConcurrency(config.name, f.concurrency));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int WorkerCommand::Run() {
@@ -155,7 +182,46 @@ int WorkerCommand::Run() {
   client::RegistryClient registry(*registry_url);
   functions::RemoteTablesClient tables(*dynamodb);
   functions::RemoteSchemaClient schemas(registry);
-  functions::AvroToTable avro_to_table(schemas, tables);
+
+  // The functions run here as in a server, by the same functions::Service
+  // (process runtimes with the Runtime API on `io`, built-ins in process
+  // over the remote clients), with no stream and no mapping of its own:
+  // the mappings below drive it through NewBatchInvoker.
+  std::error_code ec;
+  fs::path data_dir = data_dir_;
+  fs::path scratch;  // removed at exit when the data directory is ours
+  if (data_dir.empty()) {
+    std::string tmpl = (fs::temp_directory_path(ec) / "riffle-worker-XXXXXX");
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      std::fprintf(stderr, "riffle worker: cannot make a temporary dir\n");
+      return 1;
+    }
+    data_dir = scratch = tmpl;
+  }
+  fs::create_directories(data_dir / "functions", ec);
+  // Runtime API listeners of the function processes, and /metrics.
+  auto io = std::make_unique<http::IoPool>(2);
+  functions::ServiceOptions fo;
+  fo.dir = data_dir / "functions";
+  fo.arn.region = aws->credentials.region;
+  fo.aws_endpoint_url = endpoint_;
+  fo.aws_lambda_ric = functions::FindAwsLambdaRic();
+  fo.schemas = &schemas;
+  fo.tables = &tables;
+  fo.worker_id = worker_id_;
+  Result<std::unique_ptr<functions::Service>> service_or =
+      functions::Service::Open(fo, *io, /*streams=*/nullptr);
+  if (!service_or.ok()) {
+    std::fprintf(stderr, "riffle worker: %s\n",
+                 service_or.status().ToString().c_str());
+    return 1;
+  }
+  std::unique_ptr<functions::Service> service = std::move(service_or).value();
+  io->Start();
+  if (Status s = InstallFunctions(*stack, worker_id_, *service); !s.ok()) {
+    std::fprintf(stderr, "riffle worker: %s\n", s.message().c_str());
+    return 2;
+  }
 
   std::vector<std::unique_ptr<WorkerMapping>> mappings;
   for (const StackMapping& sm : stack->mappings) {
@@ -164,16 +230,16 @@ int WorkerCommand::Run() {
     const StackFunction* function = nullptr;
     for (const auto& f : stack->functions)
       if (f.config.name == sm.config.function_name) function = &f;
-    if (!function || functions::RuntimeKindOf(function->config.runtime) !=
-                         functions::RuntimeKind::kAvroToTable) {
+    if (!function) {
       std::fprintf(stderr,
-                   "riffle worker: mapping %s: only riffle:avro-to-table "
-                   "functions run in workers for now\n",
+                   "riffle worker: mapping %s: the stack declares no such "
+                   "function\n",
                    m->what.c_str());
       return 2;
     }
-    auto env = function->config.environment.find("TABLE_NAME");
-    if (env == function->config.environment.end()) {
+    if (functions::RuntimeKindOf(function->config.runtime) ==
+            functions::RuntimeKind::kAvroToTable &&
+        !function->config.environment.count("TABLE_NAME")) {
       std::fprintf(stderr, "riffle worker: function %s has no TABLE_NAME\n",
                    function->config.name.c_str());
       return 2;
@@ -203,8 +269,8 @@ int WorkerCommand::Run() {
     if (!sm.on_failure_stream.empty())
       m->destination = std::make_unique<functions::RemoteFailureDestination>(
           *kinesis, sm.on_failure_stream);
-    m->invoker = std::make_unique<functions::AvroToTableInvoker>(
-        avro_to_table, env->second, config.report_batch_item_failures);
+    m->invoker = service->NewBatchInvoker(config.function_name,
+                                          config.report_batch_item_failures);
     functions::LeaseOptions lo;
     lo.table = table;
     lo.worker_id = worker_id_;
@@ -215,7 +281,8 @@ int WorkerCommand::Run() {
     m->leases = std::make_unique<functions::LeaseCoordinator>(lo, tables);
     functions::MappingRunnerOptions ro;
     ro.mapping = config;
-    ro.function_arn = functions::FunctionArn({}, config.function_name);
+    ro.function_arn = functions::FunctionArn(fo.arn, config.function_name);
+    ro.region = fo.arn.region;
     ro.role_arn = function->config.role;
     ro.poll_interval_ms = poll_ms_;
     ro.now_ms = lo.now_ms;
@@ -232,10 +299,8 @@ int WorkerCommand::Run() {
   }
 
   // /metrics and /health, when asked for.
-  std::unique_ptr<http::IoPool> io;
   std::unique_ptr<http::Server> web;
   if (http_port_ >= 0) {
-    io = std::make_unique<http::IoPool>(1);
     http::ServerOptions o;
     o.name = "http";
     o.port = static_cast<uint16_t>(http_port_);
@@ -244,13 +309,10 @@ int WorkerCommand::Run() {
       RLOG_ERROR("cannot listen: {}", s.ToString());
       return 1;
     }
-    io->Start();
   }
 
   for (auto& m : mappings) m->runner->Start();
   if (!data_dir_.empty()) {
-    std::error_code ec;
-    fs::create_directories(data_dir_, ec);
     json::Value info = json::Value::Object();
     info.Set("worker_id", json::Value::String(worker_id_));
     if (web) info.Set("http", json::Value::String(web->url()));
@@ -269,8 +331,10 @@ int WorkerCommand::Run() {
   // Join finishes the batches in flight, then releases the leases.
   for (auto& m : mappings) m->runner->Join();
   mappings.clear();
+  service.reset();  // kills the function processes
   if (web) web->CloseAll();
-  if (io) io->Stop();
+  io->Stop();
+  if (!scratch.empty()) fs::remove_all(scratch, ec);
   RLOG_INFO("riffle worker {} stopped", worker_id_);
   return 0;
 }

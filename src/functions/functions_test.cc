@@ -97,7 +97,8 @@ TEST(LambdaErrorTest, ShapeAndTable) {
 // A runtime written in python3 (standard library only): it loops on GET
 // next and answers by the event's "action".
 constexpr char kBootstrap[] = R"(#!/usr/bin/env python3
-import json, os, sys, time, urllib.request
+import ctypes, json, os, sys, time, urllib.request
+inherited = [fd for fd in range(3, 256) if os.path.exists(f"/proc/self/fd/{fd}")]
 api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
 print("init", os.environ["AWS_LAMBDA_FUNCTION_NAME"], flush=True)
 while True:
@@ -112,6 +113,10 @@ while True:
         time.sleep(10)
     if action == "exit":
         sys.exit(3)
+    if action == "inspect":
+        sig = ctypes.c_int(0)
+        ctypes.CDLL(None).prctl(2, ctypes.byref(sig))  # PR_GET_PDEATHSIG
+        event = {"inherited": inherited, "pdeathsig": sig.value}
     if action == "error":
         body = json.dumps({"errorType": "Boom", "errorMessage": "bad"}).encode()
         urllib.request.urlopen(urllib.request.Request(
@@ -203,6 +208,19 @@ TEST_F(ProcessRuntimeTest, InvokesErrorsTimesOutAndRecoversFromCrashes) {
   InvokeResult again = Call(R"({"action":"echo"})");
   EXPECT_EQ(again.function_error, "");
   EXPECT_LE(runtime_->process_count(), 2u);
+}
+
+// A process gets none of riffle's descriptors (its listeners and other
+// processes' connections would outlive riffle in it) and dies with riffle
+// (SIGKILL), so that a kill -9 leaves no handler behind.
+TEST_F(ProcessRuntimeTest, ProcessesInheritNoDescriptorAndDieWithRiffle) {
+  InvokeResult r = Call(R"({"action":"inspect"})");
+  ASSERT_EQ(r.function_error, "") << r.payload;
+  json::Value v = *json::Parse(r.payload);
+  const json::Value* echo = v.Find("echo");
+  ASSERT_NE(echo, nullptr) << r.payload;
+  EXPECT_TRUE(echo->Find("inherited")->items().empty()) << r.payload;
+  EXPECT_EQ(echo->Find("pdeathsig")->AsInt64(), SIGKILL) << r.payload;
 }
 
 TEST_F(ProcessRuntimeTest, ConcurrentInvocationsUseSeveralProcesses) {

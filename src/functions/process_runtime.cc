@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +31,82 @@ std::string RandomHex(int digits) {
     out += fmt::format("{:016x}", rng());
   out.resize(digits);
   return out;
+}
+
+// Starts argv[0] with `envp` in `cwd`: stdin /dev/null, stdout and stderr
+// on `out_fd`, a process group of its own, the default signal mask and
+// dispositions. Returns 0 with the child in `*pid`, or the errno of the
+// step that failed (the exec included: a status pipe reports it).
+//
+// fork and exec rather than posix_spawn, for what the child must do before
+// exec that posix_spawn cannot:
+// - PR_SET_PDEATHSIG: the child is killed when its parent dies. Without
+//   it, a riffle killed with kill -9 leaves its function processes behind,
+//   and aws-lambda-ric, finding its stdout pipe broken, spins forever
+//   logging that it cannot log. The signal fires when the *thread* that
+//   forked exits: only the supervisor thread spawns (see Service), and it
+//   outlives every process it started.
+// - Close every descriptor but 0-2: Asio's sockets are not close-on-exec,
+//   and a child holding riffle's listeners or the other processes' Runtime
+//   API connections would keep ports bound and connections open.
+int SpawnProcess(char* const argv[], char* const envp[], const char* cwd,
+                 int out_fd, pid_t* pid) {
+  int status[2];
+  if (::pipe2(status, O_CLOEXEC) != 0) return errno;
+  const pid_t parent = ::getpid();
+  const pid_t child = ::fork();
+  if (child < 0) {
+    int e = errno;
+    ::close(status[0]);
+    ::close(status[1]);
+    return e;
+  }
+  if (child == 0) {
+    // The child of a multi-threaded process: async-signal-safe calls only
+    // (another thread may have held any lock at fork).
+    int report = status[1];
+    auto fail = [&report](int e) {
+      (void)!::write(report, &e, sizeof e);
+      ::_exit(127);
+    };
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(errno);
+    if (::getppid() != parent) ::_exit(127);  // it died before prctl
+    ::setpgid(0, 0);
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGCHLD})
+      ::sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int in = ::open("/dev/null", O_RDONLY);
+    if (in < 0) fail(errno);
+    if (::dup2(in, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(out_fd, 2) < 0)
+      fail(errno);
+    if (::chdir(cwd) != 0) fail(errno);
+    // Keep only the status pipe (close-on-exec), as descriptor 3.
+    if (report != 3) {
+      if (::dup3(report, 3, O_CLOEXEC) < 0) fail(errno);
+      report = 3;
+    }
+    if (::close_range(4, ~0U, 0) != 0)
+      for (int fd = 4; fd < 65536; ++fd) ::close(fd);
+    ::execve(argv[0], argv, envp);
+    fail(errno);
+  }
+  ::close(status[1]);
+  int err = 0;
+  ssize_t n;
+  do {
+    n = ::read(status[0], &err, sizeof err);
+  } while (n < 0 && errno == EINTR);
+  ::close(status[0]);
+  if (n == static_cast<ssize_t>(sizeof err)) {
+    ::waitpid(child, nullptr, 0);
+    return err;
+  }
+  *pid = child;
+  return 0;
 }
 
 http::Response JsonReply(int status, std::string body) {
@@ -419,34 +495,10 @@ Status ProcessRuntime::SpawnLocked() {
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  posix_spawn_file_actions_addchdir_np(&actions, spec_.cwd.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // The server blocks SIGTERM/SIGINT in every thread and ignores SIGPIPE;
-  // the child must start with neither.
-  sigset_t empty, defaults;
-  sigemptyset(&empty);
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGINT);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETPGROUP);
   pid_t pid = -1;
-  int rc = argv.size() > 1 ? ::posix_spawn(&pid, argv[0], &actions, &attr,
-                                           argv.data(), envp.data())
+  int rc = argv.size() > 1 ? SpawnProcess(argv.data(), envp.data(),
+                                          spec_.cwd.c_str(), fds[1], &pid)
                            : ENOENT;
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
   ::close(fds[1]);
   if (rc != 0) {
     ::close(fds[0]);

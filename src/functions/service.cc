@@ -241,6 +241,11 @@ class ServiceInvoker : public BatchInvoker {
   const bool report_item_failures_;
 };
 
+std::unique_ptr<BatchInvoker> Service::NewBatchInvoker(
+    const std::string& name, bool report_item_failures) {
+  return std::make_unique<ServiceInvoker>(*this, name, report_item_failures);
+}
+
 struct Service::Mapping {
   MappingConfig config;
   std::unique_ptr<StreamsRecordSource> source;

@@ -37,6 +37,8 @@ class Service;
 
 namespace riffle::functions {
 
+class BatchInvoker;
+
 struct ServiceOptions {
   std::filesystem::path dir;  // DATA_DIR/functions
   ArnContext arn;
@@ -132,6 +134,15 @@ class Service {
   void InvokeRecords(const std::string& name,
                      const std::vector<BuiltinRecord>& records,
                      bool report_item_failures, InvokeCallback done);
+
+  // The invoker this service's own mappings use, for a MappingRunner that
+  // runs elsewhere (`riffle worker`): built-in functions take the records,
+  // the others Lambda's Kinesis event through their processes, and every
+  // invocation counts in the function's metrics. Looked up by name at each
+  // batch, so a function created later is found. Borrows the service, which
+  // must outlive it. Thread-safe.
+  std::unique_ptr<BatchInvoker> NewBatchInvoker(const std::string& name,
+                                                bool report_item_failures);
 
   Result<MappingStatus> CreateMapping(MappingConfig config);
   Result<MappingStatus> GetMapping(const std::string& uuid) const;
