@@ -655,6 +655,7 @@ Status Service::Load() {
   if (!st.by_id.empty() && st.next_id <= st.by_id.rbegin()->first) {
     return DataLoss("registry next id is behind the stored schemas");
   }
+  pending_ = std::make_unique<State>(st);
   return Status::Ok();
 }
 
@@ -952,66 +953,48 @@ void Service::RunNext() {
                           "Error while storing: " + s.ToString());
   };
 
-  if (plans.size() == 1) {
-    // One write: plan against the committed state itself (only this thread
-    // changes it, so a shared lock reads a state that stays committed until
-    // this write lands) and apply once durable.
-    std::optional<Planned> planned;
-    {
-      std::shared_lock l(mu_);
-      auto r = plans[0](*state_);
-      if (r.ok()) planned = std::move(r).value();
-    }
-    if (!planned) return next();  // the plan answered its own error
-    auto shared = std::make_shared<Planned>(std::move(*planned));
-    auto commit = [this, shared, next, store_error](Status s) {
-      if (s.ok() && shared->apply) {
-        std::unique_lock l(mu_);
-        shared->apply(*state_);
-      }
-      shared->finish(store_error(s));
-      next();
-    };
-    if (shared->batch.empty()) return commit(Status::Ok());
-    kv::WriteBatch batch = std::move(shared->batch);
-    options_.store->Write(std::move(batch), std::move(commit));
-    return;
-  }
-
-  // Several writes queued: plan them one after the other against a private
-  // copy of the state that includes the earlier ones, write all of them as
-  // one kv batch (one sync), and publish the copy once it is durable.
-  // Readers never see a write before it is durable.
-  std::shared_ptr<State> staged;
-  {
-    std::shared_lock l(mu_);
-    staged = std::make_shared<State>(*state_);
-  }
+  // Plan the group one write after the other against pending_, applying
+  // each there at once so that later ones see it, and write all of them as
+  // one kv batch (one sync). Once durable, the same apply steps bring
+  // state_ level with pending_; readers never see a write before that.
   kv::WriteBatch merged;
+  auto applies = std::make_shared<std::vector<std::function<void(State&)>>>();
   auto finishes = std::make_shared<std::vector<std::function<void(Status)>>>();
   for (auto& plan : plans) {
-    auto r = plan(*staged);
+    auto r = plan(*pending_);
     if (!r.ok()) continue;  // answered its own error
-    if (r->apply) r->apply(*staged);
-    for (const kv::WriteBatch::Op& op : r->batch.ops()) {
-      switch (op.type) {
-        case kv::WriteBatch::OpType::kPut:
-          merged.Put(op.family, op.key, op.value);
-          break;
-        case kv::WriteBatch::OpType::kDelete:
-          merged.Delete(op.family, op.key);
-          break;
-        case kv::WriteBatch::OpType::kDeleteRange:
-          merged.DeleteRange(op.family, op.key, op.value);
-          break;
+    if (r->apply) {
+      r->apply(*pending_);
+      applies->push_back(std::move(r->apply));
+    }
+    if (merged.empty()) {
+      merged = std::move(r->batch);
+    } else {
+      for (const kv::WriteBatch::Op& op : r->batch.ops()) {
+        switch (op.type) {
+          case kv::WriteBatch::OpType::kPut:
+            merged.Put(op.family, op.key, op.value);
+            break;
+          case kv::WriteBatch::OpType::kDelete:
+            merged.Delete(op.family, op.key);
+            break;
+          case kv::WriteBatch::OpType::kDeleteRange:
+            merged.DeleteRange(op.family, op.key, op.value);
+            break;
+        }
       }
     }
     finishes->push_back(std::move(r->finish));
   }
-  auto commit = [this, staged, finishes, next, store_error](Status s) {
+  auto commit = [this, applies, finishes, next, store_error](Status s) {
     if (s.ok()) {
       std::unique_lock l(mu_);
-      *state_ = std::move(*staged);
+      for (const auto& apply : *applies) apply(*state_);
+    } else if (!applies->empty()) {
+      // Nothing of the group is durable: start pending_ again from what
+      // is (rare, so a full copy is fine).
+      std::shared_lock l(mu_);
+      pending_ = std::make_unique<State>(*state_);
     }
     for (auto& finish : *finishes) finish(store_error(s));
     next();
@@ -1045,12 +1028,15 @@ void Service::Register(RegisterRequest request, Callback<Registered> done) {
         done(p.status());
         return;
       }
-      const auto& versions = st.subjects.find(request.subject)->second;
-      for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
-        if (it->second.deleted) continue;
-        const auto& schema = st.by_id.at(it->second.id);
-        if (schema->identity == p->identity) {
-          Registered r{schema->id, it->first, schema};
+      // One id per identity: find it by identity, then look for it among
+      // the subject's versions by number rather than comparing every
+      // version's schema text.
+      auto known = st.by_identity.find(p->identity);
+      if (known != st.by_identity.end()) {
+        const auto& versions = st.subjects.find(request.subject)->second;
+        for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+          if (it->second.deleted || it->second.id != known->second) continue;
+          Registered r{known->second, it->first, st.by_id.at(known->second)};
           l.unlock();
           done(std::move(r));
           return;
@@ -1081,10 +1067,10 @@ void Service::Register(RegisterRequest request, Callback<Registered> done) {
     if (auto it = st.by_identity.find(p.identity); it != st.by_identity.end())
       existing_id = it->second;
 
-    if (mode != Mode::kImport && versions) {
+    // A new schema cannot be among the subject's versions: no walk of them.
+    if (mode != Mode::kImport && versions && existing_id) {
       for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
-        if (!it->second.deleted && existing_id &&
-            it->second.id == *existing_id) {
+        if (!it->second.deleted && it->second.id == *existing_id) {
           Planned noop;
           auto schema = st.by_id.at(*existing_id);
           int version = it->first;

@@ -21,10 +21,11 @@
 //
 // Concurrency: thread-safe. Reads are synchronous and cheap (callable from a
 // network thread). Writes are asynchronous: they are planned one at a time
-// on the executor against the committed state, written with one kv batch
-// (durable before the callback runs), then applied to memory. So a reader
-// never sees a write that is not durable, and two registrations can never
-// take the same id or version.
+// on the executor against a writer-side copy of the state that already
+// holds every write in flight, written with one kv batch per group of
+// queued writes (durable before the callbacks run), then applied to the
+// state readers see. So a reader never sees a write that is not durable,
+// and two registrations can never take the same id or version.
 #pragma once
 
 #include <condition_variable>
@@ -254,7 +255,14 @@ class Service {
 
   ServiceOptions options_;
   mutable std::shared_mutex mu_;  // guards state_
+  // What readers see: only durable writes.
   std::unique_ptr<State> state_;
+  // The writer's copy: state_ plus the group of writes being made durable.
+  // Only the one RunNext in progress touches it (no lock). Writes are
+  // planned and applied here at once, and applied to state_ again once
+  // durable, so a group costs what it changes, not a copy of the registry.
+  // Invariant: equal to *state_ whenever no group is in flight.
+  std::unique_ptr<State> pending_;
 
   std::mutex queue_mu_;  // guards queue_, writing_ and closing_
   std::condition_variable idle_;

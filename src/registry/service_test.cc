@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <future>
 #include <random>
@@ -538,6 +539,90 @@ TEST_F(RegistryTest, ConcurrentRegistrationsTakeDistinctIds) {
         service_->ListVersions("s" + std::to_string(s), false, false)->size(),
         10u);
   }
+}
+
+// Delegates to a real store; while `fail` is set, every write fails.
+class FlakyStore : public kv::Store {
+ public:
+  explicit FlakyStore(kv::Store* base) : base_(base) {}
+  std::atomic<bool> fail{false};
+
+  void Write(kv::WriteBatch batch, WriteCallback done) override {
+    if (fail) {
+      done(Unavailable("injected write failure"));
+      return;
+    }
+    base_->Write(std::move(batch), std::move(done));
+  }
+  Status WriteSync(kv::WriteBatch batch) override {
+    return base_->WriteSync(std::move(batch));
+  }
+  Result<std::string> Get(kv::Family family, std::string_view key,
+                          const kv::ReadOptions& options) override {
+    return base_->Get(family, key, options);
+  }
+  std::unique_ptr<kv::Iterator> NewIterator(
+      kv::Family family, const kv::ReadOptions& options) override {
+    return base_->NewIterator(family, options);
+  }
+  std::shared_ptr<const kv::Snapshot> GetSnapshot() override {
+    return base_->GetSnapshot();
+  }
+  kv::Stats stats() const override { return base_->stats(); }
+  Status Flush() override { return base_->Flush(); }
+
+ private:
+  kv::Store* base_;
+};
+
+// Writes are planned against the writer's copy of the registry before they
+// are durable; when the write fails, none of them may show, and the next
+// registrations must plan as if they never happened (same ids, versions).
+TEST_F(RegistryTest, AFailedGroupOfWritesLeavesNoTrace) {
+  SetLevel(std::nullopt, CompatibilityLevel::kNone);
+  ASSERT_TRUE(Register("s", kV1).ok());
+  service_.reset();
+  FlakyStore flaky(store_.get());
+  auto opened = Service::Open({&flaky, pool_.get()});
+  ASSERT_TRUE(opened.ok());
+  service_ = std::move(opened).value();
+
+  flaky.fail = true;
+  constexpr int kN = 20;
+  std::vector<std::promise<Result<Service::Registered>>> done(kN);
+  for (int i = 0; i < kN; ++i) {
+    RegisterRequest r;
+    r.subject = "t" + std::to_string(i % 3);
+    r.input.schema =
+        R"({"type":"fixed","name":"F","size":)" + std::to_string(i + 1) + "}";
+    service_->Register(std::move(r), [&done, i](Result<Service::Registered> x) {
+      done[i].set_value(std::move(x));
+    });
+  }
+  for (auto& d : done) {
+    auto r = d.get_future().get();
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(CodeOf(r.status()), ErrorCode::kStoreError);
+  }
+  EXPECT_EQ(service_->MaxId(), 1);
+  EXPECT_FALSE(service_->ListVersions("t0", true, false).ok());
+  EXPECT_FALSE(service_->GetSchemaById(2).ok());
+
+  flaky.fail = false;
+  auto again = Register("t0", R"({"type":"fixed","name":"F","size":1})");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->id, 2);
+  EXPECT_EQ(again->version, 1);
+  auto v2 = Register("s", kV2);
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ(v2->id, 3);
+  EXPECT_EQ(v2->version, 2);
+  service_.reset();  // before `flaky` goes
+
+  Reopen();
+  EXPECT_EQ(service_->MaxId(), 3);
+  EXPECT_EQ(service_->ListVersions("t0", true, false)->size(), 1u);
+  EXPECT_FALSE(service_->ListVersions("t1", true, false).ok());
 }
 
 TEST(VersionSpec, Parse) {
