@@ -87,6 +87,17 @@ def handled(out_file):
     return out
 
 
+def shards_of(lines):
+    """The shard labels of Prometheus series lines."""
+    out = set()
+    for line in lines:
+        for part in line.split("{", 1)[1].split("}", 1)[0].split(","):
+            k, _, v = part.partition("=")
+            if k == "shard":
+                out.add(v.strip('"'))
+    return out
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)
@@ -201,7 +212,19 @@ def test_two_workers_node_handler_one_killed(riffle_factory, tmp_path):
         # The survivor counts the invocations on its /metrics.
         info = json.loads((tmp_path / "w1" / "worker.json").read_text())
         metrics = urllib.request.urlopen(info["http"] + "/metrics", timeout=5).read().decode()
+        # Lambda's metrics of the function and of the mapping, per worker:
+        # Invocations, Errors, Throttles, Duration, IteratorAge per shard.
         assert f'riffle_function_invocations_total{{function="{function}"}}' in metrics
+        for series in ("riffle_function_errors_total", "riffle_function_throttles_total",
+                       "riffle_function_duration_seconds_count",
+                       "riffle_function_mapping_invocations_total",
+                       "riffle_function_mapping_errors_total",
+                       "riffle_function_mapping_leases"):
+            assert any(l.startswith(series + "{") and f'function="{function}"' in l
+                       for l in metrics.splitlines()), series
+        ages = [l for l in metrics.splitlines()
+                if l.startswith("riffle_function_mapping_iterator_age_ms{")]
+        assert {s for s in held} <= {s for s in shards_of(ages)}, ages
         assert (tmp_path / "w1" / "functions" / function / "function.log").exists()
 
         workers[1].stop()
