@@ -395,6 +395,16 @@ StepResult ShardProcessor::Step() {
     }
     if (!got_records) next_read_ms_ = now + options_.poll_interval_ms;
     last_read_empty_ = !got_records;
+    // Filtered-out records left the batch short: read on before invoking,
+    // so that batches hold up to BatchSize matching records when the shard
+    // has them (Lambda filters before it batches).
+    if (!filters_.empty() && got_records && !end_of_shard_ &&
+        pending_.size() < batch_size) {
+      stats_.iterator_age_ms =
+          pending_.empty() ? 0 : now - pending_.back().arrival_ms;
+      iterator_age_metric_->Set(stats_.iterator_age_ms);
+      return StepResult::kProgress;
+    }
     stats_.iterator_age_ms =
         pending_.empty() ? 0 : now - pending_.back().arrival_ms;
     iterator_age_metric_->Set(stats_.iterator_age_ms);

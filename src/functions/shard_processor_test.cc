@@ -448,8 +448,23 @@ TEST_F(ShardProcessorTest,
   EXPECT_EQ(p->checkpoint(), Seq(2));
   source.Add(1);  // filtered out too
   now = p->next_step_ms();
-  EXPECT_EQ(p->Step(), StepResult::kIdle);
+  for (int i = 0; i < 3 && p->Step() != StepResult::kIdle; ++i) {
+  }
+  EXPECT_TRUE(invoker.batches.empty());
   EXPECT_EQ(checkpoints.saved["shardId-000000000000"].sequence_number, Seq(3));
+}
+
+TEST_F(ShardProcessorTest, FilteredBatchesAreFilledBeforeInvoking) {
+  // Only every third record matches: the processor reads on until it has
+  // BatchSize matching records rather than invoking with one.
+  mapping.batch_size = 3;
+  mapping.filter_patterns = {
+      R"({"kinesis": {"partitionKey": ["pk0", "pk3", "pk6", "pk9"]}})"};
+  source.Add(12);
+  auto p = Make();
+  for (int i = 0; i < 20 && invoker.batches.empty(); ++i) p->Step();
+  ASSERT_EQ(invoker.batches.size(), 1u);
+  EXPECT_EQ(invoker.batches[0], (std::vector<int>{0, 3, 6}));
 }
 
 TEST_F(ShardProcessorTest, FailureAfterAFilteredRecordKeepsItsPlace) {
