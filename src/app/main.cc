@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "app/apply_command.h"
 #include "app/avro_command.h"
 #include "app/record_commands.h"
 #include "app/server_command.h"
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   server->add_flag("--print-help-on-ready", config.print_welcome,
                    "Print the endpoints and example commands once ready");
 
+  riffle::app::ApplyCommand apply(&app);
   riffle::app::AvroCommand avro(&app);
   riffle::app::ProduceCommand produce(&app);
   riffle::app::TailCommand tail(&app);
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   riffle::logging::Init(log_level);
   if (server->parsed()) return riffle::app::RunServer(config);
+  if (apply.parsed()) return apply.Run();
   if (avro.parsed()) return avro.Run();
   if (produce.parsed()) return produce.Run();
   if (tail.parsed()) return tail.Run();

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "app/routes_store.h"
 #include "app/stack_apply.h"
 #include "app/stack_file.h"
 #include "core/clock.h"
@@ -281,6 +282,13 @@ int RunServer(const ServerConfig& config) {
   // Query pages run on the blocking pool, as the DynamoDB API's do.
   gateway::LocalTablesClient read_tables(*table_service, blocking.get());
   gateway::ReadApi read_api(read_tables, std::move(cursor_secret).value());
+  // The routes of the last apply (`--stack` or `riffle apply`), served
+  // until an apply replaces them.
+  RoutesStore routes(&read_api, data_dir / "gateway" / "routes.json");
+  if (Status s = routes.Load(); !s.ok()) {
+    RLOG_ERROR("{}", s.ToString());
+    return 1;
+  }
 
   http::AwsJsonRouter router;
   router.AddService(streams::MakeKinesisApi(*streams, *blocking));
@@ -310,8 +318,9 @@ int RunServer(const ServerConfig& config) {
   http::Server registry(
       io, options("registry", config.registry_port),
       http::MakeOpsHandler(registry::MakeConfluentApi(*schema_registry)));
-  http::Server web(io, options("http", config.http_port),
-                   http::MakeOpsHandler(read_api.AsHandler()));
+  http::Server web(
+      io, options("http", config.http_port),
+      http::MakeOpsHandler(routes.Wrap(read_api.AsHandler(), *blocking)));
   for (http::Server* s : {&aws, &registry, &web}) {
     if (Status st = s->Listen(); !st.ok()) {
       RLOG_ERROR("cannot listen: {}", st.ToString());
@@ -367,14 +376,13 @@ int RunServer(const ServerConfig& config) {
   if (stack) {
     std::printf("applying %s\n", stack->file.string().c_str());
     StackTargets targets{schema_registry.get(), streams.get(),
-                         table_service.get(), function_service.get(),
-                         &read_api};
+                         table_service.get(), function_service.get(), &routes};
     Status s = ApplyStack(*stack, targets, [](const std::string& line) {
       std::printf("  %s\n", line.c_str());
       std::fflush(stdout);
     });
     if (!s.ok()) {
-      RLOG_ERROR("{}: {}", stack->file.string(), s.message());
+      RLOG_ERROR("{}", s.message());  // names the file, line and item
       exit_code = 1;
     }
   }

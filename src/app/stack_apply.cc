@@ -2,115 +2,18 @@
 
 #include <fmt/format.h>
 
-#include <future>
+#include <set>
 
-#include "functions/service.h"
-#include "gateway/read_api.h"
-#include "registry/service.h"
-#include "streams/service.h"
-#include "tables/service.h"
+#include "app/local_stack_backend.h"
+#include "json/json.h"
 
 namespace riffle::app {
 namespace {
 
-// Waits for an asynchronous registry call.
-template <typename T>
-Result<T> Wait(std::function<void(registry::Callback<T>)> call) {
-  auto p = std::make_shared<std::promise<Result<T>>>();
-  auto f = p->get_future();
-  call([p](Result<T> r) { p->set_value(std::move(r)); });
-  return f.get();
-}
-
-Status Context(const Status& s, std::string_view what) {
-  return Status(s.code(), fmt::format("{}: {}", what, s.message()));
-}
-
-Status ApplySchemas(const Stack& stack, registry::Service& registry,
-                    const std::function<void(const std::string&)>& report) {
-  for (const StackSchema& s : stack.schemas) {
-    std::string what = "schema " + s.subject;
-    // Compatibility first: it governs whether the new version is accepted.
-    if (s.compatibility) {
-      auto level = registry::ParseCompatibilityLevel(*s.compatibility);
-      auto current = registry.SubjectCompatibility(s.subject, false);
-      if (!current.ok() || *current != *level) {
-        auto r = Wait<registry::CompatibilityLevel>([&](auto done) {
-          registry.SetCompatibility(s.subject, *level, std::move(done));
-        });
-        if (!r.ok()) return Context(r.status(), what);
-        report(fmt::format("set compatibility of {} to {}", s.subject,
-                           *s.compatibility));
-      }
-    }
-    registry::SchemaInput input;
-    input.schema = s.schema;
-    auto found = registry.Lookup(s.subject, input, false);
-    if (found.ok()) {
-      report(fmt::format("unchanged: schema {} (version {}, id {})", s.subject,
-                         found->version.version, found->version.id));
-      continue;
-    }
-    registry::RegisterRequest request;
-    request.subject = s.subject;
-    request.input = input;
-    auto r = Wait<registry::Service::Registered>(
-        [&](auto done) { registry.Register(request, std::move(done)); });
-    if (!r.ok()) return Context(r.status(), what);
-    report(fmt::format("registered schema {} version {} (id {}) from {}",
-                       s.subject, r->version, r->id, s.file.string()));
-  }
-  return Status::Ok();
-}
-
-Status ApplyStreams(const Stack& stack, streams::Service& streams,
-                    const std::function<void(const std::string&)>& report) {
-  for (const StackStream& s : stack.streams) {
-    std::string what = "stream " + s.name;
-    auto d = streams.DescribeStream(s.name);
-    std::vector<std::string> changes;
-    bool created = !d.ok();
-    if (!d.ok()) {
-      if (d.status().code() != StatusCode::kNotFound)
-        return Context(d.status(), what);
-      Status c = streams.CreateStream(s.name, s.shards, s.mode, {});
-      if (!c.ok()) return Context(c, what);
-      d = streams.DescribeStream(s.name);
-      if (!d.ok()) return Context(d.status(), what);
-    } else {
-      if (d->mode != s.mode) {
-        Status c = streams.UpdateStreamMode(s.name, s.mode);
-        if (!c.ok()) return Context(c, what);
-        changes.push_back(fmt::format("mode {}", StreamModeName(s.mode)));
-      }
-      if (s.shards && s.mode == streams::StreamMode::kProvisioned &&
-          d->open_shard_count != *s.shards) {
-        auto c = streams.UpdateShardCount(s.name, *s.shards);
-        if (!c.ok()) return Context(c.status(), what);
-        changes.push_back(
-            fmt::format("{} -> {} shards", d->open_shard_count, *s.shards));
-      }
-    }
-    if (d->retention_hours != s.retention_hours) {
-      Status c = streams.SetRetention(s.name, s.retention_hours,
-                                      s.retention_hours > d->retention_hours);
-      if (!c.ok()) return Context(c, what);
-      changes.push_back(fmt::format("retention {}h", s.retention_hours));
-    }
-    if (created) {
-      report(fmt::format("created stream {} ({} shards, {}, {}h retention)",
-                         s.name, d->open_shard_count,
-                         streams::StreamModeName(s.mode), s.retention_hours));
-    } else if (!changes.empty()) {
-      std::string list;
-      for (const std::string& c : changes)
-        list += (list.empty() ? "" : ", ") + c;
-      report(fmt::format("updated stream {}: {}", s.name, list));
-    } else {
-      report("unchanged: stream " + s.name);
-    }
-  }
-  return Status::Ok();
+std::string JoinList(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
 }
 
 bool SameKey(const tables::KeySchema& a, const tables::KeySchema& b) {
@@ -131,241 +34,500 @@ std::string KeyText(const tables::KeySchema& k) {
   return s;
 }
 
-Status ApplyTables(const Stack& stack, tables::Service& tables,
-                   const std::function<void(const std::string&)>& report) {
-  for (const StackTable& t : stack.tables) {
-    const std::string& name = t.spec.name;
-    std::string what = "table " + name;
-    auto d = tables.DescribeTable(name);
-    std::vector<std::string> changes;
-    bool created = false;
-    if (!d.ok()) {
-      if (d.status().code() != StatusCode::kNotFound)
-        return Context(d.status(), what);
-      d = tables.CreateTable(t.spec);
-      if (!d.ok()) return Context(d.status(), what);
-      created = true;
-    } else {
-      // A key cannot change in place; recreating would drop the items.
-      if (!SameKey(d->spec.key, t.spec.key)) {
-        return InvalidArgument(fmt::format(
-            "{}: exists with key ({}), the stack declares ({}); riffle does "
-            "not recreate tables: delete it first",
-            what, KeyText(d->spec.key), KeyText(t.spec.key)));
-      }
-      tables::Service::TableUpdate update;
-      for (const tables::IndexSpec& i : t.spec.indexes) {
-        const tables::IndexSpec* have = d->FindIndex(i.name);
-        if (have) {
-          if (!SameKey(have->key, i.key)) {
-            return InvalidArgument(fmt::format(
-                "{}: index {} exists with key ({}), the stack declares ({}); "
-                "delete the index first",
-                what, i.name, KeyText(have->key), KeyText(i.key)));
-          }
-          continue;
-        }
-        update.create_indexes.push_back(i);
-        changes.push_back("added index " + i.name);
-      }
-      if (!update.create_indexes.empty()) {
-        update.attributes = t.spec.attributes;
-        auto u = tables.UpdateTable(name, update);
-        if (!u.ok()) return Context(u.status(), what);
-        d = std::move(u);
-      }
-    }
-    tables::TimeToLive ttl;
-    if (t.ttl) ttl = {true, *t.ttl};
-    if (d->ttl.enabled != ttl.enabled ||
-        (ttl.enabled && d->ttl.attribute != ttl.attribute)) {
-      tables::TimeToLive next = ttl;
-      if (!ttl.enabled) next.attribute = d->ttl.attribute;
-      auto u = tables.UpdateTimeToLive(name, next);
-      if (!u.ok()) return Context(u.status(), what);
-      changes.push_back(ttl.enabled ? "TTL on " + ttl.attribute : "TTL off");
-    }
-    if (created) {
-      std::string indexes;
-      for (const auto& i : t.spec.indexes)
-        indexes += (indexes.empty() ? "" : ", ") + i.name;
-      report(fmt::format("created table {} (key {}{}{}{})", name,
-                         KeyText(t.spec.key),
-                         indexes.empty() ? "" : "; indexes ", indexes,
-                         t.ttl ? "; TTL on " + *t.ttl : ""));
-    } else if (!changes.empty()) {
-      std::string list;
-      for (const std::string& c : changes)
-        list += (list.empty() ? "" : ", ") + c;
-      report(fmt::format("updated table {}: {}", name, list));
-    } else {
-      report("unchanged: table " + name);
-    }
+std::string RouteText(const gateway::Route& r) {
+  if (r.kind == gateway::RouteKind::kFunction) {
+    return fmt::format("{} {} {} (invokes {})", r.name, r.method, r.path,
+                       r.function);
   }
-  return Status::Ok();
+  return fmt::format(
+      "{} {} {} ({} on {}{})", r.name, r.method, r.path,
+      r.kind == gateway::RouteKind::kGetItem ? "GetItem" : "Query", r.table,
+      r.index.empty() ? "" : "." + r.index);
 }
 
-Status ApplyFunctions(const Stack& stack, functions::Service& functions,
-                      const std::function<void(const std::string&)>& report) {
-  for (const StackFunction& f : stack.functions) {
-    const std::string& name = f.config.name;
-    std::string what = "function " + name;
-    functions::FunctionCode code;
-    if (f.code) code.directory = f.code->string();
-    auto have = functions.GetFunction(name);
-    std::vector<std::string> changes;
-    if (!have.ok()) {
-      if (have.status().code() != StatusCode::kNotFound)
-        return Context(have.status(), what);
-      auto c = functions.CreateFunction(f.config, code);
-      if (!c.ok()) return Context(c.status(), what);
-    } else {
+// One apply: the decisions, made against a backend. Owns nothing but the
+// running counts; not thread-safe (one per apply).
+class Applier {
+ public:
+  Applier(const Stack& stack, StackBackend& backend,
+          const ApplyOptions& options, const ReportFn& report)
+      : stack_(stack), b_(backend), dry_(options.dry_run), report_(report) {}
+
+  Result<ApplySummary> Run() {
+    RETURN_IF_ERROR(Schemas());
+    RETURN_IF_ERROR(Streams());
+    RETURN_IF_ERROR(Tables());
+    RETURN_IF_ERROR(Functions());
+    RETURN_IF_ERROR(Mappings());
+    RETURN_IF_ERROR(Routes());
+    return summary_;
+  }
+
+ private:
+  // `s` for the item `field` ("tables.payments"), naming the stack file
+  // and the item's line as parse errors do.
+  Status Fail(const Status& s, const std::string& field) const {
+    std::string where = stack_.file.string();
+    // The longest prefix that names an item (names may hold dots).
+    for (std::string item = field; !item.empty();) {
+      if (auto it = stack_.item_lines.find(item);
+          it != stack_.item_lines.end()) {
+        where += fmt::format(":{}", it->second);
+        break;
+      }
+      size_t dot = item.rfind('.');
+      item.resize(dot == std::string::npos ? 0 : dot);
+    }
+    return Status(s.code(),
+                  fmt::format("{}: {}: {}", where, field, s.message()));
+  }
+
+  // A change: "created X" when applying, "would create X" in a dry run.
+  void Changed(std::string_view done, std::string_view plan,
+               const std::string& rest) {
+    ++summary_.changed;
+    report_(fmt::format("{} {}", dry_ ? plan : done, rest));
+  }
+  void Unchanged(const std::string& what) {
+    ++summary_.unchanged;
+    report_("unchanged: " + what);
+  }
+
+  Status Schemas() {
+    for (const StackSchema& s : stack_.schemas) {
+      std::string field = "schemas." + s.subject;
+      // Compatibility first: it governs whether the new version is
+      // accepted.
+      if (s.compatibility) {
+        auto current = b_.SubjectCompatibility(s.subject);
+        if (!current.ok()) return Fail(current.status(), field);
+        if (*current != *s.compatibility) {
+          if (!dry_) {
+            Status st = b_.SetSubjectCompatibility(s.subject, *s.compatibility);
+            if (!st.ok()) return Fail(st, field);
+          }
+          Changed("set", "would set",
+                  fmt::format("compatibility of {} to {}", s.subject,
+                              *s.compatibility));
+        }
+      }
+      auto found = b_.LookupSchema(s.subject, s.schema);
+      if (!found.ok()) return Fail(found.status(), field);
+      if (*found) {
+        Unchanged(fmt::format("schema {} (version {}, id {})", s.subject,
+                              (*found)->version, (*found)->id));
+        continue;
+      }
+      if (dry_) {
+        Changed("", "would register",
+                fmt::format("schema {} from {}", s.subject, s.file.string()));
+        continue;
+      }
+      auto r = b_.RegisterSchema(s.subject, s.schema);
+      if (!r.ok()) return Fail(r.status(), field);
+      Changed("registered", "",
+              fmt::format("schema {} version {} (id {}) from {}", s.subject,
+                          r->version, r->id, s.file.string()));
+    }
+    return Status::Ok();
+  }
+
+  Status Streams() {
+    for (const StackStream& s : stack_.streams) {
+      std::string what = "stream " + s.name;
+      std::string field = "streams." + s.name;
+      auto d = b_.DescribeStream(s.name);
+      if (!d.ok()) return Fail(d.status(), field);
+      if (!*d) {
+        std::string shards = s.shards ? std::to_string(*s.shards) : "";
+        if (!dry_) {
+          if (Status c = b_.CreateStream(s); !c.ok()) return Fail(c, field);
+          auto now = b_.DescribeStream(s.name);
+          if (!now.ok()) return Fail(now.status(), field);
+          if (*now) {
+            shards = std::to_string((*now)->open_shards);
+            // Streams start at 24 hours (AWS cannot create with another).
+            if ((*now)->retention_hours != s.retention_hours) {
+              Status r =
+                  b_.SetRetention(s.name, s.retention_hours,
+                                  s.retention_hours > (*now)->retention_hours);
+              if (!r.ok()) return Fail(r, field);
+            }
+          }
+        }
+        Changed(
+            "created", "would create",
+            fmt::format("stream {} ({}{}, {}, {}h retention)", s.name, shards,
+                        shards.empty() ? "on-demand" : " shards",
+                        streams::StreamModeName(s.mode), s.retention_hours));
+        continue;
+      }
+      const StreamState& have = **d;
+      std::vector<std::string> changes;
+      // Mode before shards: a stream turning provisioned takes its shard
+      // count next; one turning on-demand has none to set.
+      if (have.mode != s.mode) {
+        if (!dry_) {
+          if (Status c = b_.UpdateStreamMode(s.name, s.mode); !c.ok())
+            return Fail(c, field);
+        }
+        changes.push_back(
+            fmt::format("mode {}", streams::StreamModeName(s.mode)));
+      }
+      if (s.shards && s.mode == streams::StreamMode::kProvisioned &&
+          have.open_shards != *s.shards) {
+        if (!dry_) {
+          if (Status c = b_.UpdateShardCount(s.name, *s.shards); !c.ok())
+            return Fail(c, field);
+        }
+        changes.push_back(
+            fmt::format("{} -> {} shards", have.open_shards, *s.shards));
+      }
+      if (have.retention_hours != s.retention_hours) {
+        if (!dry_) {
+          Status c = b_.SetRetention(s.name, s.retention_hours,
+                                     s.retention_hours > have.retention_hours);
+          if (!c.ok()) return Fail(c, field);
+        }
+        changes.push_back(fmt::format("retention {}h", s.retention_hours));
+      }
+      if (changes.empty()) {
+        Unchanged(what);
+      } else {
+        Changed("updated", "would update",
+                fmt::format("{}: {}", what, JoinList(changes)));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Tables() {
+    for (const StackTable& t : stack_.tables) {
+      const std::string& name = t.spec.name;
+      std::string what = "table " + name;
+      std::string field = "tables." + name;
+      auto d = b_.DescribeTable(name);
+      if (!d.ok()) return Fail(d.status(), field);
+      tables::TimeToLive ttl;
+      if (t.ttl) ttl = {true, *t.ttl};
+      if (!*d) {
+        if (!dry_) {
+          if (Status c = b_.CreateTable(t.spec); !c.ok()) return Fail(c, field);
+          if (ttl.enabled) {
+            if (Status c = b_.UpdateTimeToLive(name, ttl); !c.ok())
+              return Fail(c, field);
+          }
+        }
+        std::string indexes;
+        for (const auto& i : t.spec.indexes)
+          indexes += (indexes.empty() ? "" : ", ") + i.name;
+        Changed(
+            "created", "would create",
+            fmt::format("table {} (key {}{}{}{})", name, KeyText(t.spec.key),
+                        indexes.empty() ? "" : "; indexes ", indexes,
+                        t.ttl ? "; TTL on " + *t.ttl : ""));
+        continue;
+      }
+      const TableState& have = **d;
+      // A key cannot change in place; recreating would drop the items.
+      if (!SameKey(have.key, t.spec.key)) {
+        return Fail(InvalidArgument(fmt::format(
+                        "exists with key ({}), the stack declares ({}); "
+                        "riffle does not recreate tables: delete it first",
+                        KeyText(have.key), KeyText(t.spec.key))),
+                    field);
+      }
+      std::vector<std::string> changes;
+      std::vector<tables::IndexSpec> add;
+      for (const tables::IndexSpec& i : t.spec.indexes) {
+        const tables::IndexSpec* existing = have.FindIndex(i.name);
+        if (existing == nullptr) {
+          add.push_back(i);
+          changes.push_back("added index " + i.name);
+        } else if (!SameKey(existing->key, i.key)) {
+          return Fail(InvalidArgument(fmt::format(
+                          "index {} exists with key ({}), the stack declares "
+                          "({}); delete the index first",
+                          i.name, KeyText(existing->key), KeyText(i.key))),
+                      field + ".indexes." + i.name);
+        }
+      }
+      if (!add.empty() && !dry_) {
+        if (Status c = b_.AddIndexes(name, t.spec.attributes, add); !c.ok())
+          return Fail(c, field);
+      }
+      if (have.ttl.enabled != ttl.enabled ||
+          (ttl.enabled && have.ttl.attribute != ttl.attribute)) {
+        // Disabling names the attribute that was enabled, as AWS wants.
+        tables::TimeToLive next = ttl;
+        if (!ttl.enabled) next.attribute = have.ttl.attribute;
+        if (!dry_) {
+          if (Status c = b_.UpdateTimeToLive(name, next); !c.ok())
+            return Fail(c, field);
+        }
+        changes.push_back(ttl.enabled ? "TTL on " + ttl.attribute : "TTL off");
+      }
+      if (changes.empty()) {
+        Unchanged(what);
+      } else {
+        Changed("updated", "would update",
+                fmt::format("{}: {}", what, JoinList(changes)));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Functions() {
+    for (const StackFunction& f : stack_.functions) {
+      const std::string& name = f.config.name;
+      std::string what = "function " + name;
+      std::string field = "functions." + name;
+      std::optional<CodePackage> code;
+      if (f.code) {
+        auto p = b_.PackageCode(*f.code);
+        if (!p.ok()) return Fail(p.status(), field);
+        code = std::move(*p);
+      }
+      auto have = b_.GetFunction(name);
+      if (!have.ok()) return Fail(have.status(), field);
+      if (!*have) {
+        if (!dry_) {
+          Status c = b_.CreateFunction(f.config, code ? &*code : nullptr);
+          if (!c.ok()) return Fail(c, field);
+          if (f.concurrency) {
+            c = b_.PutFunctionConcurrency(name, f.concurrency);
+            if (!c.ok()) return Fail(c, field);
+          }
+        }
+        Changed("created", "would create",
+                fmt::format("function {} ({})", name, f.config.runtime));
+        continue;
+      }
+      const functions::FunctionConfig& h = **have;
+      const functions::FunctionConfig& w = f.config;
       functions::FunctionUpdate u;
-      if (have->runtime != f.config.runtime) {
-        u.runtime = f.config.runtime;
+      std::vector<std::string> changes;
+      if (h.runtime != w.runtime) {
+        u.runtime = w.runtime;
         changes.push_back("runtime");
       }
-      if (have->handler != f.config.handler) {
-        u.handler = f.config.handler;
+      if (h.handler != w.handler) {
+        u.handler = w.handler;
         changes.push_back("handler");
       }
-      if (have->description != f.config.description) {
-        u.description = f.config.description;
+      if (h.description != w.description) {
+        u.description = w.description;
         changes.push_back("description");
       }
-      if (have->timeout_seconds != f.config.timeout_seconds) {
-        u.timeout_seconds = f.config.timeout_seconds;
+      if (h.timeout_seconds != w.timeout_seconds) {
+        u.timeout_seconds = w.timeout_seconds;
         changes.push_back("timeout");
       }
-      if (have->memory_mb != f.config.memory_mb) {
-        u.memory_mb = f.config.memory_mb;
+      if (h.memory_mb != w.memory_mb) {
+        u.memory_mb = w.memory_mb;
         changes.push_back("memory");
       }
-      if (have->environment != f.config.environment) {
-        u.environment = f.config.environment;
+      if (h.environment != w.environment) {
+        u.environment = w.environment;
         changes.push_back("environment");
       }
-      if (!changes.empty()) {
-        auto r = functions.UpdateFunctionConfiguration(name, u);
-        if (!r.ok()) return Context(r.status(), what);
+      if (!changes.empty() && !dry_) {
+        if (Status c = b_.UpdateFunctionConfiguration(name, u); !c.ok())
+          return Fail(c, field);
       }
-      // A directory is the user's: riffle runs it in place, so pointing at
-      // another directory is the only code change to apply.
-      if (f.code &&
-          (!have->code_is_external || have->code_dir != f.code->string())) {
-        auto r = functions.UpdateFunctionCode(name, code);
-        if (!r.ok()) return Context(r.status(), what);
+      // Equal digests mean the same code (the backend makes the digest
+      // Lambda's CodeSha256 would be).
+      if (code && h.code_sha256 != code->sha256) {
+        if (!dry_) {
+          if (Status c = b_.UpdateFunctionCode(name, *code); !c.ok())
+            return Fail(c, field);
+        }
         changes.push_back("code");
       }
+      if (h.reserved_concurrency != f.concurrency) {
+        if (!dry_) {
+          if (Status c = b_.PutFunctionConcurrency(name, f.concurrency);
+              !c.ok())
+            return Fail(c, field);
+        }
+        changes.push_back("concurrency");
+      }
+      if (changes.empty()) {
+        Unchanged(what);
+      } else {
+        Changed("updated", "would update",
+                fmt::format("{}: {}", what, JoinList(changes)));
+      }
     }
-    auto now = functions.GetFunction(name);
-    if (now.ok() && now->reserved_concurrency != f.concurrency) {
-      Status s = functions.PutFunctionConcurrency(name, f.concurrency);
-      if (!s.ok()) return Context(s, what);
-      changes.push_back("concurrency");
-    }
-    if (!have.ok()) {
-      report(fmt::format("created function {} ({})", name, f.config.runtime));
-    } else if (!changes.empty()) {
-      std::string list;
-      for (const std::string& c : changes)
-        list += (list.empty() ? "" : ", ") + c;
-      report(fmt::format("updated function {}: {}", name, list));
-    } else {
-      report("unchanged: function " + name);
-    }
+    return Status::Ok();
   }
-  return Status::Ok();
-}
 
-Status ApplyMappings(const Stack& stack, streams::Service& streams,
-                     functions::Service& functions,
-                     const std::function<void(const std::string&)>& report) {
-  for (const StackMapping& m : stack.mappings) {
-    std::string what =
-        fmt::format("mapping {} -> {}", m.stream, m.config.function_name);
-    auto source = streams.DescribeStream(m.stream);
-    if (!source.ok()) return Context(source.status(), what);
-    functions::MappingConfig want = m.config;
-    want.event_source_arn = source->arn;
-    if (!m.on_failure_stream.empty()) {
-      auto dest = streams.DescribeStream(m.on_failure_stream);
-      if (!dest.ok()) return Context(dest.status(), what + " (on_failure)");
-      want.on_failure_destination = dest->arn;
-    }
-    auto existing = functions.ListMappings(want.function_name, source->arn);
-    if (existing.empty()) {
-      auto c = functions.CreateMapping(want);
-      if (!c.ok()) return Context(c.status(), what);
-      report(fmt::format("created {} (uuid {})", what, c->config.uuid));
-      continue;
-    }
-    const functions::MappingConfig& have = existing.front().config;
-    // The starting position only matters at creation (AWS cannot change
-    // it either), so it is not compared.
-    bool same =
-        have.batch_size == want.batch_size &&
-        have.maximum_batching_window_seconds ==
-            want.maximum_batching_window_seconds &&
-        have.parallelization_factor == want.parallelization_factor &&
-        have.maximum_retry_attempts == want.maximum_retry_attempts &&
-        have.maximum_record_age_seconds == want.maximum_record_age_seconds &&
-        have.bisect_batch_on_function_error ==
-            want.bisect_batch_on_function_error &&
-        have.report_batch_item_failures == want.report_batch_item_failures &&
-        have.on_failure_destination == want.on_failure_destination &&
-        have.enabled == want.enabled;
-    if (same) {
-      report("unchanged: " + what);
-      continue;
-    }
-    auto u =
-        functions.UpdateMapping(have.uuid, [&](functions::MappingConfig& c) {
-          c.batch_size = want.batch_size;
-          c.maximum_batching_window_seconds =
-              want.maximum_batching_window_seconds;
-          c.parallelization_factor = want.parallelization_factor;
-          c.maximum_retry_attempts = want.maximum_retry_attempts;
-          c.maximum_record_age_seconds = want.maximum_record_age_seconds;
-          c.bisect_batch_on_function_error =
-              want.bisect_batch_on_function_error;
-          c.report_batch_item_failures = want.report_batch_item_failures;
-          c.on_failure_destination = want.on_failure_destination;
-          c.enabled = want.enabled;
-          return Status::Ok();
-        });
-    if (!u.ok()) return Context(u.status(), what);
-    report("updated " + what);
+  // The ARN of stream `name`; in a dry run, a placeholder when the stream
+  // would be created first (nothing can match it yet).
+  Result<std::optional<std::string>> StreamArn(const std::string& name) {
+    auto d = b_.DescribeStream(name);
+    if (!d.ok()) return d.status();
+    if (*d) return std::optional<std::string>((*d)->arn);
+    if (dry_) return std::optional<std::string>();
+    return NotFound(fmt::format("stream {} does not exist", name));
   }
-  return Status::Ok();
-}
+
+  Status Mappings() {
+    for (size_t n = 0; n < stack_.mappings.size(); ++n) {
+      const StackMapping& m = stack_.mappings[n];
+      std::string field = fmt::format("mappings[{}]", n);
+      std::string what =
+          fmt::format("mapping {} -> {}", m.stream, m.config.function_name);
+      functions::MappingConfig want = m.config;
+      auto source = StreamArn(m.stream);
+      if (!source.ok()) return Fail(source.status(), field);
+      std::optional<std::string> dest;
+      if (!m.on_failure_stream.empty()) {
+        auto d = StreamArn(m.on_failure_stream);
+        if (!d.ok()) return Fail(d.status(), field + ".on_failure");
+        dest = *d ? **d : "(stream " + m.on_failure_stream + ")";
+        want.on_failure_destination = *dest;
+      }
+      std::optional<functions::MappingConfig> have;
+      if (*source) {
+        want.event_source_arn = **source;
+        auto found = b_.FindMapping(want.function_name, want.event_source_arn);
+        if (!found.ok()) return Fail(found.status(), field);
+        have = std::move(*found);
+      }
+      if (!have) {
+        std::string uuid;
+        if (!dry_) {
+          auto c = b_.CreateMapping(want);
+          if (!c.ok()) return Fail(c.status(), field);
+          uuid = " (uuid " + *c + ")";
+        }
+        Changed("created", "would create", what + uuid);
+        continue;
+      }
+      // The starting position only matters at creation (AWS cannot change
+      // it either), so it is not compared.
+      std::vector<std::string> changes;
+      auto diff = [&](const char* field, auto a, auto b) {
+        if (a != b) changes.push_back(fmt::format("{} {} -> {}", field, a, b));
+      };
+      diff("batch_size", have->batch_size, want.batch_size);
+      diff("batching_window_seconds", have->maximum_batching_window_seconds,
+           want.maximum_batching_window_seconds);
+      diff("parallelization_factor", have->parallelization_factor,
+           want.parallelization_factor);
+      diff("maximum_retry_attempts", have->maximum_retry_attempts,
+           want.maximum_retry_attempts);
+      diff("maximum_record_age_seconds", have->maximum_record_age_seconds,
+           want.maximum_record_age_seconds);
+      diff("bisect_batch_on_function_error",
+           have->bisect_batch_on_function_error,
+           want.bisect_batch_on_function_error);
+      diff("report_batch_item_failures", have->report_batch_item_failures,
+           want.report_batch_item_failures);
+      diff("enabled", have->enabled, want.enabled);
+      if (have->on_failure_destination != want.on_failure_destination) {
+        changes.push_back(m.on_failure_stream.empty()
+                              ? "on_failure removed"
+                              : "on_failure " + m.on_failure_stream);
+      }
+      if (changes.empty()) {
+        Unchanged(what);
+        continue;
+      }
+      if (!dry_) {
+        want.uuid = have->uuid;
+        if (Status c = b_.UpdateMapping(want); !c.ok()) return Fail(c, field);
+      }
+      Changed("updated", "would update",
+              fmt::format("{}: {}", what, JoinList(changes)));
+    }
+    return Status::Ok();
+  }
+
+  // The routes are compared route by route in their canonical document
+  // form (stack_file.h), so that only what differs is reported; the
+  // served set is replaced as a whole.
+  Status Routes() {
+    // A file without routes leaves the served ones alone.
+    if (stack_.routes_document.empty()) return Status::Ok();
+    auto current_text = b_.RoutesDocument();
+    if (!current_text.ok()) return Fail(current_text.status(), "routes");
+    json::Value current = json::Value::Object();
+    if (!current_text->empty()) {
+      auto parsed = json::Parse(*current_text);
+      if (!parsed.ok() || !parsed->is_object()) {
+        return Fail(DataLoss("the served routes document is not JSON"),
+                    "routes");
+      }
+      current = std::move(*parsed);
+    }
+    auto want = json::Parse(stack_.routes_document);
+    if (!want.ok()) return Fail(want.status(), "routes");
+    auto section = [](const json::Value& doc, std::string_view name) {
+      const json::Value* v = doc.Find(name);
+      return v != nullptr ? json::Serialize(*v) : std::string();
+    };
+    auto route = [](const json::Value& doc, const std::string& name) {
+      const json::Value* routes = doc.Find("routes");
+      const json::Value* r = routes != nullptr ? routes->Find(name) : nullptr;
+      return r != nullptr ? json::Serialize(*r) : std::string();
+    };
+    const bool same = *current_text == stack_.routes_document;
+    if (!same && !dry_) {
+      if (Status s = b_.SetRoutes(stack_); !s.ok()) return Fail(s, "routes");
+    }
+    if (section(current, "read_api") != section(*want, "read_api")) {
+      Changed("set", "would set", "read_api (title, cors)");
+    }
+    std::set<std::string> names;
+    for (const gateway::Route& r : stack_.read_api.routes) {
+      names.insert(r.name);
+      std::string have = route(current, r.name);
+      if (have == route(*want, r.name)) {
+        Unchanged("route " + r.name);
+      } else if (have.empty()) {
+        Changed("serving", "would serve", "route " + RouteText(r));
+      } else {
+        Changed("updated", "would update", "route " + RouteText(r));
+      }
+    }
+    if (const json::Value* old = current.Find("routes");
+        old != nullptr && old->is_object()) {
+      for (const auto& [name, body] : old->members()) {
+        if (names.count(name) == 0)
+          Changed("removed", "would remove", "route " + name);
+      }
+    }
+    return Status::Ok();
+  }
+
+  const Stack& stack_;
+  StackBackend& b_;
+  const bool dry_;
+  const ReportFn& report_;
+  ApplySummary summary_;
+};
 
 }  // namespace
 
+const tables::IndexSpec* TableState::FindIndex(std::string_view name) const {
+  for (const tables::IndexSpec& i : indexes)
+    if (i.name == name) return &i;
+  return nullptr;
+}
+
+Result<ApplySummary> ApplyStack(const Stack& stack, StackBackend& backend,
+                                const ApplyOptions& options,
+                                const ReportFn& report) {
+  return Applier(stack, backend, options, report).Run();
+}
+
 Status ApplyStack(const Stack& stack, const StackTargets& targets,
-                  const std::function<void(const std::string&)>& report) {
-  RETURN_IF_ERROR(ApplySchemas(stack, *targets.registry, report));
-  RETURN_IF_ERROR(ApplyStreams(stack, *targets.streams, report));
-  RETURN_IF_ERROR(ApplyTables(stack, *targets.tables, report));
-  RETURN_IF_ERROR(ApplyFunctions(stack, *targets.functions, report));
-  RETURN_IF_ERROR(
-      ApplyMappings(stack, *targets.streams, *targets.functions, report));
-  // Routes live in memory: each start serves the stack's routes.
-  if (Status s = targets.read_api->SetConfig(stack.read_api); !s.ok()) {
-    return Context(s, "routes");
-  }
-  for (const gateway::Route& r : stack.read_api.routes) {
-    if (r.kind == gateway::RouteKind::kFunction) {
-      report(fmt::format("serving route {} {} {} (invokes {})", r.name,
-                         r.method, r.path, r.function));
-      continue;
-    }
-    report(fmt::format(
-        "serving route {} {} {} ({} on {}{})", r.name, r.method, r.path,
-        r.kind == gateway::RouteKind::kGetItem ? "GetItem" : "Query", r.table,
-        r.index.empty() ? "" : "." + r.index));
-  }
-  return Status::Ok();
+                  const ReportFn& report) {
+  LocalStackBackend backend(targets);
+  auto r = ApplyStack(stack, backend, ApplyOptions{}, report);
+  return r.ok() ? Status::Ok() : r.status();
 }
 
 }  // namespace riffle::app

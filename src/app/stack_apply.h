@@ -1,13 +1,18 @@
-// Makes this process's services match a Stack (`riffle server --stack`):
-// in dependency order (schemas, streams, tables, functions, mappings,
-// routes), creating what is missing and updating what differs, never
-// deleting. Idempotent: a second apply of the same stack changes nothing
-// and reports every item "unchanged".
+// Makes a system match a Stack: in dependency order (schemas, streams,
+// tables, functions, mappings, routes), creating what is missing and
+// updating what differs, never deleting (routes excepted: the served set is
+// the file's). Idempotent: a second apply of the same stack changes nothing
+// and reports every item "unchanged". The decisions (order, what differs
+// and which update fixes it, the report's wording, the dry-run plan) are
+// made here once; a StackBackend (stack_backend.h) carries them out, in
+// process for `riffle server --stack` or over the public APIs for `riffle
+// apply`.
 #pragma once
 
 #include <functional>
 #include <string>
 
+#include "app/stack_backend.h"
 #include "app/stack_file.h"
 #include "core/status.h"
 
@@ -23,11 +28,33 @@ class Service;
 namespace riffle::functions {
 class Service;
 }
-namespace riffle::gateway {
-class ReadApi;
-}
 
 namespace riffle::app {
+
+class RoutesStore;
+
+using ReportFn = std::function<void(const std::string&)>;
+
+struct ApplyOptions {
+  // Describe only: report what would change ("would create stream ...")
+  // and change nothing.
+  bool dry_run = false;
+};
+
+// What an apply did, for the caller's summary and exit status.
+struct ApplySummary {
+  int changed = 0;    // items created or updated (or that would be)
+  int unchanged = 0;  // items that already matched
+};
+
+// Applies `stack` through `backend`, calling `report` with one line per
+// item ("created stream payments (2 shards, ...)", "unchanged: table
+// payments", "would update function f: environment" in a dry run). Stops at
+// the first error, which names the item; what was applied before it stays
+// applied, and applying again resumes.
+Result<ApplySummary> ApplyStack(const Stack& stack, StackBackend& backend,
+                                const ApplyOptions& options,
+                                const ReportFn& report);
 
 // The in-process services a stack is applied to; borrowed.
 struct StackTargets {
@@ -35,16 +62,14 @@ struct StackTargets {
   streams::Service* streams = nullptr;
   tables::Service* tables = nullptr;
   functions::Service* functions = nullptr;
-  gateway::ReadApi* read_api = nullptr;
+  RoutesStore* routes = nullptr;
 };
 
-// Applies `stack`, calling `report` with one line per item ("created
-// stream payments (2 shards)", "unchanged: table payments"). Blocking
-// (durable metadata writes): call from the main thread at start-up, with
-// the I/O threads running (registry writes complete through them). Stops
-// at the first error, which names the item; what was applied before it
-// stays applied, and applying again resumes.
+// `riffle server --stack`: applies `stack` to this process's services
+// (local_stack_backend.h). Blocking (durable metadata writes): call from
+// the main thread at start-up, with the I/O threads running (registry
+// writes complete through them).
 Status ApplyStack(const Stack& stack, const StackTargets& targets,
-                  const std::function<void(const std::string&)>& report);
+                  const ReportFn& report);
 
 }  // namespace riffle::app

@@ -8,11 +8,50 @@
 #include <sstream>
 
 #include "gateway/read_api.h"
+#include "json/writer.h"
 
 namespace riffle::app {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Writes `node` as JSON with sorted keys and every scalar as a string: a
+// canonical form, so that equal sections compare equal as text, and one
+// the parser reads back unchanged (JSON is YAML).
+void WriteCanonical(const YAML::Node& node, json::Writer& w) {
+  if (node.IsMap()) {
+    std::map<std::string, YAML::Node> sorted;
+    for (const auto& kv : node) sorted[kv.first.as<std::string>()] = kv.second;
+    w.BeginObject();
+    for (const auto& [k, v] : sorted) {
+      w.Key(k);
+      WriteCanonical(v, w);
+    }
+    w.EndObject();
+  } else if (node.IsSequence()) {
+    w.BeginArray();
+    for (const auto& item : node) WriteCanonical(item, w);
+    w.EndArray();
+  } else if (node.IsScalar()) {
+    w.String(node.as<std::string>());
+  } else {
+    w.Null();
+  }
+}
+
+std::string RoutesDocument(const YAML::Node& root) {
+  if (!root["read_api"] && !root["routes"]) return "";
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject();
+  for (const char* section : {"read_api", "routes"}) {
+    if (!root[section]) continue;
+    w.Key(section);
+    WriteCanonical(root[section], w);
+  }
+  w.EndObject();
+  return out;
+}
 
 // Reads one YAML document into a Stack. yaml-cpp throws; every throw stays
 // inside this class and comes out as a Status. Not thread-safe (one per
@@ -31,6 +70,7 @@ class Parser {
     }
     try {
       if (!ParseRoot(root)) return error_;
+      stack_.routes_document = RoutesDocument(root);
     } catch (const YAML::Exception& e) {
       return InvalidArgument(
           fmt::format("{}:{}: {}", file_.string(), e.mark.line + 1, e.msg));
@@ -160,6 +200,7 @@ class Parser {
       std::string key = kv.first.as<std::string>();
       std::string field = std::string(name) + "." + key;
       if (key.empty()) return Fail(kv.first, field, "empty name");
+      stack_.item_lines[field] = kv.first.Mark().line + 1;
       YAML::Node body = kv.second;
       if (body.IsNull()) body = YAML::Node(YAML::NodeType::Map);
       if (!each(key, field, body, kv.first)) return false;
@@ -425,6 +466,7 @@ class Parser {
     int i = 0;
     for (const auto& body : n) {
       std::string field = fmt::format("mappings[{}]", i++);
+      stack_.item_lines[field] = body.Mark().line + 1;
       if (!Map(body, field,
                {"function", "stream", "starting_position", "batch_size",
                 "batching_window_seconds", "parallelization_factor",

@@ -62,6 +62,14 @@ struct Stack {
   // Example requests per route name (`routes.<name>.examples`): paths
   // below the http URL, shown by --print-help-on-ready as curl commands.
   std::map<std::string, std::vector<std::string>> route_examples;
+  // The `read_api` and `routes` sections as canonical JSON (keys sorted,
+  // every scalar a string): what riffle's routes endpoint takes, stores and
+  // compares (docs/stack-file.md, "Routes"). "" when the file has neither
+  // section.
+  std::string routes_document;
+  // The line of each item ("tables.payments", "mappings[0]"), so that an
+  // error applying it can name the line as parse errors do.
+  std::map<std::string, int> item_lines;
 };
 
 // Parses `text` as the stack file `file` (whose directory relative paths

@@ -1,0 +1,388 @@
+// The apply decisions (stack_apply.h) against an in-memory fake backend:
+// what is created, what differs and which update fixes it, the report's
+// wording, the dry run, and errors naming the file, line and field.
+#include "app/stack_apply.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+
+#include "gtest/gtest.h"
+
+namespace riffle::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Holds every item in maps and records each mutation by name, so that a
+// test sees exactly which calls an apply made. Not thread-safe.
+class FakeBackend : public StackBackend {
+ public:
+  std::map<std::string, std::string> compat;
+  std::map<std::string, std::vector<std::string>> schemas;  // by subject
+  std::map<std::string, StreamState> streams;
+  std::map<std::string, TableState> tables;
+  std::map<std::string, functions::FunctionConfig> functions;
+  std::vector<functions::MappingConfig> mappings;
+  std::string routes;
+  std::vector<std::string> calls;
+
+  std::string Describe() const override { return "fake"; }
+
+  Result<std::optional<std::string>> SubjectCompatibility(
+      const std::string& s) override {
+    auto it = compat.find(s);
+    if (it == compat.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+  Status SetSubjectCompatibility(const std::string& s,
+                                 const std::string& l) override {
+    calls.push_back("SetCompatibility " + s);
+    compat[s] = l;
+    return Status::Ok();
+  }
+  Result<std::optional<SchemaRef>> LookupSchema(
+      const std::string& s, const std::string& text) override {
+    auto& v = schemas[s];
+    for (size_t i = 0; i < v.size(); ++i)
+      if (v[i] == text)
+        return std::optional<SchemaRef>(
+            SchemaRef{static_cast<int>(i + 1), static_cast<int64_t>(i + 1)});
+    return std::optional<SchemaRef>();
+  }
+  Result<SchemaRef> RegisterSchema(const std::string& s,
+                                   const std::string& text) override {
+    calls.push_back("RegisterSchema " + s);
+    schemas[s].push_back(text);
+    int n = static_cast<int>(schemas[s].size());
+    return SchemaRef{n, n};
+  }
+
+  Result<std::optional<StreamState>> DescribeStream(
+      const std::string& name) override {
+    auto it = streams.find(name);
+    if (it == streams.end()) return std::optional<StreamState>();
+    return std::optional<StreamState>(it->second);
+  }
+  Status CreateStream(const StackStream& s) override {
+    calls.push_back("CreateStream " + s.name);
+    streams[s.name] = {"arn:stream/" + s.name, s.mode, s.shards.value_or(4),
+                       24};
+    return Status::Ok();
+  }
+  Status UpdateStreamMode(const std::string& n,
+                          streams::StreamMode m) override {
+    calls.push_back("UpdateStreamMode " + n);
+    streams[n].mode = m;
+    return Status::Ok();
+  }
+  Status UpdateShardCount(const std::string& n, int shards) override {
+    calls.push_back("UpdateShardCount " + n + " " + std::to_string(shards));
+    streams[n].open_shards = shards;
+    return Status::Ok();
+  }
+  Status SetRetention(const std::string& n, int hours, bool inc) override {
+    calls.push_back(std::string(inc ? "Increase" : "Decrease") + "Retention " +
+                    n);
+    streams[n].retention_hours = hours;
+    return Status::Ok();
+  }
+
+  Result<std::optional<TableState>> DescribeTable(
+      const std::string& name) override {
+    auto it = tables.find(name);
+    if (it == tables.end()) return std::optional<TableState>();
+    return std::optional<TableState>(it->second);
+  }
+  Status CreateTable(const tables::TableSpec& spec) override {
+    calls.push_back("CreateTable " + spec.name);
+    tables[spec.name] = {spec.key, spec.indexes, {}};
+    return Status::Ok();
+  }
+  Status AddIndexes(const std::string& t,
+                    const std::vector<tables::KeyElement>&,
+                    const std::vector<tables::IndexSpec>& add) override {
+    for (const auto& i : add) {
+      calls.push_back("AddIndex " + t + " " + i.name);
+      tables[t].indexes.push_back(i);
+    }
+    return Status::Ok();
+  }
+  Status UpdateTimeToLive(const std::string& t,
+                          const tables::TimeToLive& ttl) override {
+    calls.push_back("UpdateTimeToLive " + t);
+    tables[t].ttl = ttl;
+    return Status::Ok();
+  }
+
+  Result<CodePackage> PackageCode(const fs::path& dir) override {
+    CodePackage p;
+    p.directory = dir.string();
+    p.sha256 = "sha:" + dir.string() + ":" + code_version;
+    return p;
+  }
+  std::string code_version = "1";
+  Result<std::optional<functions::FunctionConfig>> GetFunction(
+      const std::string& name) override {
+    auto it = functions.find(name);
+    if (it == functions.end())
+      return std::optional<functions::FunctionConfig>();
+    return std::optional<functions::FunctionConfig>(it->second);
+  }
+  Status CreateFunction(const functions::FunctionConfig& c,
+                        const CodePackage* code) override {
+    calls.push_back("CreateFunction " + c.name);
+    functions[c.name] = c;
+    if (code) functions[c.name].code_sha256 = code->sha256;
+    return Status::Ok();
+  }
+  Status UpdateFunctionConfiguration(
+      const std::string& n, const functions::FunctionUpdate& u) override {
+    calls.push_back("UpdateFunctionConfiguration " + n);
+    if (u.environment) functions[n].environment = *u.environment;
+    if (u.timeout_seconds) functions[n].timeout_seconds = *u.timeout_seconds;
+    if (u.memory_mb) functions[n].memory_mb = *u.memory_mb;
+    if (u.handler) functions[n].handler = *u.handler;
+    if (u.description) functions[n].description = *u.description;
+    if (u.runtime) functions[n].runtime = *u.runtime;
+    return Status::Ok();
+  }
+  Status UpdateFunctionCode(const std::string& n,
+                            const CodePackage& code) override {
+    calls.push_back("UpdateFunctionCode " + n);
+    functions[n].code_sha256 = code.sha256;
+    return Status::Ok();
+  }
+  Status PutFunctionConcurrency(const std::string& n,
+                                std::optional<int> r) override {
+    calls.push_back("PutFunctionConcurrency " + n);
+    functions[n].reserved_concurrency = r;
+    return Status::Ok();
+  }
+
+  Result<std::optional<functions::MappingConfig>> FindMapping(
+      const std::string& f, const std::string& arn) override {
+    for (const auto& m : mappings)
+      if (m.function_name == f && m.event_source_arn == arn)
+        return std::optional<functions::MappingConfig>(m);
+    return std::optional<functions::MappingConfig>();
+  }
+  Result<std::string> CreateMapping(
+      const functions::MappingConfig& c) override {
+    calls.push_back("CreateMapping " + c.function_name);
+    mappings.push_back(c);
+    mappings.back().uuid = "uuid-" + std::to_string(mappings.size());
+    return mappings.back().uuid;
+  }
+  Status UpdateMapping(const functions::MappingConfig& c) override {
+    calls.push_back("UpdateMapping " + c.uuid);
+    for (auto& m : mappings)
+      if (m.uuid == c.uuid) m = c;
+    return Status::Ok();
+  }
+
+  Result<std::string> RoutesDocument() override { return routes; }
+  Status SetRoutes(const Stack& stack) override {
+    calls.push_back("SetRoutes");
+    routes = stack.routes_document;
+    return Status::Ok();
+  }
+};
+
+constexpr char kStack[] = R"(
+schemas:
+  payments-value: {file: payment.avsc, compatibility: BACKWARD}
+streams:
+  payments: {shards: 2}
+tables:
+  payments:
+    partition_key: {name: paymentId}
+    indexes:
+      byAccount:
+        partition_key: {name: accountId}
+        sort_key: {name: createdAt}
+functions:
+  store:
+    runtime: provided.al2
+    code: fn
+    environment: {TABLE_NAME: payments}
+mappings:
+  - function: store
+    stream: payments
+    batch_size: 100
+routes:
+  getPayment:
+    path: /payments/{paymentId}
+    action: get_item
+    table: payments
+)";
+
+class StackApplyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("riffle_apply_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir_ / "fn");
+    std::ofstream(dir_ / "payment.avsc") << R"({"type":"string"})";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Stack Parse(const std::string& text) {
+    auto s = ParseStack(dir_ / "stack.yaml", text);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? *s : Stack{};
+  }
+  // Applies and returns the report's lines; `summary` gets the counts.
+  std::vector<std::string> Apply(const Stack& stack, bool dry_run = false,
+                                 ApplySummary* summary = nullptr) {
+    std::vector<std::string> lines;
+    ApplyOptions options;
+    options.dry_run = dry_run;
+    auto r = ApplyStack(stack, backend_, options,
+                        [&](const std::string& l) { lines.push_back(l); });
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (summary && r.ok()) *summary = *r;
+    return lines;
+  }
+
+  fs::path dir_;
+  FakeBackend backend_;
+};
+
+TEST_F(StackApplyTest, CreatesInDependencyOrderThenReportsUnchanged) {
+  Stack stack = Parse(kStack);
+  ApplySummary first;
+  auto lines = Apply(stack, false, &first);
+  std::vector<std::string> want_calls = {"SetCompatibility payments-value",
+                                         "RegisterSchema payments-value",
+                                         "CreateStream payments",
+                                         "CreateTable payments",
+                                         "CreateFunction store",
+                                         "CreateMapping store",
+                                         "SetRoutes"};
+  EXPECT_EQ(backend_.calls, want_calls);
+  ASSERT_EQ(lines.size(), 7u);
+  EXPECT_EQ(lines[0], "set compatibility of payments-value to BACKWARD");
+  EXPECT_EQ(lines[2],
+            "created stream payments (2 shards, PROVISIONED, 24h "
+            "retention)");
+  EXPECT_EQ(lines[3],
+            "created table payments (key paymentId S; indexes byAccount)");
+  EXPECT_EQ(lines[5], "created mapping payments -> store (uuid uuid-1)");
+  EXPECT_EQ(lines[6],
+            "serving route getPayment GET /payments/{paymentId} "
+            "(GetItem on payments)");
+  EXPECT_EQ(first.changed, 7);
+
+  backend_.calls.clear();
+  ApplySummary second;
+  lines = Apply(stack, false, &second);
+  EXPECT_TRUE(backend_.calls.empty());
+  for (const std::string& l : lines)
+    EXPECT_EQ(l.rfind("unchanged: ", 0), 0u) << l;
+  EXPECT_EQ(second.changed, 0);
+  EXPECT_EQ(second.unchanged, 6);
+}
+
+TEST_F(StackApplyTest, UpdatesOnlyWhatDiffers) {
+  Apply(Parse(kStack));
+  backend_.calls.clear();
+  std::string changed = kStack;
+  auto swap = [&](const std::string& a, const std::string& b) {
+    size_t at = changed.find(a);
+    ASSERT_NE(at, std::string::npos) << a;
+    changed.replace(at, a.size(), b);
+  };
+  swap("{shards: 2}", "{shards: 4}");
+  swap("        sort_key: {name: createdAt}\n",
+       "        sort_key: {name: createdAt}\n"
+       "      byStatus:\n        partition_key: {name: status}\n");
+  swap("{TABLE_NAME: payments}", "{TABLE_NAME: payments, MODE: fast}");
+  swap("batch_size: 100", "batch_size: 250");
+  auto lines = Apply(Parse(changed));
+  std::vector<std::string> want_calls = {
+      "UpdateShardCount payments 4", "AddIndex payments byStatus",
+      "UpdateFunctionConfiguration store", "UpdateMapping uuid-1"};
+  EXPECT_EQ(backend_.calls, want_calls);
+  std::vector<std::string> want_lines = {
+      "unchanged: schema payments-value (version 1, id 1)",
+      "updated stream payments: 2 -> 4 shards",
+      "updated table payments: added index byStatus",
+      "updated function store: environment",
+      "updated mapping payments -> store: batch_size 100 -> 250",
+      "unchanged: route getPayment"};
+  EXPECT_EQ(lines, want_lines);
+}
+
+TEST_F(StackApplyTest, NewCodeIsUpdatedByDigest) {
+  Apply(Parse(kStack));
+  backend_.calls.clear();
+  backend_.code_version = "2";
+  auto lines = Apply(Parse(kStack));
+  EXPECT_EQ(backend_.calls,
+            std::vector<std::string>{"UpdateFunctionCode store"});
+  EXPECT_EQ(lines[3], "updated function store: code");
+}
+
+TEST_F(StackApplyTest, DryRunPlansAndChangesNothing) {
+  ApplySummary plan;
+  auto lines = Apply(Parse(kStack), true, &plan);
+  EXPECT_TRUE(backend_.calls.empty());
+  EXPECT_TRUE(backend_.streams.empty());
+  EXPECT_EQ(lines[0], "would set compatibility of payments-value to BACKWARD");
+  EXPECT_EQ(lines[2],
+            "would create stream payments (2 shards, PROVISIONED, 24h "
+            "retention)");
+  // The stream does not exist yet, so neither can the mapping.
+  EXPECT_EQ(lines[5], "would create mapping payments -> store");
+  EXPECT_EQ(plan.changed, 7);
+
+  Apply(Parse(kStack));
+  backend_.calls.clear();
+  std::string changed = kStack;
+  changed.replace(changed.find("{shards: 2}"), 11, "{shards: 3}");
+  lines = Apply(Parse(changed), true);
+  EXPECT_TRUE(backend_.calls.empty());
+  EXPECT_EQ(lines[1], "would update stream payments: 2 -> 3 shards");
+  EXPECT_EQ(backend_.streams["payments"].open_shards, 2);
+}
+
+TEST_F(StackApplyTest, RoutesAreReplacedAsAWhole) {
+  Apply(Parse(kStack));
+  std::string two = std::string(kStack) +
+                    "  listPayments:\n"
+                    "    path: /accounts/{accountId}/payments\n"
+                    "    action: query\n    table: payments\n"
+                    "    index: byAccount\n";
+  auto lines = Apply(Parse(two));
+  EXPECT_EQ(lines[lines.size() - 2], "unchanged: route getPayment");
+  EXPECT_EQ(lines.back(),
+            "serving route listPayments GET /accounts/{accountId}/payments "
+            "(Query on payments.byAccount)");
+  lines = Apply(Parse(kStack));
+  EXPECT_EQ(lines.back(), "removed route listPayments");
+  // A stack without routes leaves the served ones alone.
+  std::string no_routes = kStack;
+  no_routes.resize(no_routes.find("routes:"));
+  backend_.calls.clear();
+  Apply(Parse(no_routes));
+  EXPECT_TRUE(backend_.calls.empty());
+}
+
+TEST_F(StackApplyTest, ErrorsNameFileLineAndField) {
+  Apply(Parse(kStack));
+  backend_.tables["payments"].key.hash.name = "id";
+  std::vector<std::string> lines;
+  auto r = ApplyStack(Parse(kStack), backend_, {},
+                      [&](const std::string& l) { lines.push_back(l); });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("stack.yaml:7: tables.payments: exists "
+                                      "with key (id S)"),
+            std::string::npos)
+      << r.status().message();
+}
+
+}  // namespace
+}  // namespace riffle::app
