@@ -242,6 +242,15 @@ class Applier {
       for (const tables::IndexSpec& i : t.spec.indexes) {
         const tables::IndexSpec* existing = have.FindIndex(i.name);
         if (existing == nullptr) {
+          // DynamoDB creates local indexes with their table only.
+          if (i.local) {
+            return Fail(InvalidArgument(fmt::format(
+                            "local index {} can only be created with the "
+                            "table: delete the table first, or make it "
+                            "global",
+                            i.name)),
+                        field + ".indexes." + i.name);
+          }
           add.push_back(i);
           changes.push_back("added index " + i.name);
         } else if (!SameKey(existing->key, i.key)) {

@@ -384,5 +384,49 @@ TEST_F(StackApplyTest, ErrorsNameFileLineAndField) {
       << r.status().message();
 }
 
+TEST_F(StackApplyTest, LocalIndexesComeWithTheirTableOnly) {
+  constexpr char kEvents[] = R"(
+tables:
+  events:
+    partition_key: {name: id}
+    sort_key: {name: at, type: N}
+    indexes:
+      byKind:
+        partition_key: {name: id}
+        sort_key: {name: kind}
+        local: true
+)";
+  Stack stack = Parse(kEvents);
+  ASSERT_EQ(stack.tables.size(), 1u);
+  ASSERT_TRUE(stack.tables[0].spec.indexes[0].local);
+  auto lines = Apply(stack);
+  EXPECT_EQ(lines[0], "created table events (key id S, at N; indexes byKind)");
+  EXPECT_TRUE(backend_.tables["events"].indexes[0].local);
+  EXPECT_EQ(Apply(stack)[0], "unchanged: table events");
+
+  backend_.tables["events"].indexes.clear();
+  auto r = ApplyStack(stack, backend_, {}, [](const std::string&) {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(
+                "stack.yaml:3: tables.events.indexes.byKind: local index "
+                "byKind can only be created with the table"),
+            std::string::npos)
+      << r.status().message();
+
+  // The parser checks the shape: the table's partition key, a sort key.
+  auto bad = ParseStack(dir_ / "stack.yaml", R"(
+tables:
+  t:
+    partition_key: {name: id}
+    indexes:
+      i: {partition_key: {name: id}, sort_key: {name: k}, local: true}
+)");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("tables.t.indexes.i.local: a local "
+                                        "index has the table's partition key"),
+            std::string::npos)
+      << bad.status().message();
+}
+
 }  // namespace
 }  // namespace riffle::app

@@ -367,7 +367,8 @@ class Parser {
         std::string iname = kv.first.as<std::string>();
         std::string fi = f + "." + iname;
         const YAML::Node& ib = kv.second;
-        if (!Map(ib, fi, {"partition_key", "sort_key", "projection"})) {
+        if (!Map(ib, fi,
+                 {"partition_key", "sort_key", "projection", "local"})) {
           return false;
         }
         tables::IndexSpec index;
@@ -380,6 +381,15 @@ class Parser {
         }
         index.key.hash = *ih;
         index.key.range = ir;
+        // A local secondary index shares the table's partition key and
+        // orders it by another sort key.
+        if (!Bool(ib, fi, "local", &index.local)) return false;
+        if (index.local && (ih->name != hash->name || !ir || !range ||
+                            ir->name == range->name)) {
+          return Fail(ib["local"], fi + ".local",
+                      "a local index has the table's partition key and a sort "
+                      "key of its own (the table needs a sort key too)");
+        }
         YAML::Node p = ib["projection"];
         if (p && p.IsSequence()) {
           index.projection = tables::ProjectionType::kInclude;

@@ -302,6 +302,45 @@ def test_function_code_is_zipped_and_compared_by_digest(server, stack_dir):
     assert reply["version"] == "v2"
 
 
+def test_local_and_global_indexes_and_ttl(server, tmp_path):
+    stack = tmp_path / "events.yaml"
+    stack.write_text(
+        "tables:\n  events:\n"
+        "    partition_key: {name: id, type: S}\n"
+        "    sort_key: {name: at, type: N}\n"
+        "    ttl: expiresAt\n"
+        "    indexes:\n"
+        "      byKind:\n"
+        "        partition_key: {name: id, type: S}\n"
+        "        sort_key: {name: kind, type: S}\n"
+        "        local: true\n"
+        "        projection: keys_only\n"
+        "      byUser:\n"
+        "        partition_key: {name: user, type: S}\n"
+        "        projection: [kind]\n")
+    code, items, out, err = apply(server, stack)
+    assert code == 0, out + err
+    assert items == ["created table events (key id S, at N; indexes byKind, "
+                     "byUser; TTL on expiresAt)"], out
+    dynamodb = client(server, "dynamodb")
+    table = dynamodb.describe_table(TableName="events")["Table"]
+    lsi = table["LocalSecondaryIndexes"][0]
+    assert lsi["IndexName"] == "byKind"
+    assert lsi["Projection"]["ProjectionType"] == "KEYS_ONLY"
+    gsi = table["GlobalSecondaryIndexes"][0]
+    assert gsi["Projection"] == {"ProjectionType": "INCLUDE",
+                                 "NonKeyAttributes": ["kind"]}
+    assert dynamodb.describe_time_to_live(TableName="events")[
+        "TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED",
+                                     "AttributeName": "expiresAt"}
+    assert apply(server, stack)[1] == ["unchanged: table events"]
+    # Removing ttl disables it.
+    edit(stack, "    ttl: expiresAt\n", "")
+    assert apply(server, stack)[1] == ["updated table events: TTL off"]
+    assert dynamodb.describe_time_to_live(TableName="events")[
+        "TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED"
+
+
 def test_stack_errors_name_file_line_and_field(server, stack_dir):
     stack = stack_dir / "stack.yaml"
     edit(stack, "partition_key: {name: paymentId, type: S}",
