@@ -1681,7 +1681,25 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
                                                          Value* out) const {
   Value* fields = out->items.data();
   for (const Inst& in : flat_body_) {
-    if (in.field == kSelf) {
+    // Ints and longs dominate event records. Testing for them before the
+    // jump table trades an indirect jump, which mispredicts as field types
+    // alternate, for compares the branch predictor learns per record shape
+    // (~10% on the tiny benchmark record).
+    if (in.op == kInt) {
+      int32_t x = 0;
+      if (!ReadInt(c, &x)) return false;
+      Value& v = fields[in.field];
+      v.branch = -1;
+      v.type = Type::kInt;
+      v.integer = x;
+    } else if (in.op == kLong) {
+      int64_t x = 0;
+      if (!ReadLong(c, &x)) return false;
+      Value& v = fields[in.field];
+      v.branch = -1;
+      v.type = Type::kLong;
+      v.integer = x;
+    } else if (in.field == kSelf) {
       if (!SkipSimple(in, c)) return false;
     } else if (!ScalarValue(in, c, &fields[in.field])) {
       return false;
