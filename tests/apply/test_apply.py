@@ -7,7 +7,6 @@ unreachable endpoint, and routes that survive a restart.
 """
 
 import base64
-import importlib.util
 import json
 import os
 import shutil
@@ -24,22 +23,12 @@ HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE.parent.parent / "examples" / "payments"
 
 
-def _root_conftest():
-    # By path: `import conftest` finds whichever suite's conftest.py was
-    # loaded first when several suites run together.
-    spec = importlib.util.spec_from_file_location(
-        "riffle_root_conftest", HERE.parent / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ROOT = _root_conftest()
+import riffle_harness as harness  # noqa: E402 (on sys.path by tests/conftest.py)
 pytestmark = pytest.mark.needs_binary
 
 
 def run(*args, stdin=None, timeout=120):
-    return subprocess.run([ROOT.RIFFLE_BIN, *args], input=stdin,
+    return subprocess.run([harness.RIFFLE_BIN, *args], input=stdin,
                           capture_output=True, timeout=timeout)
 
 

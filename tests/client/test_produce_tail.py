@@ -6,7 +6,6 @@ order across a split (parents read before children) and under throttling
 (`--enforce-shard-limits` answers ProvisionedThroughputExceededException).
 """
 
-import importlib.util
 import json
 import subprocess
 import time
@@ -18,15 +17,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 
 
-def _root_conftest():
-    spec = importlib.util.spec_from_file_location(
-        "riffle_root_conftest", HERE.parent / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ROOT = _root_conftest()
+import riffle_harness as harness  # noqa: E402 (on sys.path by tests/conftest.py)
 
 SCHEMA = json.dumps({
     "type": "record", "name": "Event", "namespace": "test.client",
@@ -36,7 +27,7 @@ SCHEMA = json.dumps({
 
 
 def riffle(*args, stdin=None, timeout=120):
-    return subprocess.run([ROOT.RIFFLE_BIN, *args], input=stdin,
+    return subprocess.run([harness.RIFFLE_BIN, *args], input=stdin,
                           capture_output=True, timeout=timeout)
 
 
@@ -150,7 +141,7 @@ def test_tail_from_latest_sees_only_new_records(server):
     wait_active(client, "latest")
     produce(server, "latest", lines(["a", "b"], 0, 10))
     proc = subprocess.Popen(
-        [ROOT.RIFFLE_BIN, "tail", "--endpoint", server.aws,
+        [harness.RIFFLE_BIN, "tail", "--endpoint", server.aws,
          "--registry", server.endpoints["registry"], "--stream", "latest",
          "--from", "latest", "--max", "5"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -4,7 +4,6 @@ real binary started with the example's stack.yaml, sample.jsonl fed through
 through `riffle tail`.
 """
 
-import importlib.util
 import json
 import re
 import signal
@@ -22,23 +21,13 @@ HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE.parent.parent / "examples" / "payments"
 
 
-def _root_conftest():
-    # By path: `import conftest` finds whichever suite's conftest.py was
-    # loaded first when several suites run together.
-    spec = importlib.util.spec_from_file_location(
-        "riffle_root_conftest", HERE.parent / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ROOT = _root_conftest()
+import riffle_harness as harness  # noqa: E402 (on sys.path by tests/conftest.py)
 SAMPLES = [json.loads(line) for line in
            (EXAMPLE / "sample.jsonl").read_text().splitlines() if line.strip()]
 
 
 def riffle(*args, stdin=None, timeout=60):
-    return subprocess.run([ROOT.RIFFLE_BIN, *args], input=stdin,
+    return subprocess.run([harness.RIFFLE_BIN, *args], input=stdin,
                           capture_output=True, timeout=timeout)
 
 
@@ -60,7 +49,7 @@ def produce_args(server, *extra):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("example")
-    s = ROOT.RiffleServer(base / "data",
+    s = harness.RiffleServer(base / "data",
                           ["--stack", str(EXAMPLE / "stack.yaml")]).start()
     # As scripts/run-example (make run) and the README do.
     r = riffle(*produce_args(s, "--partition-key-field", "accountId"),
@@ -204,7 +193,7 @@ def test_produce_unknown_subject_says_so(server):
 
 def test_tail_from_latest_follows_new_records(server):
     tail = subprocess.Popen(
-        [ROOT.RIFFLE_BIN, "tail", "--endpoint", server.aws,
+        [harness.RIFFLE_BIN, "tail", "--endpoint", server.aws,
          "--registry", server.endpoints["registry"], "--stream", "payments",
          "--from", "latest", "--max", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -228,7 +217,7 @@ def test_make_run_script_starts_feeds_and_stops(tmp_path):
     script = EXAMPLE.parent.parent / "scripts" / "run-example"
     data = tmp_path / "data"
     proc = subprocess.Popen(
-        [str(script), ROOT.RIFFLE_BIN, str(data), "--aws-port", "0",
+        [str(script), harness.RIFFLE_BIN, str(data), "--aws-port", "0",
          "--registry-port", "0", "--http-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []

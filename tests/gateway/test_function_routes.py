@@ -7,7 +7,6 @@ under aws-lambda-ric (nodejs20.x) and a provided.al2 bootstrap."""
 import base64
 import concurrent.futures
 import http.client
-import importlib.util
 import json
 import os
 import shutil
@@ -25,15 +24,7 @@ RIC = REPO / "node_modules" / "aws-lambda-ric" / "bin" / "index.mjs"
 INTERNAL_ERROR = {"message": "Internal Server Error"}
 
 
-def _root_conftest():
-    spec = importlib.util.spec_from_file_location(
-        "riffle_root_conftest", HERE.parent / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ROOT = _root_conftest()
+import riffle_harness as harness  # noqa: E402 (on sys.path by tests/conftest.py)
 
 pytestmark = pytest.mark.skipif(
     not RIC.exists(), reason="aws-lambda-ric is not installed (scripts/setup)")
@@ -45,7 +36,7 @@ def server(tmp_path_factory):
     stack = base / "stack"
     shutil.copytree(HERE / "functions", stack)
     os.chmod(stack / "bootstrap" / "bootstrap", 0o755)
-    s = ROOT.RiffleServer(base / "data", ["--stack", str(stack / "stack.yaml")]).start()
+    s = harness.RiffleServer(base / "data", ["--stack", str(stack / "stack.yaml")]).start()
     yield s
     s.stop()
 

@@ -4,7 +4,6 @@ the DynamoDB API and read back through the routes of tests/gateway/stack.yaml.
 """
 
 import base64
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -19,17 +18,7 @@ import requests
 HERE = Path(__file__).resolve().parent
 
 
-def _root_conftest():
-    # By path: `import conftest` finds whichever suite's conftest.py was
-    # loaded first when several suites run together.
-    spec = importlib.util.spec_from_file_location(
-        "riffle_root_conftest", HERE.parent / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ROOT = _root_conftest()
+import riffle_harness as harness  # noqa: E402 (on sys.path by tests/conftest.py)
 ACCOUNTS = {"acct-1": 11, "acct-2": 2}
 
 
@@ -43,7 +32,7 @@ def server(tmp_path_factory):
     # Private to this module: it owns its data directory and restarts.
     base = tmp_path_factory.mktemp("gateway")
     shutil.copy(HERE / "stack.yaml", base / "stack.yaml")
-    s = ROOT.RiffleServer(base / "data", ["--stack", str(base / "stack.yaml")]).start()
+    s = harness.RiffleServer(base / "data", ["--stack", str(base / "stack.yaml")]).start()
     ddb = dynamodb(s.aws)
     for account, count in ACCOUNTS.items():
         for i in range(count):
@@ -296,7 +285,7 @@ def test_restart_with_the_same_stack_changes_nothing(server):
 def test_stack_errors_name_file_line_and_field(riffle_factory, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("tables:\n  t:\n    partition_key: {name: id, type: Q}\n")
-    p = subprocess.run([ROOT.RIFFLE_BIN, "server", "--data-dir", str(tmp_path / "d"),
+    p = subprocess.run([harness.RIFFLE_BIN, "server", "--data-dir", str(tmp_path / "d"),
                         "--aws-port", "0", "--registry-port", "0", "--http-port", "0",
                         "--stack", str(bad)], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2
