@@ -205,6 +205,8 @@ Status LocalStackBackend::UpdateMapping(const functions::MappingConfig& want) {
         c.bisect_batch_on_function_error = want.bisect_batch_on_function_error;
         c.report_batch_item_failures = want.report_batch_item_failures;
         c.on_failure_destination = want.on_failure_destination;
+        c.tumbling_window_seconds = want.tumbling_window_seconds;
+        c.filter_patterns = want.filter_patterns;
         c.enabled = want.enabled;
         return Status::Ok();
       });

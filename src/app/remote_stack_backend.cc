@@ -109,8 +109,11 @@ Value EnvironmentJson(const std::map<std::string, std::string>& env) {
 }
 
 // The options a stack sets on a mapping, as Create- and
-// UpdateEventSourceMapping take them.
-void SetMappingOptions(const functions::MappingConfig& m, Value* out) {
+// UpdateEventSourceMapping take them. `update`: no filters are sent as
+// `FilterCriteria: {}`, which is how an update clears them (a create
+// omits the field instead).
+void SetMappingOptions(const functions::MappingConfig& m, bool update,
+                       Value* out) {
   out->Set("BatchSize", Value::Number(int64_t{m.batch_size}));
   out->Set("MaximumBatchingWindowInSeconds",
            Value::Number(int64_t{m.maximum_batching_window_seconds}));
@@ -130,6 +133,17 @@ void SetMappingOptions(const functions::MappingConfig& m, Value* out) {
     on_failure.Set("Destination", Str(m.on_failure_destination));
   out->Set("DestinationConfig",
            Value::Object().Set("OnFailure", std::move(on_failure)));
+  out->Set("TumblingWindowInSeconds",
+           Value::Number(int64_t{m.tumbling_window_seconds}));
+  if (!m.filter_patterns.empty()) {
+    Value filters = Value::Array();
+    for (const std::string& p : m.filter_patterns)
+      filters.Push(Value::Object().Set("Pattern", Str(p)));
+    out->Set("FilterCriteria",
+             Value::Object().Set("Filters", std::move(filters)));
+  } else if (update) {
+    out->Set("FilterCriteria", Value::Object());
+  }
   out->Set("Enabled", Value::Bool(m.enabled));
 }
 
@@ -156,6 +170,21 @@ functions::MappingConfig MappingFromJson(const Value& v) {
   if (const Value* d = v.Find("DestinationConfig"); d && d->is_object()) {
     if (const Value* f = d->Find("OnFailure"); f && f->is_object())
       m.on_failure_destination = Text(*f, "Destination");
+  }
+  m.tumbling_window_seconds =
+      static_cast<int>(Int(v, "TumblingWindowInSeconds", 0));
+  if (const Value* c = v.Find("FilterCriteria"); c && c->is_object()) {
+    if (const Value* list = c->Find("Filters"); list && list->is_array()) {
+      for (const Value& f : list->items())
+        if (f.is_object()) m.filter_patterns.push_back(Text(f, "Pattern"));
+    }
+  }
+  if (auto p = functions::ParseStartingPosition(Text(v, "StartingPosition")))
+    m.starting_position = *p;
+  if (const Value* ts = v.Find("StartingPositionTimestamp");
+      ts && ts->is_number()) {
+    m.starting_position_timestamp_ms =
+        static_cast<int64_t>(ts->AsDouble().value_or(0) * 1000);
   }
   std::string state = Text(v, "State");
   m.enabled = state != "Disabled" && state != "Disabling";
@@ -589,7 +618,14 @@ Result<std::string> RemoteStackBackend::CreateMapping(
   body.Set("EventSourceArn", Str(m.event_source_arn));
   body.Set("StartingPosition",
            Str(functions::StartingPositionName(m.starting_position)));
-  SetMappingOptions(m, &body);
+  if (m.starting_position == functions::StartingPosition::kAtTimestamp) {
+    // Seconds since the epoch, as Lambda's JSON takes a timestamp.
+    body.Set(
+        "StartingPositionTimestamp",
+        Value::Number(static_cast<double>(m.starting_position_timestamp_ms) /
+                      1000.0));
+  }
+  SetMappingOptions(m, /*update=*/false, &body);
   ASSIGN_OR_RETURN(Value r,
                    Lambda("POST", "/2015-03-31/event-source-mappings", body));
   std::string uuid = Text(r, "UUID");
@@ -599,7 +635,7 @@ Result<std::string> RemoteStackBackend::CreateMapping(
 
 Status RemoteStackBackend::UpdateMapping(const functions::MappingConfig& m) {
   Value body = Value::Object();
-  SetMappingOptions(m, &body);
+  SetMappingOptions(m, /*update=*/true, &body);
   RETURN_IF_ERROR(ToStatus(Lambda(
       "PUT", "/2015-03-31/event-source-mappings/" + http::UriEncode(m.uuid),
       body)));

@@ -65,6 +65,21 @@ class SlowAws {
       r.body = fmt::format(
           R"({{"FunctionName":"f","State":"{}","LastUpdateStatus":"Successful"}})",
           state);
+    } else if (op == "POST /2015-03-31/event-source-mappings" ||
+               op == "PUT /2015-03-31/event-source-mappings/u-1") {
+      mapping_bodies.push_back(req.body);
+      // Lambda's own reply: every option, FilterCriteria as it was sent.
+      json::Value m = *body;
+      m.Set("UUID", json::Value::String("u-1"));
+      m.Set("State", json::Value::String("Enabled"));
+      m.Set("EventSourceArn", json::Value::String("arn:s"));
+      mapping_ = json::Serialize(m);
+      r.status = 202;
+      r.body = mapping_;
+    } else if (op == "GET /2015-03-31/event-source-mappings/u-1") {
+      r.body = mapping_;
+    } else if (op == "GET /2015-03-31/event-source-mappings") {
+      r.body = R"({"EventSourceMappings":[)" + mapping_ + "]}";
     } else {
       r.status = 404;
       r.body = R"({"__type":"ResourceNotFoundException","message":"no"})";
@@ -74,12 +89,14 @@ class SlowAws {
 
   static constexpr int kBusyPolls = 2;
   std::vector<std::string> calls;
+  std::vector<std::string> mapping_bodies;  // Create-, then Update-
 
  private:
   std::mutex mu_;
   int shards_ = 0;
   int busy_ = 0;
   int function_busy_ = 0;
+  std::string mapping_;  // the one mapping, as Get- shows it
 };
 
 class RemoteStackBackendTest : public ::testing::Test {
@@ -138,6 +155,58 @@ TEST_F(RemoteStackBackendTest, WaitsForFunctionsToBecomeActive) {
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(Count("GET /2015-03-31/functions/f/configuration"),
             SlowAws::kBusyPolls + 1);
+}
+
+// Every option a stack sets travels in Lambda's names, and FindMapping
+// reads each back, so that a second apply compares like with like.
+TEST_F(RemoteStackBackendTest, MappingOptionsGoAndComeBack) {
+  RemoteStackBackend backend = Backend();
+  functions::MappingConfig m;
+  m.function_name = "f";
+  m.event_source_arn = "arn:s";
+  m.starting_position = functions::StartingPosition::kAtTimestamp;
+  m.starting_position_timestamp_ms = 1714564800500;
+  m.tumbling_window_seconds = 120;
+  m.filter_patterns = {R"({"data":{"kind":["payment"]}})"};
+  m.on_failure_destination = "arn:dlq";
+  auto uuid = backend.CreateMapping(m);
+  ASSERT_TRUE(uuid.ok()) << uuid.status().message();
+  EXPECT_EQ(*uuid, "u-1");
+  ASSERT_EQ(aws_.mapping_bodies.size(), 1u);
+  auto sent = json::Parse(aws_.mapping_bodies[0]);
+  ASSERT_TRUE(sent.ok());
+  EXPECT_EQ(sent->Find("StartingPosition")->text(), "AT_TIMESTAMP");
+  EXPECT_EQ(*sent->Find("StartingPositionTimestamp")->AsDouble(), 1714564800.5);
+  EXPECT_EQ(*sent->Find("TumblingWindowInSeconds")->AsInt64(), 120);
+  EXPECT_EQ(
+      json::Serialize(*sent->Find("FilterCriteria")),
+      R"({"Filters":[{"Pattern":"{\"data\":{\"kind\":[\"payment\"]}}"}]})");
+
+  auto found = backend.FindMapping("f", "arn:s");
+  ASSERT_TRUE(found.ok() && *found);
+  EXPECT_EQ((*found)->uuid, "u-1");
+  EXPECT_EQ((*found)->tumbling_window_seconds, 120);
+  EXPECT_EQ((*found)->filter_patterns, m.filter_patterns);
+  EXPECT_EQ((*found)->on_failure_destination, "arn:dlq");
+  EXPECT_EQ((*found)->starting_position,
+            functions::StartingPosition::kAtTimestamp);
+  EXPECT_EQ((*found)->starting_position_timestamp_ms, 1714564800500);
+
+  // An update without filters clears them the way Lambda takes it:
+  // FilterCriteria {}.
+  m.uuid = "u-1";
+  m.filter_patterns.clear();
+  m.tumbling_window_seconds = 0;
+  ASSERT_TRUE(backend.UpdateMapping(m).ok());
+  ASSERT_EQ(aws_.mapping_bodies.size(), 2u);
+  auto update = json::Parse(aws_.mapping_bodies[1]);
+  ASSERT_TRUE(update.ok());
+  EXPECT_EQ(json::Serialize(*update->Find("FilterCriteria")), "{}");
+  EXPECT_EQ(*update->Find("TumblingWindowInSeconds")->AsInt64(), 0);
+  EXPECT_EQ(update->Find("StartingPosition"), nullptr);
+  found = backend.FindMapping("f", "arn:s");
+  ASSERT_TRUE(found.ok() && *found);
+  EXPECT_TRUE((*found)->filter_patterns.empty());
 }
 
 TEST_F(RemoteStackBackendTest, AbsentIsNulloptNotAnError) {

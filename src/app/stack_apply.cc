@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "app/local_stack_backend.h"
@@ -43,6 +44,69 @@ std::string RouteText(const gateway::Route& r) {
       "{} {} {} ({} on {}{})", r.name, r.method, r.path,
       r.kind == gateway::RouteKind::kGetItem ? "GetItem" : "Query", r.table,
       r.index.empty() ? "" : "." + r.index);
+}
+
+// `v` in a canonical form: object keys sorted, numbers by value (1, 1.0
+// and 1e0 are one number, as a filter compares them), strings and array
+// order as they are (an array's order can matter: numeric's bounds).
+void WriteCanonicalJson(const json::Value& v, std::string* out) {
+  switch (v.type()) {
+    case json::Value::Type::kObject: {
+      std::vector<const json::Value::Member*> members;
+      for (const auto& m : v.members()) members.push_back(&m);
+      std::sort(members.begin(), members.end(),
+                [](auto* a, auto* b) { return a->first < b->first; });
+      out->push_back('{');
+      for (size_t i = 0; i < members.size(); ++i) {
+        if (i > 0) out->push_back(',');
+        json::AppendQuoted(members[i]->first, out);
+        out->push_back(':');
+        WriteCanonicalJson(members[i]->second, out);
+      }
+      out->push_back('}');
+      break;
+    }
+    case json::Value::Type::kArray:
+      out->push_back('[');
+      for (size_t i = 0; i < v.items().size(); ++i) {
+        if (i > 0) out->push_back(',');
+        WriteCanonicalJson(v.items()[i], out);
+      }
+      out->push_back(']');
+      break;
+    case json::Value::Type::kNumber:
+      if (std::optional<double> d = v.AsDouble()) {
+        out->append(fmt::format("{}", *d));
+      } else {
+        out->append(v.text());
+      }
+      break;
+    default:
+      json::SerializeTo(v, out);
+  }
+}
+
+// A mapping's filter patterns as a set of canonical texts: two lists that
+// filter alike compare equal however their JSON is spelt, ordered or
+// repeated (a record passes when any pattern matches). A pattern that is
+// not JSON (it could not have been accepted) stays as it is.
+std::set<std::string> CanonicalFilters(const std::vector<std::string>& list) {
+  std::set<std::string> out;
+  for (const std::string& p : list) {
+    auto v = json::Parse(p);
+    if (!v.ok()) {
+      out.insert(p);
+      continue;
+    }
+    std::string text;
+    WriteCanonicalJson(*v, &text);
+    out.insert(std::move(text));
+  }
+  return out;
+}
+
+std::string FiltersText(size_t n) {
+  return fmt::format("{} pattern{}", n, n == 1 ? "" : "s");
 }
 
 // One apply: the decisions, made against a backend. Owns nothing but the
@@ -434,6 +498,18 @@ class Applier {
            want.bisect_batch_on_function_error);
       diff("report_batch_item_failures", have->report_batch_item_failures,
            want.report_batch_item_failures);
+      diff("tumbling_window_seconds", have->tumbling_window_seconds,
+           want.tumbling_window_seconds);
+      if (CanonicalFilters(have->filter_patterns) !=
+          CanonicalFilters(want.filter_patterns)) {
+        changes.push_back(
+            want.filter_patterns.empty()
+                ? std::string("filters removed")
+                : fmt::format(
+                      "filters {} ({})",
+                      have->filter_patterns.empty() ? "added" : "changed",
+                      FiltersText(want.filter_patterns.size())));
+      }
       diff("enabled", have->enabled, want.enabled);
       if (have->on_failure_destination != want.on_failure_destination) {
         changes.push_back(m.on_failure_stream.empty()

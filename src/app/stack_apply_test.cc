@@ -384,6 +384,86 @@ TEST_F(StackApplyTest, ErrorsNameFileLineAndField) {
       << r.status().message();
 }
 
+constexpr char kWindowed[] = R"(
+streams:
+  in: {shards: 1}
+  out: {shards: 1}
+functions:
+  f: {runtime: provided.al2, code: fn}
+mappings:
+  - function: f
+    stream: in
+    tumbling_window_seconds: 60
+    filters:
+      - data: {kind: [payment], amount: [{numeric: [">", 100]}]}
+      - '{"kinesis": {"partitionKey": [{"prefix": "eu-"}]}}'
+  - function: f
+    stream: out
+    filters:
+      - {data: {kind: [refund]}}
+)";
+
+// Tumbling windows and filters go to the backend at creation; filters are
+// compared by what they mean, not how they are spelt, so a mapping whose
+// patterns differ only in key order, spacing, number spelling or pattern
+// order is unchanged, and only the mapping whose filters really differ is
+// updated.
+TEST_F(StackApplyTest, TumblingWindowAndFiltersAreComparedByMeaning) {
+  auto lines = Apply(Parse(kWindowed));
+  ASSERT_EQ(backend_.mappings.size(), 2u);
+  const functions::MappingConfig& in = backend_.mappings[0];
+  EXPECT_EQ(in.tumbling_window_seconds, 60);
+  std::vector<std::string> want = {
+      R"({"data":{"kind":["payment"],"amount":[{"numeric":[">",100]}]}})",
+      R"({"kinesis": {"partitionKey": [{"prefix": "eu-"}]}})"};
+  EXPECT_EQ(in.filter_patterns, want);
+
+  // What the system shows, respelt: same meaning.
+  backend_.mappings[0].filter_patterns = {
+      R"({ "kinesis" : {"partitionKey":[{"prefix":"eu-"}]} })",
+      R"({"data":{"amount":[{"numeric":[">",1.0e2]}],"kind":["payment"]}})"};
+  backend_.calls.clear();
+  lines = Apply(Parse(kWindowed));
+  EXPECT_TRUE(backend_.calls.empty());
+  EXPECT_EQ(lines[3], "unchanged: mapping in -> f");
+  EXPECT_EQ(lines[4], "unchanged: mapping out -> f");
+
+  // Array order is meaning (numeric's bounds), so it is not respelling.
+  backend_.mappings[0].filter_patterns[1] =
+      R"({"data":{"amount":[{"numeric":[100,">"]}],"kind":["payment"]}})";
+  lines = Apply(Parse(kWindowed));
+  EXPECT_EQ(lines[3], "updated mapping in -> f: filters changed (2 patterns)");
+  EXPECT_EQ(backend_.mappings[0].filter_patterns, want);
+
+  std::string changed = kWindowed;
+  auto swap = [&](const std::string& a, const std::string& b) {
+    size_t at = changed.find(a);
+    ASSERT_NE(at, std::string::npos) << a;
+    changed.replace(at, a.size(), b);
+  };
+  swap("kind: [refund]", "kind: [refund, chargeback]");
+  swap("tumbling_window_seconds: 60", "tumbling_window_seconds: 300");
+  backend_.calls.clear();
+  lines = Apply(Parse(changed));
+  EXPECT_EQ(backend_.calls, (std::vector<std::string>{"UpdateMapping uuid-1",
+                                                      "UpdateMapping uuid-2"}));
+  EXPECT_EQ(lines[3],
+            "updated mapping in -> f: tumbling_window_seconds 60 -> 300");
+  EXPECT_EQ(lines[4], "updated mapping out -> f: filters changed (1 pattern)");
+  EXPECT_EQ(
+      backend_.mappings[1].filter_patterns,
+      std::vector<std::string>{R"({"data":{"kind":["refund","chargeback"]}})"});
+
+  // Filters removed from the file are removed from the mapping; added
+  // ones are reported as such.
+  swap("    filters:\n      - {data: {kind: [refund, chargeback]}}\n", "");
+  lines = Apply(Parse(changed));
+  EXPECT_EQ(lines[4], "updated mapping out -> f: filters removed");
+  EXPECT_TRUE(backend_.mappings[1].filter_patterns.empty());
+  lines = Apply(Parse(kWindowed));
+  EXPECT_EQ(lines[4], "updated mapping out -> f: filters added (1 pattern)");
+}
+
 TEST_F(StackApplyTest, LocalIndexesComeWithTheirTableOnly) {
   constexpr char kEvents[] = R"(
 tables:

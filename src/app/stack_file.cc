@@ -3,17 +3,73 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "functions/filter_pattern.h"
 #include "gateway/read_api.h"
+#include "json/json.h"
 #include "json/writer.h"
 
 namespace riffle::app {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Milliseconds since the epoch of `text`: seconds since the epoch
+// ("1714564800", "1714564800.5") or an ISO 8601 time with a zone
+// ("2024-05-01T12:00:00Z", "2024-05-01T14:00:00.250+02:00"), as the aws CLI
+// takes --starting-position-timestamp.
+std::optional<int64_t> ParseTimestampMs(const std::string& text) {
+  if (auto v = json::Parse(text); v.ok() && v->is_number()) {
+    std::optional<double> secs = v->AsDouble();
+    if (!secs || *secs < 0) return std::nullopt;
+    return static_cast<int64_t>(*secs * 1000);
+  }
+  int y, mo, d, h, mi, s, used = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h,
+                  &mi, &s, &used) != 6 ||
+      used != 19) {
+    return std::nullopt;
+  }
+  std::chrono::year_month_day date{std::chrono::year(y), std::chrono::month(mo),
+                                   std::chrono::day(d)};
+  if (!date.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  std::string_view rest = std::string_view(text).substr(used);
+  int64_t ms = 0;
+  if (!rest.empty() && rest.front() == '.') {
+    rest.remove_prefix(1);
+    int digits = 0;
+    while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') {
+      if (digits++ < 3) ms = ms * 10 + (rest.front() - '0');
+      rest.remove_prefix(1);
+    }
+    if (digits == 0) return std::nullopt;
+    for (; digits < 3; ++digits) ms *= 10;
+  }
+  int offset_minutes = 0;
+  if (rest == "Z" || rest == "z") {
+    rest = {};
+  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') &&
+             rest[3] == ':') {
+    int oh = 0, om = 0;
+    if (std::sscanf(std::string(rest.substr(1)).c_str(), "%2d:%2d", &oh, &om) !=
+            2 ||
+        oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_minutes = (rest[0] == '-' ? -1 : 1) * (oh * 60 + om);
+    rest = {};
+  }
+  if (!rest.empty()) return std::nullopt;
+  int64_t days = std::chrono::sys_days(date).time_since_epoch().count();
+  int64_t secs = days * 86400 + h * 3600 + mi * 60 + s - offset_minutes * 60;
+  if (secs < 0) return std::nullopt;
+  return secs * 1000 + ms;
+}
 
 // Writes `node` as JSON with sorted keys and every scalar as a string: a
 // canonical form, so that equal sections compare equal as text, and one
@@ -184,6 +240,90 @@ class Parser {
     for (const auto& e : n) {
       if (!e.IsScalar()) return Fail(e, Join(field, key), "must be strings");
       out->push_back(e.as<std::string>());
+    }
+    return true;
+  }
+
+  // A YAML value as the JSON a filter pattern is written in. Quoted
+  // scalars are strings; plain ones are read as JSON would read them
+  // (numbers, true, false, null), else strings, so that `amount:
+  // [{numeric: [">", 100]}]` means the number 100 and `code: ["100"]` the
+  // string.
+  bool ToJson(const YAML::Node& n, const std::string& field, json::Value* out) {
+    if (n.IsMap()) {
+      *out = json::Value::Object();
+      for (const auto& kv : n) {
+        if (!kv.first.IsScalar())
+          return Fail(kv.first, field, "keys must be strings");
+        json::Value v;
+        std::string key = kv.first.as<std::string>();
+        if (!ToJson(kv.second, Join(field, key), &v)) return false;
+        out->Set(key, std::move(v));
+      }
+    } else if (n.IsSequence()) {
+      *out = json::Value::Array();
+      for (const auto& e : n) {
+        json::Value v;
+        if (!ToJson(e, field, &v)) return false;
+        out->Push(std::move(v));
+      }
+    } else if (n.IsScalar()) {
+      std::string text = n.as<std::string>();
+      // "?" is yaml-cpp's tag for a plain (unquoted, untagged) scalar.
+      if (n.Tag() != "?") {
+        *out = json::Value::String(std::move(text));
+      } else if (text == "true" || text == "false") {
+        *out = json::Value::Bool(text == "true");
+      } else if (auto num = json::Parse(text); num.ok() && num->is_number()) {
+        *out = json::Value::NumberText(std::move(text));
+      } else {
+        *out = json::Value::String(std::move(text));
+      }
+    } else {
+      *out = json::Value::Null();  // `~`, `null` or nothing
+    }
+    return true;
+  }
+
+  // `filters`: FilterCriteria's patterns, each a YAML mapping (turned into
+  // the JSON text Lambda takes) or that JSON text as a string; each checked
+  // here as the mapping would check it, so that a bad one names its line.
+  bool Filters(const YAML::Node& parent, const std::string& field,
+               std::vector<std::string>* out) {
+    YAML::Node n = parent["filters"];
+    if (!n || n.IsNull()) return true;
+    std::string f = field + ".filters";
+    if (!n.IsSequence()) {
+      return Fail(n, f, "must be a list of patterns (mappings or JSON text)");
+    }
+    if (n.size() > functions::kMaxFilters) {
+      return Fail(n, f,
+                  fmt::format("at most {} patterns", functions::kMaxFilters));
+    }
+    out->clear();
+    int i = 0;
+    for (const auto& e : n) {
+      std::string fi = fmt::format("{}[{}]", f, i++);
+      std::string pattern;
+      if (e.IsMap()) {
+        json::Value v;
+        if (!ToJson(e, fi, &v)) return false;
+        pattern = json::Serialize(v);
+      } else if (e.IsScalar()) {
+        pattern = e.as<std::string>();
+        auto v = json::Parse(pattern);
+        if (!v.ok() || !v->is_object()) {
+          return Fail(e, fi, "must be a mapping or a JSON object as text");
+        }
+      } else {
+        return Fail(e, fi, "must be a mapping or a JSON object as text");
+      }
+      if (auto p = functions::FilterPattern::Parse(pattern); !p.ok()) {
+        return Fail(e, fi,
+                    p.status().message() +
+                        " (pattern syntax: docs/functions.md, FilterCriteria)");
+      }
+      out->push_back(std::move(pattern));
     }
     return true;
   }
@@ -440,7 +580,7 @@ class Parser {
       return Fail(body["runtime"], field + ".runtime",
                   "is not a runtime riffle runs (provided.al2, "
                   "provided.al2023, nodejs18.x, nodejs20.x, nodejs22.x, "
-                  "riffle:avro-to-table)");
+                  "riffle:avro-to-table, riffle:native)");
     }
     std::string code;
     if (!String(body, field, "code", &code)) return false;
@@ -478,11 +618,13 @@ class Parser {
       std::string field = fmt::format("mappings[{}]", i++);
       stack_.item_lines[field] = body.Mark().line + 1;
       if (!Map(body, field,
-               {"function", "stream", "starting_position", "batch_size",
+               {"function", "stream", "starting_position",
+                "starting_position_timestamp", "batch_size",
                 "batching_window_seconds", "parallelization_factor",
                 "maximum_retry_attempts", "maximum_record_age_seconds",
                 "bisect_batch_on_function_error", "report_batch_item_failures",
-                "on_failure", "enabled"})) {
+                "on_failure", "tumbling_window_seconds", "filters",
+                "enabled"})) {
         return false;
       }
       StackMapping m;
@@ -505,15 +647,44 @@ class Parser {
           !Bool(body, field, "report_batch_item_failures",
                 &c.report_batch_item_failures) ||
           !String(body, field, "on_failure", &m.on_failure_stream) ||
-          !Bool(body, field, "enabled", &c.enabled)) {
+          !Int(body, field, "tumbling_window_seconds", 0, 900,
+               &c.tumbling_window_seconds) ||
+          !Bool(body, field, "enabled", &c.enabled) ||
+          !Filters(body, field, &c.filter_patterns)) {
         return false;
       }
+      // Lambda takes -1 (records never expire by age) or 60 and up.
+      if (c.maximum_record_age_seconds >= 0 &&
+          c.maximum_record_age_seconds < 60) {
+        return Fail(body["maximum_record_age_seconds"],
+                    field + ".maximum_record_age_seconds",
+                    "must be -1 or from 60 to 604800");
+      }
       auto p = functions::ParseStartingPosition(position);
-      if (!p || *p == functions::StartingPosition::kAtTimestamp) {
+      if (!p) {
         return Fail(body["starting_position"], field + ".starting_position",
-                    "must be TRIM_HORIZON or LATEST");
+                    "must be TRIM_HORIZON, LATEST or AT_TIMESTAMP");
       }
       c.starting_position = *p;
+      YAML::Node ts = body["starting_position_timestamp"];
+      if (*p == functions::StartingPosition::kAtTimestamp) {
+        if (!ts) {
+          return Fail(body, field + ".starting_position_timestamp",
+                      "is required with AT_TIMESTAMP");
+        }
+        std::optional<int64_t> ms = ts.IsScalar()
+                                        ? ParseTimestampMs(ts.as<std::string>())
+                                        : std::nullopt;
+        if (!ms) {
+          return Fail(ts, field + ".starting_position_timestamp",
+                      "must be an ISO 8601 time (2024-05-01T12:00:00Z) or "
+                      "seconds since the epoch");
+        }
+        c.starting_position_timestamp_ms = *ms;
+      } else if (ts) {
+        return Fail(ts, field + ".starting_position_timestamp",
+                    "applies to starting_position AT_TIMESTAMP");
+      }
       for (const StackMapping& other : stack_.mappings) {
         if (other.stream == m.stream &&
             other.config.function_name == c.function_name) {

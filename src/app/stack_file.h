@@ -48,7 +48,10 @@ struct StackFunction {
 struct StackMapping {
   std::string stream;  // the source stream's name
   std::string on_failure_stream;
-  functions::MappingConfig config;  // function_name and options
+  // function_name and options; `filters` are in config.filter_patterns as
+  // the JSON texts Lambda takes (a YAML mapping is serialized compactly, a
+  // string kept as written).
+  functions::MappingConfig config;
 };
 
 struct Stack {

@@ -152,6 +152,63 @@ routes:
   EXPECT_EQ(s->route_examples["hello"], std::vector<std::string>{"/hello/ann"});
 }
 
+// Every mapping option, and the Lambda names they become.
+TEST_F(StackFileTest, EveryMappingOption) {
+  auto s = Parse(R"(
+mappings:
+  - function: f
+    stream: in
+    starting_position: AT_TIMESTAMP
+    starting_position_timestamp: 2024-05-01T14:00:00.250+02:00
+    batch_size: 500
+    batching_window_seconds: 5
+    parallelization_factor: 4
+    maximum_retry_attempts: 3
+    maximum_record_age_seconds: 3600
+    bisect_batch_on_function_error: true
+    report_batch_item_failures: true
+    on_failure: dlq
+    tumbling_window_seconds: 60
+    enabled: false
+    filters:
+      - data:
+          kind: [payment]
+          amount: [{numeric: [">", 100, "<=", 1.5e3]}]
+          code: ["100", 100]
+          flag: [true, "true", null]
+      - '{"kinesis": {"partitionKey": [{"prefix": "eu-"}]}}'
+  - function: g
+    stream: in
+    starting_position_timestamp: 1714564800.5
+    starting_position: AT_TIMESTAMP
+)");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->mappings.size(), 2u);
+  const functions::MappingConfig& c = s->mappings[0].config;
+  EXPECT_EQ(c.starting_position, functions::StartingPosition::kAtTimestamp);
+  EXPECT_EQ(c.starting_position_timestamp_ms, 1714564800250);  // 12:00:00.25Z
+  EXPECT_EQ(c.batch_size, 500);
+  EXPECT_EQ(c.maximum_batching_window_seconds, 5);
+  EXPECT_EQ(c.parallelization_factor, 4);
+  EXPECT_EQ(c.maximum_retry_attempts, 3);
+  EXPECT_EQ(c.maximum_record_age_seconds, 3600);
+  EXPECT_TRUE(c.bisect_batch_on_function_error);
+  EXPECT_TRUE(c.report_batch_item_failures);
+  EXPECT_EQ(s->mappings[0].on_failure_stream, "dlq");
+  EXPECT_EQ(c.tumbling_window_seconds, 60);
+  EXPECT_FALSE(c.enabled);
+  // Quoted YAML scalars are strings; plain ones numbers, booleans or null.
+  std::vector<std::string> want = {
+      R"({"data":{"kind":["payment"],"amount":[{"numeric":[">",100,"<=",)"
+      R"(1.5e3]}],"code":["100",100],"flag":[true,"true",null]}})",
+      R"({"kinesis": {"partitionKey": [{"prefix": "eu-"}]}})"};
+  EXPECT_EQ(c.filter_patterns, want);
+  EXPECT_EQ(s->mappings[1].config.starting_position_timestamp_ms,
+            1714564800500);
+  EXPECT_TRUE(s->mappings[1].config.filter_patterns.empty());
+  EXPECT_EQ(s->mappings[1].config.tumbling_window_seconds, 0);
+}
+
 // Each error names the file, the line and the field.
 TEST_F(StackFileTest, ErrorsNameFileLineAndField) {
   std::string file = (dir_ / "stack.yaml").string();
@@ -185,6 +242,41 @@ TEST_F(StackFileTest, ErrorsNameFileLineAndField) {
       {"mappings:\n  - function: f\n    stream: s\n    batch_size: -5\n",
        "4: mappings[0].batch_size: must be from 1 to 10000"},
       {"mappings:\n  - function: f\n", "2: mappings[0].stream: is required"},
+      {"mappings:\n  - function: f\n    stream: s\n"
+       "    tumbling_window_seconds: 901\n",
+       "4: mappings[0].tumbling_window_seconds: must be from 0 to 900"},
+      {"mappings:\n  - function: f\n    stream: s\n"
+       "    maximum_record_age_seconds: 30\n",
+       "4: mappings[0].maximum_record_age_seconds: must be -1 or from 60"},
+      {"mappings:\n  - function: f\n    stream: s\n"
+       "    starting_position: AT_TIMESTAMP\n",
+       "2: mappings[0].starting_position_timestamp: is required with "
+       "AT_TIMESTAMP"},
+      {"mappings:\n  - function: f\n    stream: s\n"
+       "    starting_position: AT_TIMESTAMP\n"
+       "    starting_position_timestamp: 2024-13-01T00:00:00Z\n",
+       "5: mappings[0].starting_position_timestamp: must be an ISO 8601"},
+      {"mappings:\n  - function: f\n    stream: s\n"
+       "    starting_position_timestamp: 1714564800\n",
+       "4: mappings[0].starting_position_timestamp: applies to "
+       "starting_position AT_TIMESTAMP"},
+      {"mappings:\n  - function: f\n    stream: s\n"
+       "    starting_position: EARLIEST\n",
+       "4: mappings[0].starting_position: must be TRIM_HORIZON, LATEST or "
+       "AT_TIMESTAMP"},
+      {"mappings:\n  - function: f\n    stream: s\n"
+       "    filters: {data: {a: [1]}}\n",
+       "4: mappings[0].filters: must be a list of patterns"},
+      {"mappings:\n  - function: f\n    stream: s\n    filters:\n"
+       "      - {data: {a: [1]}}\n      - {data: {a: 1}}\n",
+       "6: mappings[0].filters[1]: Invalid filter pattern definition."},
+      {"mappings:\n  - function: f\n    stream: s\n    filters:\n"
+       "      - '{\"data\": '\n",
+       "5: mappings[0].filters[0]: must be a mapping or a JSON object"},
+      {"mappings:\n  - function: f\n    stream: s\n"
+       "    filters: [{a: [1]}, {a: [2]}, {a: [3]}, {a: [4]}, {a: [5]},"
+       " {a: [6]}]\n",
+       "4: mappings[0].filters: at most 5 patterns"},
       {"routes:\n  r:\n    path: /a/{id}\n    action: put\n    table: t\n",
        "4: routes.r.action: must be get_item or query"},
       {"routes:\n  r:\n    path: /a/{id}\n    action: get_item\n"
