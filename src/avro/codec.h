@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +72,28 @@ class Decoder {
                          std::string* out) const;
   Status DecodeExact(std::string_view in, Value* out) const;
 
+  // Batches: each of `data` is one whole datum (as in the Exact calls
+  // above), decoded in order by one call. This is what a consumer of a
+  // Kinesis batch or a container block does, and it saves the per-call
+  // setup that dominates small records: JSON goes straight into `*out`
+  // (grown once for the batch, not copied per record), and Values are
+  // reused from call to call.
+  //
+  // DecodeJsonBatch appends each record's JSON to `*out`, the documents
+  // back to back with nothing between them, and, when `ends` is not null,
+  // appends the offset in `*out` where each document ends. DecodeBatch
+  // decodes record i into (*out)[i], resizing `*out` to data.size() and
+  // reusing the Values it already holds.
+  //
+  // On the first record that fails, both stop and return InvalidArgument
+  // ("avro: record 3: ..."); `*out` (and `*ends`) then hold exactly the
+  // records before it, so a caller may skip it and go on with the rest.
+  Status DecodeJsonBatch(std::span<const std::string_view> data,
+                         JsonFormat format, std::string* out,
+                         std::vector<size_t>* ends = nullptr) const;
+  Status DecodeBatch(std::span<const std::string_view> data,
+                     std::vector<Value>* out) const;
+
   const Schema& writer() const { return *writer_; }
   const Schema& reader() const { return *reader_; }
 
@@ -103,6 +126,9 @@ class Decoder {
   bool RunFlatValue(Context& c, Value* out) const;
   bool RootJson(Context& c, JsonFormat format, JsonOut& out) const;
   bool RootValue(Context& c, Value* out) const;
+  template <JsonFormat F>
+  Status JsonBatch(std::span<const std::string_view> data, std::string* out,
+                   std::vector<size_t>* ends) const;
 
   std::shared_ptr<const Schema> writer_;
   std::shared_ptr<const Schema> reader_;

@@ -455,6 +455,120 @@ TEST(Codec, FlatRecordsDecodeAsTheGeneralPath) {
   }
 }
 
+// A batch decodes as the same records one call each would: the same JSON
+// back to back, each document's end, the same Values; and on a bad record
+// it keeps exactly the records before it.
+TEST(Codec, BatchesDecodeAsOneCallPerRecord) {
+  const char* schemas[] = {
+      // Flat: the flat-record loop.
+      R"({"type":"record","name":"T","fields":[
+          {"name":"id","type":"int"},{"name":"ok","type":"boolean"},
+          {"name":"s","type":"string"}]})",
+      // Not flat: the general interpreter.
+      R"({"type":"record","name":"N","fields":[
+          {"name":"a","type":{"type":"array","items":"long"}},
+          {"name":"u","type":["null","string"]}]})",
+      // Not a record at the root.
+      R"(["null","long"])",
+  };
+  const std::vector<std::vector<const char*>> data = {
+      {R"({"id":1,"ok":true,"s":""})", R"({"id":-70000,"ok":false,"s":"x"})",
+       R"({"id":2147483647,"ok":true,"s":"a longer string, \"quoted\" \u00e9"})"},
+      {R"({"a":[],"u":null})",
+       R"({"a":[1,-2,300000000000],"u":{"string":"y"}})"},
+      {"null", R"({"long":-5})", R"({"long":123456789012345})"},
+  };
+  for (size_t k = 0; k < std::size(schemas); ++k) {
+    SCOPED_TRACE(schemas[k]);
+    auto s = MustParse(schemas[k]);
+    auto d = MustCompile(s);
+    // Enough records to outgrow any first buffer.
+    std::vector<std::string> bins;
+    for (int rep = 0; rep < 200; ++rep) {
+      for (const char* j : data[k]) {
+        std::string bin;
+        Status st = JsonToBinary(*s, j, JsonFormat::kAvro, &bin);
+        ASSERT_TRUE(st.ok()) << j << ": " << st.ToString();
+        bins.push_back(bin);
+      }
+    }
+    std::vector<std::string_view> views(bins.begin(), bins.end());
+    for (JsonFormat format : {JsonFormat::kAvro, JsonFormat::kPlain}) {
+      std::string expected = "prefix";
+      std::vector<size_t> expected_ends = {99};
+      for (const auto& b : bins) {
+        ASSERT_TRUE(d->DecodeJsonExact(b, format, &expected).ok());
+        expected_ends.push_back(expected.size());
+      }
+      std::string out = "prefix";
+      std::vector<size_t> ends = {99};
+      ASSERT_TRUE(d->DecodeJsonBatch(views, format, &out, &ends).ok());
+      EXPECT_EQ(out, expected);
+      EXPECT_EQ(ends, expected_ends);
+      // Without ends, and into a string that already has room.
+      out.reserve(out.size() * 3);
+      out.resize(6);
+      ASSERT_TRUE(d->DecodeJsonBatch(views, format, &out).ok());
+      EXPECT_EQ(out, expected);
+      // An empty batch changes nothing.
+      ASSERT_TRUE(d->DecodeJsonBatch({}, format, &out, &ends).ok());
+      EXPECT_EQ(out, expected);
+      EXPECT_EQ(ends, expected_ends);
+    }
+    std::vector<Value> values(3);  // fewer than the batch: grown
+    for (int round = 0; round < 2; ++round) {
+      ASSERT_TRUE(d->DecodeBatch(views, &values).ok());
+      ASSERT_EQ(values.size(), bins.size());
+      for (size_t i = 0; i < bins.size(); ++i) {
+        Value one;
+        ASSERT_TRUE(d->DecodeExact(bins[i], &one).ok());
+        EXPECT_TRUE(values[i] == one) << i;
+      }
+    }
+    // A bad record: truncated, then with a trailing byte.
+    for (bool truncate : {true, false}) {
+      std::vector<std::string> bad(bins.begin(), bins.begin() + 7);
+      if (truncate) {
+        bad[5] = bad[5].substr(0, bad[5].size() - 1);
+      } else {
+        bad[5].push_back('\0');
+      }
+      std::vector<std::string_view> bad_views(bad.begin(), bad.end());
+      std::string want_error = "avro: record 5: ";
+      {
+        std::string ignored;
+        Status one = d->DecodeJsonExact(bad[5], JsonFormat::kPlain, &ignored);
+        ASSERT_FALSE(one.ok());
+        want_error += one.message().substr(6);
+      }
+      std::string expected = "[";
+      std::vector<size_t> expected_ends;
+      for (size_t i = 0; i < 5; ++i) {
+        ASSERT_TRUE(
+            d->DecodeJsonExact(bad[i], JsonFormat::kPlain, &expected).ok());
+        expected_ends.push_back(expected.size());
+      }
+      std::string out = "[";
+      std::vector<size_t> ends;
+      Status st =
+          d->DecodeJsonBatch(bad_views, JsonFormat::kPlain, &out, &ends);
+      EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+      EXPECT_EQ(st.message(), want_error);
+      EXPECT_EQ(out, expected);
+      EXPECT_EQ(ends, expected_ends);
+      std::vector<Value> vs;
+      st = d->DecodeBatch(bad_views, &vs);
+      EXPECT_EQ(st.message(), want_error);
+      ASSERT_EQ(vs.size(), 5u);
+      for (size_t i = 0; i < 5; ++i) {
+        Value one;
+        ASSERT_TRUE(d->DecodeExact(bad[i], &one).ok());
+        EXPECT_TRUE(vs[i] == one) << i;
+      }
+    }
+  }
+}
+
 // -------------------------------------------------------------- robustness
 
 // DecodeJson starts in a stack buffer and moves to the caller's string only
