@@ -70,6 +70,14 @@ constexpr uint8_t kFlagEmptyItems = 1;  // array items may take zero bytes
 // kTimestamp flags: unit in bits 0-1, UTC in bit 2.
 constexpr uint8_t kFlagUtc = 4;
 
+// Ops of one scalar value, each handled by every interpreter's scalar code
+// (ScalarValue, RunJson, RunFlatJson): a union branch of one of these is a
+// leaf (Decoder::Branch::leaf).
+bool IsScalarOp(uint8_t op) {
+  return (op >= kNull && op <= kEnum) ||
+         (op >= kDecimalBytes && op <= kDuration);
+}
+
 }  // namespace
 
 struct Decoder::Inst {
@@ -89,6 +97,9 @@ struct Decoder::Branch {
   uint32_t wrap_off = 0;
   uint16_t wrap_len = 0;
   bool fail = false;
+  // The branch's function is one scalar instruction (no record, array, map
+  // or union): the interpreters run it in place instead of calling it.
+  bool leaf = false;
   uint32_t message = 0;
 };
 
@@ -375,7 +386,11 @@ class DecoderCompiler {
       }
     }
     for (auto& b : d_->branches_) {
-      if (!b.fail) b.pc = pcs[b.pc];
+      if (b.fail) continue;
+      b.pc = pcs[b.pc];
+      const Inst& leaf = d_->code_[b.pc];
+      b.leaf = IsScalarOp(leaf.op) && leaf.key_len == 0 &&
+               leaf.field == kSelf && d_->code_[b.pc + 1].op == kEnd;
     }
     d_->entry_ = pcs[*entry];
     d_->literals_.append(16, '\0');  // see JsonOut::PutLiteral
@@ -839,8 +854,8 @@ class DecoderCompiler {
   }
 
   // Marks the root record as flat (Decoder::flat_) when every field is a
-  // scalar (logical types included), and works out how much JSON its
-  // fixed-size parts can take.
+  // scalar (logical types included) or a union of scalars, and works out
+  // how much JSON its fixed-size parts can take.
   void CompileFlat() {
     if (d_->root_record_body_ == UINT32_MAX ||
         d_->json_entry_ != d_->root_record_body_ ||
@@ -899,6 +914,23 @@ class DecoderCompiler {
         case kTimestamp:
         case kDuration:
           break;
+        // Unions whose branches are all scalars (["null", X]): the loop
+        // runs the chosen branch in place. Room for the Avro JSON wrapper,
+        // its closing brace and a number.
+        case kUnion:
+        case kReaderUnion: {
+          // The flat loops keep no depth: a union is the second level.
+          if (d_->options_.max_depth < 2) return;
+          uint32_t n = in.op == kUnion ? in.aux : 1;
+          size_t wrap = 0;
+          for (uint32_t i = 0; i < n; ++i) {
+            const Decoder::Branch& b = d_->branches_[in.arg + i];
+            if (!b.fail && !b.leaf) return;
+            wrap = std::max<size_t>(wrap, b.wrap_len);
+          }
+          bound += wrap + 1 + internal::kNumberBound;
+          break;
+        }
         default:
           return;
       }
@@ -1275,9 +1307,10 @@ bool Decoder::RunJson(uint32_t pc, Context& c, JsonOut& out) const {
   if (++c.depth > options_.max_depth) return c.Fail("nested too deeply");
   const char* lit = literals_.data();
   for (;; ++pc) {
-    const Inst& in = code_[pc];
-    if (in.key_len) out.PutLiteral(lit + in.key_off, in.key_len);
-    switch (in.op) {
+    const Inst* in = &code_[pc];
+    if (in->key_len) out.PutLiteral(lit + in->key_off, in->key_len);
+  dispatch:
+    switch (in->op) {
       case kEnd:
         --c.depth;
         return true;
@@ -1368,7 +1401,7 @@ bool Decoder::RunJson(uint32_t pc, Context& c, JsonOut& out) const {
       }
       case kFixed: {
         std::string_view s;
-        if (!ReadFixed(c, in.arg, &s)) return false;
+        if (!ReadFixed(c, in->arg, &s)) return false;
         if (F == JsonFormat::kAvro) {
           out.Latin1(s);
         } else {
@@ -1379,7 +1412,7 @@ bool Decoder::RunJson(uint32_t pc, Context& c, JsonOut& out) const {
       case kEnum: {
         int64_t idx = 0;
         if (!ReadLong(c, &idx)) return false;
-        const EnumMap& m = enums_[in.arg];
+        const EnumMap& m = enums_[in->arg];
         if (idx < 0 || idx >= static_cast<int64_t>(m.reader_index.size())) {
           return c.Fail("enum index out of range");
         }
@@ -1390,16 +1423,16 @@ bool Decoder::RunJson(uint32_t pc, Context& c, JsonOut& out) const {
         break;
       }
       case kRecord:
-        if (!RunJson<F>(in.arg, c, out)) return false;
+        if (!RunJson<F>(in->arg, c, out)) return false;
         break;
       case kArray:
       case kMap: {
-        bool map = in.op == kMap;
+        bool map = in->op == kMap;
         out.Put(map ? '{' : '[');
         bool first = true;
         while (true) {
           int64_t n = 0;
-          if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
+          if (!ReadBlock(c, in->flags & kFlagEmptyItems, &n)) return false;
           if (n == 0) break;
           for (int64_t i = 0; i < n; ++i) {
             if (!first) out.Put(',');
@@ -1410,7 +1443,7 @@ bool Decoder::RunJson(uint32_t pc, Context& c, JsonOut& out) const {
               out.JsonString(k);
               out.Put(':');
             }
-            if (!RunJson<F>(in.arg, c, out)) return false;
+            if (!RunJson<F>(in->arg, c, out)) return false;
           }
         }
         out.Put(map ? '}' : ']');
@@ -1418,16 +1451,24 @@ bool Decoder::RunJson(uint32_t pc, Context& c, JsonOut& out) const {
       }
       case kUnion:
       case kReaderUnion: {
-        uint32_t b = in.arg;
-        if (in.op == kUnion) {
+        uint32_t b = in->arg;
+        if (in->op == kUnion) {
           int64_t idx = 0;
           if (!ReadLong(c, &idx)) return false;
-          if (idx < 0 || idx >= in.aux)
+          if (idx < 0 || idx >= in->aux)
             return c.Fail("union index out of range");
           b += static_cast<uint32_t>(idx);
         }
         const Branch& br = branches_[b];
         if (br.fail) return c.Fail(messages_[br.message]);
+        // A scalar branch (["null", "string"] and the like) is decoded
+        // here, without a call, unless it needs the Avro JSON wrapper.
+        if (br.leaf && (F == JsonFormat::kPlain || br.wrap_len == 0)) {
+          // The branch counts as a level of nesting, as when called.
+          if (c.depth >= options_.max_depth) return c.Fail("nested too deeply");
+          in = &code_[br.pc];
+          goto dispatch;
+        }
         bool wrap = F == JsonFormat::kAvro && br.wrap_len;
         if (wrap) out.PutLiteral(lit + br.wrap_off, br.wrap_len);
         if (!RunJson<F>(br.pc, c, out)) return false;
@@ -1435,27 +1476,27 @@ bool Decoder::RunJson(uint32_t pc, Context& c, JsonOut& out) const {
         break;
       }
       case kDefault:
-        out.Put(F == JsonFormat::kAvro ? defaults_[in.arg].avro_json
-                                       : defaults_[in.arg].plain_json);
+        out.Put(F == JsonFormat::kAvro ? defaults_[in->arg].avro_json
+                                       : defaults_[in->arg].plain_json);
         break;
       case kFail:
-        return c.Fail(messages_[in.arg]);
+        return c.Fail(messages_[in->arg]);
       case kSkipRecord:
-        if (!RunSkip(in.arg, c)) return false;
+        if (!RunSkip(in->arg, c)) return false;
         break;
       case kSkipArray:
       case kSkipMap:
       case kSkipUnion:
-        if (!SkipComplex(in, c)) return false;
+        if (!SkipComplex(*in, c)) return false;
         break;
       case kSkipBool:
       case kSkipVarint:
       case kSkipFixed:
       case kSkipBytes:
-        if (!SkipSimple(in, c)) return false;
+        if (!SkipSimple(*in, c)) return false;
         break;
       default:
-        if (!Logical<F>(in, c, out)) return false;
+        if (!Logical<F>(*in, c, out)) return false;
     }
   }
 }
@@ -1676,7 +1717,14 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
         }
         const Branch& br = branches_[b];
         if (br.fail) return c.Fail(messages_[br.message]);
-        if (!RunValue(br.pc, c, v)) return false;
+        if (!br.leaf) {
+          if (!RunValue(br.pc, c, v)) return false;
+        } else if (c.depth >= options_.max_depth) {
+          // The branch counts as a level of nesting, as when called.
+          return c.Fail("nested too deeply");
+        } else if (!ScalarValue(code_[br.pc], c, v)) {
+          return false;
+        }
         v->branch = br.reader_branch;
         break;
       }
@@ -1727,6 +1775,20 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
       v.integer = x;
     } else if (in.field == kSelf) {
       if (!SkipSimple(in, c)) return false;
+    } else if (in.op == kUnion || in.op == kReaderUnion) {
+      // Every branch is a leaf (CompileFlat).
+      uint32_t b = in.arg;
+      if (in.op == kUnion) {
+        int64_t idx = 0;
+        if (!ReadLong(c, &idx)) return false;
+        if (idx < 0 || idx >= in.aux) return c.Fail("union index out of range");
+        b += static_cast<uint32_t>(idx);
+      }
+      const Branch& br = branches_[b];
+      if (br.fail) return c.Fail(messages_[br.message]);
+      Value& v = fields[in.field];
+      if (!ScalarValue(code_[br.pc], c, &v)) return false;
+      v.branch = br.reader_branch;
     } else if (!ScalarValue(in, c, &fields[in.field])) {
       return false;
     }
@@ -1762,26 +1824,30 @@ template <JsonFormat F>
 bool Decoder::RunFlatJson(Context& c, JsonOut& out) const {
   const char* lit = literals_.data();
   char* p = out.Reserve(flat_bound_);
-  for (const Inst& in : flat_body_) {
-    p = CopyLiteral(p, lit + in.key_off, in.key_len);
+  for (const Inst& field : flat_body_) {
+    const Inst* in = &field;
+    // Whether a union's Avro JSON wrapper awaits its closing brace.
+    bool close = false;
+    p = CopyLiteral(p, lit + in->key_off, in->key_len);
+  dispatch:
     // As in RunFlatValue: the common field types are tested before the
     // jump table, whose one indirect jump mispredicts as types alternate.
-    if (in.op == kInt) {
+    if (in->op == kInt) {
       int32_t v = 0;
       if (!ReadInt(c, &v)) return false;
       p += JsonOut::WriteDecimal(v, p);
-      continue;
+      goto next;
     }
-    if (in.op == kBool) {
+    if (in->op == kBool) {
       if (c.p >= c.end) return c.Fail("truncated boolean");
       if (*c.p > 1) return c.Fail("invalid boolean");
       // "false" or "true", without a branch on the data.
       uint8_t b = *c.p++;
       std::memcpy(p, kBoolText[b], 8);
       p += 5 - b;
-      continue;
+      goto next;
     }
-    switch (in.op) {
+    switch (in->op) {
       case kNull:
         std::memcpy(p, "null", 4);
         p += 4;
@@ -1803,7 +1869,7 @@ bool Decoder::RunFlatJson(Context& c, JsonOut& out) const {
       case kIntToDouble: {
         int32_t v = 0;
         if (!ReadInt(c, &v)) return false;
-        p += in.op == kIntToFloat
+        p += in->op == kIntToFloat
                  ? internal::WriteFloat(static_cast<float>(v), p)
                  : internal::WriteDouble(v, p);
         break;
@@ -1812,7 +1878,7 @@ bool Decoder::RunFlatJson(Context& c, JsonOut& out) const {
       case kLongToDouble: {
         int64_t v = 0;
         if (!ReadLong(c, &v)) return false;
-        p += in.op == kLongToFloat
+        p += in->op == kLongToFloat
                  ? internal::WriteFloat(static_cast<float>(v), p)
                  : internal::WriteDouble(static_cast<double>(v), p);
         break;
@@ -1821,8 +1887,8 @@ bool Decoder::RunFlatJson(Context& c, JsonOut& out) const {
       case kFloatToDouble: {
         float v = 0;
         if (!ReadFloat(c, &v)) return false;
-        p += in.op == kFloat ? internal::WriteFloat(v, p)
-                             : internal::WriteDouble(v, p);
+        p += in->op == kFloat ? internal::WriteFloat(v, p)
+                              : internal::WriteDouble(v, p);
         break;
       }
       case kDouble: {
@@ -1843,7 +1909,8 @@ bool Decoder::RunFlatJson(Context& c, JsonOut& out) const {
       case kStringToBytes:
       case kFixed: {
         std::string_view s;
-        if (!(in.op == kFixed ? ReadFixed(c, in.arg, &s) : ReadBytes(c, &s))) {
+        if (!(in->op == kFixed ? ReadFixed(c, in->arg, &s)
+                               : ReadBytes(c, &s))) {
           return false;
         }
         // JsonStringBound also bounds base64.
@@ -1855,7 +1922,7 @@ bool Decoder::RunFlatJson(Context& c, JsonOut& out) const {
       case kEnum: {
         int64_t idx = 0;
         if (!ReadLong(c, &idx)) return false;
-        const EnumMap& m = enums_[in.arg];
+        const EnumMap& m = enums_[in->arg];
         if (idx < 0 || idx >= static_cast<int64_t>(m.reader_index.size())) {
           return c.Fail("enum index out of range");
         }
@@ -1870,8 +1937,8 @@ bool Decoder::RunFlatJson(Context& c, JsonOut& out) const {
       }
       case kDefault: {
         const std::string& j = F == JsonFormat::kAvro
-                                   ? defaults_[in.arg].avro_json
-                                   : defaults_[in.arg].plain_json;
+                                   ? defaults_[in->arg].avro_json
+                                   : defaults_[in->arg].plain_json;
         p = out.Room(p, j.size() + flat_bound_);
         std::memcpy(p, j.data(), j.size());
         p += j.size();
@@ -1881,14 +1948,36 @@ bool Decoder::RunFlatJson(Context& c, JsonOut& out) const {
       case kSkipVarint:
       case kSkipFixed:
       case kSkipBytes:
-        if (!SkipSimple(in, c)) return false;
+        if (!SkipSimple(*in, c)) return false;
         break;
+      case kUnion:
+      case kReaderUnion: {
+        // Every branch is a leaf (CompileFlat): run it in place.
+        uint32_t b = in->arg;
+        if (in->op == kUnion) {
+          int64_t idx = 0;
+          if (!ReadLong(c, &idx)) return false;
+          if (idx < 0 || idx >= in->aux)
+            return c.Fail("union index out of range");
+          b += static_cast<uint32_t>(idx);
+        }
+        const Branch& br = branches_[b];
+        if (br.fail) return c.Fail(messages_[br.message]);
+        if (F == JsonFormat::kAvro && br.wrap_len) {
+          p = CopyLiteral(p, lit + br.wrap_off, br.wrap_len);
+          close = true;
+        }
+        in = &code_[br.pc];
+        goto dispatch;
+      }
       default:
         // Logical types format through JsonOut's own capacity checks.
         out.Commit(p);
-        if (!Logical<F>(in, c, out)) return false;
+        if (!Logical<F>(*in, c, out)) return false;
         p = out.Reserve(flat_bound_);
     }
+  next:
+    if (F == JsonFormat::kAvro && close) *p++ = '}';
   }
   out.Commit(CopyLiteral(p, lit + flat_close_off_, flat_close_len_));
   return true;

@@ -146,8 +146,8 @@ class Decoder {
   uint32_t root_record_body_ = UINT32_MAX;
   uint32_t root_record_fields_ = 0;
   // When the root is a flat record (every field a primitive, an enum, a
-  // string, bytes or fixed, logical types included; see
-  // DecoderCompiler::CompileFlat): its body
+  // string, bytes or fixed, logical types included, or a union of those;
+  // see DecoderCompiler::CompileFlat): its body
   // without the final kEnd, decoded by one loop with no calls, no depth
   // accounting and one output-capacity check for all fixed-size fields.
   bool flat_ = false;

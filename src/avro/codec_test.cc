@@ -382,6 +382,63 @@ TEST(Codec, FlatRecordsDecodeAsTheGeneralPath) {
            "du":"\u0001\u0000\u0000\u0000\u0002\u0000\u0000\u0000\u0003\u0000\u0000\u0000",
            "s":"after the logical types"})"},
       {R"({"type":"record","name":"E","fields":[]})", nullptr, "{}"},
+      // Unions of scalars, each branch taken; a reader union fed by a
+      // plain writer type; a writer union read as a plain type; a writer
+      // branch the reader lacks (an error only when used).
+      {R"({"type":"record","name":"U","fields":[
+          {"name":"a","type":["null","string"]},
+          {"name":"b","type":["null","string"]},
+          {"name":"c","type":["long","null"]},
+          {"name":"d","type":["null","double","boolean",
+                              {"type":"enum","name":"E","symbols":["X","Y"]},
+                              {"type":"fixed","name":"F","size":2}]},
+          {"name":"e","type":["null",{"type":"long",
+                                      "logicalType":"timestamp-millis"}]},
+          {"name":"f","type":"string"},
+          {"name":"g","type":["int","string"]},
+          {"name":"h","type":["null","int"]},
+          {"name":"an_exceptionally_long_field_name","type":["null","int"]}]})",
+       R"({"type":"record","name":"U","fields":[
+          {"name":"a","type":["null","string"]},
+          {"name":"b","type":["null","string"]},
+          {"name":"c","type":["null","double"]},
+          {"name":"d","type":["null","double","boolean",
+                              {"type":"enum","name":"E","symbols":["X","Y"]},
+                              {"type":"fixed","name":"F","size":2}]},
+          {"name":"e","type":["null",{"type":"long",
+                                      "logicalType":"timestamp-millis"}]},
+          {"name":"f","type":["null","string"]},
+          {"name":"g","type":"string"},
+          {"name":"h","type":"long"},
+          {"name":"an_exceptionally_long_field_name","type":["null","long"]}]})",
+       R"({"a":null,"b":{"string":"x\ny"},"c":{"long":-77},
+           "d":{"E":"Y"},"e":{"long":1700000000123},"f":"plain",
+           "g":{"string":"s"},"h":{"int":42},
+           "an_exceptionally_long_field_name":{"int":-1}})"},
+      {R"({"type":"record","name":"V","fields":[
+          {"name":"d","type":["null","double","boolean",
+                              {"type":"enum","name":"E","symbols":["X","Y"]},
+                              {"type":"fixed","name":"F","size":2}]},
+          {"name":"d2","type":["null","double","boolean",
+                              {"type":"enum","name":"E2","symbols":["X","Y"]},
+                              {"type":"fixed","name":"F2","size":2}]},
+          {"name":"d3","type":["null","double","boolean",
+                              {"type":"enum","name":"E3","symbols":["X","Y"]},
+                              {"type":"fixed","name":"F3","size":2}]},
+          {"name":"w","type":["null","int","string"]}]})",
+       R"({"type":"record","name":"V","fields":[
+          {"name":"d","type":["null","double","boolean",
+                              {"type":"enum","name":"E","symbols":["X","Y"]},
+                              {"type":"fixed","name":"F","size":2}]},
+          {"name":"d2","type":["null","double","boolean",
+                              {"type":"enum","name":"E2","symbols":["X","Y"]},
+                              {"type":"fixed","name":"F2","size":2}]},
+          {"name":"d3","type":["null","double","boolean",
+                              {"type":"enum","name":"E3","symbols":["X","Y"]},
+                              {"type":"fixed","name":"F3","size":2}]},
+          {"name":"w","type":["null","long"]}]})",
+       R"({"d":{"double":2.5},"d2":{"boolean":true},"d3":{"F3":"\u00ff!"},
+           "w":{"int":3}})"},
       {wide.c_str(), nullptr, wide_datum.c_str()},
       // Promotions, a skipped field of each kind, a default, an enum
       // default, and reordering.
@@ -564,6 +621,50 @@ TEST(Codec, BatchesDecodeAsOneCallPerRecord) {
         Value one;
         ASSERT_TRUE(d->DecodeExact(bad[i], &one).ok());
         EXPECT_TRUE(vs[i] == one) << i;
+      }
+    }
+  }
+}
+
+// A union branch is a level of nesting wherever it is decoded: in the
+// flat-record loop, in place in the general interpreter, or by a call.
+TEST(Codec, UnionBranchesCountTowardsTheDepthLimit) {
+  const char* schemas[] = {
+      R"({"type":"record","name":"R","fields":[
+          {"name":"u","type":["null","long"]}]})",
+      R"({"type":"record","name":"R","fields":[
+          {"name":"a","type":{"type":"array","items":"int"}},
+          {"name":"u","type":["null","long"]}]})",
+      R"({"type":"record","name":"R","fields":[
+          {"name":"u","type":["null",{"type":"record","name":"S",
+                                      "fields":[]}]}]})",
+  };
+  const char* data[] = {R"({"u":{"long":5}})", R"({"a":[],"u":{"long":5}})",
+                        R"({"u":{"S":{}}})"};
+  for (size_t k = 0; k < std::size(schemas); ++k) {
+    SCOPED_TRACE(schemas[k]);
+    auto s = MustParse(schemas[k]);
+    std::string bin;
+    ASSERT_TRUE(JsonToBinary(*s, data[k], JsonFormat::kAvro, &bin).ok());
+    // The record is level 1; the branch level 2 (and the record S, 3).
+    int needed = k == 2 ? 3 : 2;
+    for (int depth = 1; depth <= 3; ++depth) {
+      DecoderOptions options;
+      options.max_depth = depth;
+      auto d = Decoder::Create(s, nullptr, options);
+      ASSERT_TRUE(d.ok());
+      bool ok = depth >= needed;
+      Value v;
+      std::string out;
+      for (JsonFormat f : {JsonFormat::kAvro, JsonFormat::kPlain}) {
+        out.clear();
+        Status st = (*d)->DecodeJsonExact(bin, f, &out);
+        EXPECT_EQ(st.ok(), ok) << depth << " " << st.ToString();
+      }
+      Status st = (*d)->DecodeExact(bin, &v);
+      EXPECT_EQ(st.ok(), ok) << depth << " " << st.ToString();
+      if (!ok) {
+        EXPECT_NE(st.message().find("nested too deeply"), std::string::npos);
       }
     }
   }
