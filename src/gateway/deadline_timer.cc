@@ -46,8 +46,11 @@ void DeadlineTimer::Run() {
       continue;
     }
     auto first = due_.begin();
-    if (Clock::now() < first->first.first) {
-      cv_.wait_until(l, first->first.first);
+    // A copy: wait_until reads its deadline again after waking, by which
+    // time a Cancel may have erased the entry that held it.
+    const Clock::time_point deadline = first->first.first;
+    if (Clock::now() < deadline) {
+      cv_.wait_until(l, deadline);
       continue;
     }
     std::function<void()> fn = std::move(first->second);
