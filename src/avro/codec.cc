@@ -67,6 +67,7 @@ constexpr uint32_t kSelf = UINT32_MAX;
 constexpr size_t kMaxFlatJsonBound = 512;
 // Inst.flags bits.
 constexpr uint8_t kFlagEmptyItems = 1;  // array items may take zero bytes
+constexpr uint8_t kFlagLeafItems = 2;   // array items are one scalar each
 // kTimestamp flags: unit in bits 0-1, UTC in bit 2.
 constexpr uint8_t kFlagUtc = 4;
 
@@ -385,12 +386,18 @@ class DecoderCompiler {
           break;
       }
     }
+    auto is_leaf = [&](uint32_t pc) {
+      const Inst& leaf = d_->code_[pc];
+      return IsScalarOp(leaf.op) && leaf.key_len == 0 && leaf.field == kSelf &&
+             d_->code_[pc + 1].op == kEnd;
+    };
     for (auto& b : d_->branches_) {
       if (b.fail) continue;
       b.pc = pcs[b.pc];
-      const Inst& leaf = d_->code_[b.pc];
-      b.leaf = IsScalarOp(leaf.op) && leaf.key_len == 0 &&
-               leaf.field == kSelf && d_->code_[b.pc + 1].op == kEnd;
+      b.leaf = is_leaf(b.pc);
+    }
+    for (auto& inst : d_->code_) {
+      if (inst.op == kArray && is_leaf(inst.arg)) inst.flags |= kFlagLeafItems;
     }
     d_->entry_ = pcs[*entry];
     d_->literals_.append(16, '\0');  // see JsonOut::PutLiteral
@@ -931,6 +938,13 @@ class DecoderCompiler {
           bound += wrap + 1 + internal::kNumberBound;
           break;
         }
+        // Arrays of scalars: items make room for themselves; the brackets
+        // count here. Items are the second level, as branches are.
+        case kArray:
+          if (!(in.flags & kFlagLeafItems) || d_->options_.max_depth < 2)
+            return;
+          bound += 2;
+          break;
         default:
           return;
       }
@@ -1664,6 +1678,29 @@ bool Decoder::SkipComplex(const Inst& in, Context& c) const {
   return true;
 }
 
+// An array whose items are one scalar each (kFlagLeafItems), decoded in
+// place. Shared by RunValue and RunFlatValue.
+[[gnu::always_inline]] inline bool Decoder::LeafArrayValue(const Inst& in,
+                                                           Context& c,
+                                                           Value* v) const {
+  const Inst& item = code_[in.arg];
+  v->branch = -1;
+  v->type = Type::kArray;
+  size_t count = 0;
+  while (true) {
+    int64_t n = 0;
+    if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
+    if (n == 0) break;
+    v->items.resize(count + static_cast<size_t>(n));
+    Value* items = v->items.data();
+    for (int64_t i = 0; i < n; ++i, ++count) {
+      if (!ScalarValue(item, c, &items[count])) return false;
+    }
+  }
+  v->items.resize(count);
+  return true;
+}
+
 bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
   if (++c.depth > options_.max_depth) return c.Fail("nested too deeply");
   for (;; ++pc) {
@@ -1682,6 +1719,13 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
         if (!RunValue(in.arg, c, v)) return false;
         break;
       case kArray:
+        if (in.flags & kFlagLeafItems) {
+          // Items count as a level of nesting, as when called.
+          if (c.depth >= options_.max_depth) return c.Fail("nested too deeply");
+          if (!LeafArrayValue(in, c, v)) return false;
+          break;
+        }
+        [[fallthrough]];
       case kMap: {
         bool map = in.op == kMap;
         v->branch = -1;
@@ -1789,6 +1833,9 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
       Value& v = fields[in.field];
       if (!ScalarValue(code_[br.pc], c, &v)) return false;
       v.branch = br.reader_branch;
+    } else if (in.op == kArray) {
+      // Items are leaves (CompileFlat).
+      if (!LeafArrayValue(in, c, &fields[in.field])) return false;
     } else if (!ScalarValue(in, c, &fields[in.field])) {
       return false;
     }
@@ -1797,6 +1844,10 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
 }
 
 namespace {
+
+// The null "end" of FlatScalarJson, for a failure already recorded by
+// Context::Fail (which returns false).
+inline char* Failed(bool) { return nullptr; }
 
 // JSON booleans indexed by their Avro byte, padded for an 8-byte copy.
 constexpr char kBoolText[2][8] = {"false", "true"};
@@ -1815,8 +1866,144 @@ constexpr char kBoolText[2][8] = {"false", "true"};
 
 }  // namespace
 
+// One scalar value of the flat-record loop (RunFlatJson), written at p;
+// returns where it ends, or null on an error. Inlined into each of the
+// loop's uses (fields, union branches, array items).
+template <JsonFormat F>
+[[gnu::always_inline]] inline char* Decoder::FlatScalarJson(const Inst& in,
+                                                            Context& c,
+                                                            JsonOut& out,
+                                                            char* p) const {
+  // As in RunFlatValue: the common field types are tested before the
+  // jump table, whose one indirect jump mispredicts as types alternate.
+  if (in.op == kInt) {
+    int32_t v = 0;
+    if (!ReadInt(c, &v)) return nullptr;
+    p += JsonOut::WriteDecimal(v, p);
+    return p;
+  }
+  if (in.op == kBool) {
+    if (c.p >= c.end) return Failed(c.Fail("truncated boolean"));
+    if (*c.p > 1) return Failed(c.Fail("invalid boolean"));
+    // "false" or "true", without a branch on the data.
+    uint8_t b = *c.p++;
+    std::memcpy(p, kBoolText[b], 8);
+    p += 5 - b;
+    return p;
+  }
+  switch (in.op) {
+    case kNull:
+      std::memcpy(p, "null", 4);
+      p += 4;
+      break;
+    case kInt:
+    case kIntToLong: {
+      int32_t v = 0;
+      if (!ReadInt(c, &v)) return nullptr;
+      p += JsonOut::WriteDecimal(v, p);
+      break;
+    }
+    case kLong: {
+      int64_t v = 0;
+      if (!ReadLong(c, &v)) return nullptr;
+      p += JsonOut::WriteDecimal(v, p);
+      break;
+    }
+    case kIntToFloat:
+    case kIntToDouble: {
+      int32_t v = 0;
+      if (!ReadInt(c, &v)) return nullptr;
+      p += in.op == kIntToFloat ? internal::WriteFloat(static_cast<float>(v), p)
+                                : internal::WriteDouble(v, p);
+      break;
+    }
+    case kLongToFloat:
+    case kLongToDouble: {
+      int64_t v = 0;
+      if (!ReadLong(c, &v)) return nullptr;
+      p += in.op == kLongToFloat
+               ? internal::WriteFloat(static_cast<float>(v), p)
+               : internal::WriteDouble(static_cast<double>(v), p);
+      break;
+    }
+    case kFloat:
+    case kFloatToDouble: {
+      float v = 0;
+      if (!ReadFloat(c, &v)) return nullptr;
+      p += in.op == kFloat ? internal::WriteFloat(v, p)
+                           : internal::WriteDouble(v, p);
+      break;
+    }
+    case kDouble: {
+      double v = 0;
+      if (!ReadDouble(c, &v)) return nullptr;
+      p += internal::WriteDouble(v, p);
+      break;
+    }
+    case kString:
+    case kBytesToString: {
+      std::string_view s;
+      if (!ReadBytes(c, &s)) return nullptr;
+      p = out.Room(p, internal::JsonStringBound(s.size()) + flat_bound_);
+      p += internal::WriteJsonString(s, p);
+      break;
+    }
+    case kBytes:
+    case kStringToBytes:
+    case kFixed: {
+      std::string_view s;
+      if (!(in.op == kFixed ? ReadFixed(c, in.arg, &s) : ReadBytes(c, &s))) {
+        return nullptr;
+      }
+      // JsonStringBound also bounds base64.
+      p = out.Room(p, internal::JsonStringBound(s.size()) + flat_bound_);
+      p += F == JsonFormat::kAvro ? internal::WriteLatin1String(s, p)
+                                  : internal::WriteBase64String(s, p);
+      break;
+    }
+    case kEnum: {
+      int64_t idx = 0;
+      if (!ReadLong(c, &idx)) return nullptr;
+      const EnumMap& m = enums_[in.arg];
+      if (idx < 0 || idx >= static_cast<int64_t>(m.reader_index.size())) {
+        return Failed(c.Fail("enum index out of range"));
+      }
+      if (m.reader_index[idx] < 0) {
+        return Failed(c.Fail("writer symbol not in reader enum", m.name));
+      }
+      const std::string& j = m.json[idx];
+      p = out.Room(p, j.size() + flat_bound_);
+      std::memcpy(p, j.data(), j.size());
+      p += j.size();
+      break;
+    }
+    case kDefault: {
+      const std::string& j = F == JsonFormat::kAvro
+                                 ? defaults_[in.arg].avro_json
+                                 : defaults_[in.arg].plain_json;
+      p = out.Room(p, j.size() + flat_bound_);
+      std::memcpy(p, j.data(), j.size());
+      p += j.size();
+      break;
+    }
+    case kSkipBool:
+    case kSkipVarint:
+    case kSkipFixed:
+    case kSkipBytes:
+      if (!SkipSimple(in, c)) return nullptr;
+      break;
+    default:
+      // Logical types format through JsonOut's own capacity checks.
+      out.Commit(p);
+      if (!Logical<F>(in, c, out)) return nullptr;
+      p = out.Reserve(flat_bound_);
+  }
+  return p;
+}
+
 // The flat-record loop: the body of a root record whose fields are all
-// scalars (CompileFlat), written through a raw pointer.
+// scalars, unions of scalars or arrays of scalars (CompileFlat), written
+// through a raw pointer.
 // Invariant: at the top of each field, p has room for flat_bound_ bytes,
 // which covers the keys and fixed-size values of every field left; a
 // variable-size value makes room for itself plus flat_bound_.
@@ -1824,160 +2011,47 @@ template <JsonFormat F>
 bool Decoder::RunFlatJson(Context& c, JsonOut& out) const {
   const char* lit = literals_.data();
   char* p = out.Reserve(flat_bound_);
-  for (const Inst& field : flat_body_) {
-    const Inst* in = &field;
-    // Whether a union's Avro JSON wrapper awaits its closing brace.
-    bool close = false;
-    p = CopyLiteral(p, lit + in->key_off, in->key_len);
-  dispatch:
-    // As in RunFlatValue: the common field types are tested before the
-    // jump table, whose one indirect jump mispredicts as types alternate.
-    if (in->op == kInt) {
-      int32_t v = 0;
-      if (!ReadInt(c, &v)) return false;
-      p += JsonOut::WriteDecimal(v, p);
-      goto next;
-    }
-    if (in->op == kBool) {
-      if (c.p >= c.end) return c.Fail("truncated boolean");
-      if (*c.p > 1) return c.Fail("invalid boolean");
-      // "false" or "true", without a branch on the data.
-      uint8_t b = *c.p++;
-      std::memcpy(p, kBoolText[b], 8);
-      p += 5 - b;
-      goto next;
-    }
-    switch (in->op) {
-      case kNull:
-        std::memcpy(p, "null", 4);
-        p += 4;
-        break;
-      case kInt:
-      case kIntToLong: {
-        int32_t v = 0;
-        if (!ReadInt(c, &v)) return false;
-        p += JsonOut::WriteDecimal(v, p);
-        break;
-      }
-      case kLong: {
-        int64_t v = 0;
-        if (!ReadLong(c, &v)) return false;
-        p += JsonOut::WriteDecimal(v, p);
-        break;
-      }
-      case kIntToFloat:
-      case kIntToDouble: {
-        int32_t v = 0;
-        if (!ReadInt(c, &v)) return false;
-        p += in->op == kIntToFloat
-                 ? internal::WriteFloat(static_cast<float>(v), p)
-                 : internal::WriteDouble(v, p);
-        break;
-      }
-      case kLongToFloat:
-      case kLongToDouble: {
-        int64_t v = 0;
-        if (!ReadLong(c, &v)) return false;
-        p += in->op == kLongToFloat
-                 ? internal::WriteFloat(static_cast<float>(v), p)
-                 : internal::WriteDouble(static_cast<double>(v), p);
-        break;
-      }
-      case kFloat:
-      case kFloatToDouble: {
-        float v = 0;
-        if (!ReadFloat(c, &v)) return false;
-        p += in->op == kFloat ? internal::WriteFloat(v, p)
-                              : internal::WriteDouble(v, p);
-        break;
-      }
-      case kDouble: {
-        double v = 0;
-        if (!ReadDouble(c, &v)) return false;
-        p += internal::WriteDouble(v, p);
-        break;
-      }
-      case kString:
-      case kBytesToString: {
-        std::string_view s;
-        if (!ReadBytes(c, &s)) return false;
-        p = out.Room(p, internal::JsonStringBound(s.size()) + flat_bound_);
-        p += internal::WriteJsonString(s, p);
-        break;
-      }
-      case kBytes:
-      case kStringToBytes:
-      case kFixed: {
-        std::string_view s;
-        if (!(in->op == kFixed ? ReadFixed(c, in->arg, &s)
-                               : ReadBytes(c, &s))) {
-          return false;
-        }
-        // JsonStringBound also bounds base64.
-        p = out.Room(p, internal::JsonStringBound(s.size()) + flat_bound_);
-        p += F == JsonFormat::kAvro ? internal::WriteLatin1String(s, p)
-                                    : internal::WriteBase64String(s, p);
-        break;
-      }
-      case kEnum: {
+  for (const Inst& in : flat_body_) {
+    p = CopyLiteral(p, lit + in.key_off, in.key_len);
+    if (in.op == kUnion || in.op == kReaderUnion) {
+      // Every branch is a leaf (CompileFlat): run it in place.
+      uint32_t b = in.arg;
+      if (in.op == kUnion) {
         int64_t idx = 0;
         if (!ReadLong(c, &idx)) return false;
-        const EnumMap& m = enums_[in->arg];
-        if (idx < 0 || idx >= static_cast<int64_t>(m.reader_index.size())) {
-          return c.Fail("enum index out of range");
-        }
-        if (m.reader_index[idx] < 0) {
-          return c.Fail("writer symbol not in reader enum", m.name);
-        }
-        const std::string& j = m.json[idx];
-        p = out.Room(p, j.size() + flat_bound_);
-        std::memcpy(p, j.data(), j.size());
-        p += j.size();
-        break;
+        if (idx < 0 || idx >= in.aux) return c.Fail("union index out of range");
+        b += static_cast<uint32_t>(idx);
       }
-      case kDefault: {
-        const std::string& j = F == JsonFormat::kAvro
-                                   ? defaults_[in->arg].avro_json
-                                   : defaults_[in->arg].plain_json;
-        p = out.Room(p, j.size() + flat_bound_);
-        std::memcpy(p, j.data(), j.size());
-        p += j.size();
-        break;
-      }
-      case kSkipBool:
-      case kSkipVarint:
-      case kSkipFixed:
-      case kSkipBytes:
-        if (!SkipSimple(*in, c)) return false;
-        break;
-      case kUnion:
-      case kReaderUnion: {
-        // Every branch is a leaf (CompileFlat): run it in place.
-        uint32_t b = in->arg;
-        if (in->op == kUnion) {
-          int64_t idx = 0;
-          if (!ReadLong(c, &idx)) return false;
-          if (idx < 0 || idx >= in->aux)
-            return c.Fail("union index out of range");
-          b += static_cast<uint32_t>(idx);
+      const Branch& br = branches_[b];
+      if (br.fail) return c.Fail(messages_[br.message]);
+      bool wrap = F == JsonFormat::kAvro && br.wrap_len;
+      if (wrap) p = CopyLiteral(p, lit + br.wrap_off, br.wrap_len);
+      p = FlatScalarJson<F>(code_[br.pc], c, out, p);
+      if (p == nullptr) return false;
+      if (wrap) *p++ = '}';
+    } else if (in.op == kArray) {
+      // Items are leaves (CompileFlat). Each makes room for itself, its
+      // comma and the rest of the record.
+      const Inst& item = code_[in.arg];
+      *p++ = '[';
+      bool first = true;
+      while (true) {
+        int64_t n = 0;
+        if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
+        if (n == 0) break;
+        for (int64_t i = 0; i < n; ++i) {
+          p = out.Room(p, 1 + internal::kNumberBound + flat_bound_);
+          if (!first) *p++ = ',';
+          first = false;
+          p = FlatScalarJson<F>(item, c, out, p);
+          if (p == nullptr) return false;
         }
-        const Branch& br = branches_[b];
-        if (br.fail) return c.Fail(messages_[br.message]);
-        if (F == JsonFormat::kAvro && br.wrap_len) {
-          p = CopyLiteral(p, lit + br.wrap_off, br.wrap_len);
-          close = true;
-        }
-        in = &code_[br.pc];
-        goto dispatch;
       }
-      default:
-        // Logical types format through JsonOut's own capacity checks.
-        out.Commit(p);
-        if (!Logical<F>(*in, c, out)) return false;
-        p = out.Reserve(flat_bound_);
+      *p++ = ']';
+    } else {
+      p = FlatScalarJson<F>(in, c, out, p);
+      if (p == nullptr) return false;
     }
-  next:
-    if (F == JsonFormat::kAvro && close) *p++ = '}';
   }
   out.Commit(CopyLiteral(p, lit + flat_close_off_, flat_close_len_));
   return true;

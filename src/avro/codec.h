@@ -117,12 +117,15 @@ class Decoder {
   bool RunJson(uint32_t pc, Context& c, JsonOut& out) const;
   bool RunValue(uint32_t pc, Context& c, Value* target) const;
   bool ScalarValue(const Inst& in, Context& c, Value* v) const;
+  bool LeafArrayValue(const Inst& in, Context& c, Value* v) const;
   bool RunSkip(uint32_t pc, Context& c) const;
   bool SkipComplex(const Inst& in, Context& c) const;
   template <JsonFormat F>
   bool Logical(const Inst& in, Context& c, JsonOut& out) const;
   template <JsonFormat F>
   bool RunFlatJson(Context& c, JsonOut& out) const;
+  template <JsonFormat F>
+  char* FlatScalarJson(const Inst& in, Context& c, JsonOut& out, char* p) const;
   bool RunFlatValue(Context& c, Value* out) const;
   bool RootJson(Context& c, JsonFormat format, JsonOut& out) const;
   bool RootValue(Context& c, Value* out) const;
@@ -146,8 +149,8 @@ class Decoder {
   uint32_t root_record_body_ = UINT32_MAX;
   uint32_t root_record_fields_ = 0;
   // When the root is a flat record (every field a primitive, an enum, a
-  // string, bytes or fixed, logical types included, or a union of those;
-  // see DecoderCompiler::CompileFlat): its body
+  // string, bytes or fixed, logical types included, or a union or an array
+  // of those; see DecoderCompiler::CompileFlat): its body
   // without the final kEnd, decoded by one loop with no calls, no depth
   // accounting and one output-capacity check for all fixed-size fields.
   bool flat_ = false;

@@ -415,6 +415,27 @@ TEST(Codec, FlatRecordsDecodeAsTheGeneralPath) {
            "d":{"E":"Y"},"e":{"long":1700000000123},"f":"plain",
            "g":{"string":"s"},"h":{"int":42},
            "an_exceptionally_long_field_name":{"int":-1}})"},
+      // Arrays of scalars (empty, of nulls, promoted, of strings) beside
+      // a union: flat too.
+      {R"({"type":"record","name":"A2","fields":[
+          {"name":"i","type":{"type":"array","items":"int"}},
+          {"name":"e","type":{"type":"array","items":"string"}},
+          {"name":"n","type":{"type":"array","items":"null"}},
+          {"name":"u","type":["null","long"]},
+          {"name":"z","type":{"type":"array","items":"double"}},
+          {"name":"t","type":{"type":"array","items":{"type":"long",
+                              "logicalType":"timestamp-micros"}}}]})",
+       R"({"type":"record","name":"A2","fields":[
+          {"name":"i","type":{"type":"array","items":"long"}},
+          {"name":"e","type":{"type":"array","items":"string"}},
+          {"name":"n","type":{"type":"array","items":"null"}},
+          {"name":"u","type":["null","long"]},
+          {"name":"z","type":{"type":"array","items":"double"}},
+          {"name":"t","type":{"type":"array","items":{"type":"long",
+                              "logicalType":"timestamp-micros"}}}]})",
+       R"({"i":[101,202,-3,70000,2147483647],"e":["a","\"b\"",""],
+           "n":[null,null,null],"u":{"long":9},"z":[],
+           "t":[0,1700000000123456]})"},
       {R"({"type":"record","name":"V","fields":[
           {"name":"d","type":["null","double","boolean",
                               {"type":"enum","name":"E","symbols":["X","Y"]},
