@@ -6,9 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <future>
 #include <map>
 #include <mutex>
+#include <thread>
 
+#include "functions/mapping_runner.h"
 #include "tables/expressions.h"
 
 namespace riffle::functions {
@@ -370,6 +374,91 @@ TEST_F(LeaseTest, SeedKeepsExistingLeases) {
                   .ok());
   EXPECT_EQ(Read("shardId-000000000000").checkpoint, "TRIM_HORIZON");
   EXPECT_EQ(Read("shardId-000000000005").checkpoint, "SHARD_END");
+}
+
+// A CheckpointStore whose writes block until released, recording what
+// reached it.
+class GatedStore : public CheckpointStore {
+ public:
+  Result<std::map<std::string, ShardCheckpoint>> Load() override {
+    return std::map<std::string, ShardCheckpoint>{};
+  }
+  Status Save(const std::string&, const ShardCheckpoint& cp) override {
+    std::unique_lock l(mu_);
+    ++started_;
+    cv_.notify_all();
+    cv_.wait(l, [this] { return open_; });
+    written_.push_back(cp.shard_end ? "END" : cp.sequence_number);
+    return std::exchange(fail_next_, Status::Ok());
+  }
+  void Open() {
+    std::lock_guard l(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void WaitStarted(int n) {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return started_ >= n; });
+  }
+  std::vector<std::string> written() {
+    std::lock_guard l(mu_);
+    return written_;
+  }
+  void FailNext(Status s) {
+    std::lock_guard l(mu_);
+    fail_next_ = std::move(s);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  int started_ = 0;
+  Status fail_next_;
+  std::vector<std::string> written_;
+};
+
+TEST(PipelinedCheckpointStore, SavesBehindProcessingInOrderAndCoalesced) {
+  GatedStore inner;
+  PipelinedCheckpointStore saves(inner);
+  // Save returns while the write is still in flight.
+  ASSERT_TRUE(saves.Save("s", {"1", false}).ok());
+  inner.WaitStarted(1);
+  // Saves made meanwhile coalesce into the newest.
+  ASSERT_TRUE(saves.Save("s", {"2", false}).ok());
+  ASSERT_TRUE(saves.Save("s", {"3", false}).ok());
+  EXPECT_TRUE(inner.written().empty());
+  // SHARD_END waits for everything before it, then is written itself.
+  auto end = std::async(std::launch::async, [&] {
+    return saves.Save("s", {"", true});
+  });
+  EXPECT_EQ(end.wait_for(std::chrono::milliseconds(50)),
+            std::future_status::timeout);
+  inner.Open();
+  EXPECT_TRUE(end.get().ok());
+  EXPECT_EQ(inner.written(), (std::vector<std::string>{"1", "3", "END"}));
+}
+
+TEST(PipelinedCheckpointStore, AFailedWriteIsAnsweredOnceByTheNextCall) {
+  GatedStore inner;
+  inner.Open();
+  PipelinedCheckpointStore saves(inner);
+  inner.FailNext(Aborted("the lease of s was lost"));
+  ASSERT_TRUE(saves.Save("s", {"1", false}).ok());
+  EXPECT_EQ(saves.Flush().code(), StatusCode::kAborted);
+  ASSERT_TRUE(saves.Save("s", {"2", false}).ok());
+  ASSERT_TRUE(saves.Flush().ok());
+
+  inner.FailNext(Unavailable("try again"));
+  ASSERT_TRUE(saves.Save("s", {"3", false}).ok());
+  while (inner.written().size() < 3)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // The next Save reports it and queues nothing: the processor keeps its
+  // records and tries again.
+  EXPECT_EQ(saves.Save("s", {"4", false}).code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(saves.Save("s", {"5", false}).ok());
+  EXPECT_TRUE(saves.Flush().ok());
+  EXPECT_EQ(inner.written(), (std::vector<std::string>{"1", "2", "3", "5"}));
 }
 
 }  // namespace

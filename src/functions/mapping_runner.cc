@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <utility>
 
 #include "core/logging.h"
 #include "json/json.h"
@@ -44,6 +45,57 @@ Status WriteFileAtomically(const fs::path& path, std::string_view content) {
     ::close(dir);
   }
   return Status::Ok();
+}
+
+PipelinedCheckpointStore::PipelinedCheckpointStore(CheckpointStore& inner)
+    : inner_(inner), writer_([this] { Run(); }) {}
+
+PipelinedCheckpointStore::~PipelinedCheckpointStore() {
+  (void)Flush();
+  {
+    std::lock_guard l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  writer_.join();
+}
+
+Status PipelinedCheckpointStore::Save(const std::string& shard_id,
+                                      const ShardCheckpoint& checkpoint) {
+  std::unique_lock l(mu_);
+  if (!error_.ok()) return std::exchange(error_, Status::Ok());
+  if (checkpoint.shard_end) {
+    cv_.wait(l, [this] { return !next_ && !writing_; });
+    if (!error_.ok()) return std::exchange(error_, Status::Ok());
+    l.unlock();
+    return inner_.Save(shard_id, checkpoint);
+  }
+  next_.emplace(shard_id, checkpoint);
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+Status PipelinedCheckpointStore::Flush() {
+  std::unique_lock l(mu_);
+  cv_.wait(l, [this] { return !next_ && !writing_; });
+  return std::exchange(error_, Status::Ok());
+}
+
+void PipelinedCheckpointStore::Run() {
+  std::unique_lock l(mu_);
+  for (;;) {
+    cv_.wait(l, [this] { return stop_ || next_; });
+    if (!next_) return;  // stopping, nothing queued
+    auto [shard_id, checkpoint] = std::move(*next_);
+    next_.reset();
+    writing_ = true;
+    l.unlock();
+    Status s = inner_.Save(shard_id, checkpoint);
+    l.lock();
+    writing_ = false;
+    if (!s.ok() && error_.ok()) error_ = std::move(s);
+    cv_.notify_all();
+  }
 }
 
 Result<std::map<std::string, ShardCheckpoint>> FileCheckpointStore::Load() {
@@ -244,6 +296,7 @@ void MappingRunner::Reap() {
   std::lock_guard l(mu_);
   for (const auto& id : exited_) {
     processors_.erase(id);
+    saves_.erase(id);
     wakers_.erase(id);
   }
   exited_.clear();
@@ -308,18 +361,23 @@ void MappingRunner::Discover() {
             options_.mapping.starting_position_timestamp_ms;
         break;
     }
+    auto saves = std::make_unique<PipelinedCheckpointStore>(leases_);
     auto processor = std::make_unique<ShardProcessor>(
-        std::move(po), source_, invoker_, leases_, destination_, cp);
+        std::move(po), source_, invoker_, *saves, destination_, cp);
     ShardProcessor* raw = processor.get();
+    PipelinedCheckpointStore* raw_saves = saves.get();
+    saves_[shard_id] = std::move(saves);
     processors_[shard_id] = std::move(processor);
     auto& waker = wakers_[shard_id];
     if (!waker) waker = std::make_unique<Waker>();
-    threads_[shard_id] =
-        std::thread([this, raw, w = waker.get()] { RunShard(raw, w); });
+    threads_[shard_id] = std::thread([this, raw, raw_saves, w = waker.get()] {
+      RunShard(raw, raw_saves, w);
+    });
   }
 }
 
-void MappingRunner::RunShard(ShardProcessor* processor, Waker* waker) {
+void MappingRunner::RunShard(ShardProcessor* processor,
+                             PipelinedCheckpointStore* saves, Waker* waker) {
   const std::string shard_id = processor->shard_id();
   std::unique_lock l(mu_);
   uint64_t seen = waker->appends;
@@ -356,6 +414,12 @@ void MappingRunner::RunShard(ShardProcessor* processor, Waker* waker) {
             });
     }
   }
+  // The last checkpoint is durable before the lease can be released.
+  l.unlock();
+  if (Status s = saves->Flush(); !s.ok())
+    RLOG_INFO("mapping {} shard {}: last checkpoint: {}", options_.mapping.uuid,
+              shard_id, s.ToString());
+  l.lock();
   exited_.insert(shard_id);
 }
 
