@@ -125,6 +125,8 @@ class Decoder {
   template <JsonFormat F>
   bool RunFlatJson(Context& c, JsonOut& out) const;
   template <JsonFormat F>
+  bool RunFlatJsonCall(Context& c, JsonOut& out) const;
+  template <JsonFormat F>
   char* FlatScalarJson(const Inst& in, Context& c, JsonOut& out, char* p) const;
   bool RunFlatValue(Context& c, Value* out) const;
   bool RootJson(Context& c, JsonFormat format, JsonOut& out) const;
