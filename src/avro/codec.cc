@@ -1827,8 +1827,19 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
       v.branch = -1;
       v.type = Type::kLong;
       v.integer = x;
-    } else if (in.field == kSelf) {
-      if (!SkipSimple(in, c)) return false;
+    } else if (in.op == kBool) {
+      if (c.p >= c.end) return c.Fail("truncated boolean");
+      if (*c.p > 1) return c.Fail("invalid boolean");
+      Value& v = fields[in.field];
+      v.branch = -1;
+      v.type = Type::kBoolean;
+      v.boolean = *c.p++;
+    } else if (!(in.flags & kFlagFlatNested)) {
+      if (in.field == kSelf) {
+        if (!SkipSimple(in, c)) return false;
+      } else if (!ScalarValue(in, c, &fields[in.field])) {
+        return false;
+      }
     } else if (in.op == kUnion || in.op == kReaderUnion) {
       // Every branch is a leaf (CompileFlat).
       uint32_t b = in.arg;
@@ -1843,11 +1854,9 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
       Value& v = fields[in.field];
       if (!ScalarValue(code_[br.pc], c, &v)) return false;
       v.branch = br.reader_branch;
-    } else if (in.op == kArray) {
-      // Items are leaves (CompileFlat).
+    } else {
+      // An array; its items are leaves (CompileFlat).
       if (!LeafArrayValue(in, c, &fields[in.field])) return false;
-    } else if (!ScalarValue(in, c, &fields[in.field])) {
-      return false;
     }
   }
   return true;
