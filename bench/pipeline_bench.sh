@@ -11,7 +11,7 @@
 #               handler under aws-lambda-ric doing the same work (registry,
 #               avsc, BatchWriteItem through the AWS SDK); NODE_PUT_SECONDS
 #               of puts (default 0.5: the backlog must drain in minutes).
-# Usage: [RATES="1000 10000"] [MODES="latency throughput node"]
+# Usage: [RATES="1000 10000"] [MODES="latency throughput node"] [LAT_CONNECTIONS=16]
 #        bench/pipeline_bench.sh BUILD_DIR [SECONDS] [RUNS]
 #   (cmake --build BUILD_DIR --target riffle pipeline_load first)
 set -euo pipefail
@@ -78,7 +78,7 @@ for run in $(seq "$RUNS"); do
   [[ " $MODES " == *" latency "* ]] && for rate in $RATES; do
     name="lat-$rate-$run"; sid=$(setup "$name" 2)
     "$L" --mode latency --endpoint "$AWS" --stream "$name" --table "$name" --schema-id "$sid" \
-      --rate "$rate" --seconds "$DUR" --connections 16 --tag "$name"
+      --rate "$rate" --seconds "$DUR" --connections "${LAT_CONNECTIONS:-16}" --tag "$name"
   done
   [[ " $MODES " == *" throughput "* ]] && {
     name="tp-$run"; sid=$(setup "$name" 4)
