@@ -2215,29 +2215,34 @@ Status Decoder::JsonBatch(std::span<const std::string_view> data,
   size_t hint = 0;
   for (std::string_view d : data) hint += 16 + 4 * d.size();
   JsonOut o(out, JsonOut::Direct{}, hint);
-  // Room for every end up front: one store per record in the loop.
+  // Room for every end up front: one store per record in the loop, through
+  // a local pointer (the vector's own would be reloaded after every byte of
+  // JSON written).
   size_t first_end = 0;
+  size_t* end_at = nullptr;
   if (ends != nullptr) {
     first_end = ends->size();
     ends->resize(first_end + data.size());
+    end_at = ends->data() + first_end;
   }
   // One context for the batch: a record that fails ends the batch, so only
   // the input and the empty-item budget need setting per record.
   Ctx c = MakeContext({}, options_);
+  size_t last = o.Offset();  // where the last good document ends
   for (size_t i = 0; i < data.size(); ++i) {
     c.begin = reinterpret_cast<const uint8_t*>(data[i].data());
     c.p = c.begin;
     c.end = c.begin + data[i].size();
     c.empty_budget = options_.max_empty_items;
-    size_t start = o.Offset();
     bool ok = flat_json_ ? RunFlatJson<F>(c, o) : RunJson<F>(json_entry_, c, o);
     if (!ok || c.p != c.end) [[unlikely]] {
-      o.Rewind(start);
+      o.Rewind(last);
       o.Finish();
       if (ends != nullptr) ends->resize(first_end + i);
       return BatchError(i, ok ? TrailingBytes(c) : DecodeError(c));
     }
-    if (ends != nullptr) (*ends)[first_end + i] = o.Offset();
+    last = o.Offset();
+    if (end_at != nullptr) end_at[i] = last;
   }
   o.Finish();
   return Status::Ok();
