@@ -151,7 +151,8 @@ using Ctx = Decoder::Context;
 
 // Unsigned LEB128 of up to 10 bytes. The fast path avoids bounds checks when
 // ten bytes remain.
-[[gnu::always_inline]] inline bool ReadVarint(Ctx& c, uint64_t* out) {
+template <typename C>
+[[gnu::always_inline]] inline bool ReadVarint(C& c, uint64_t* out) {
   const uint8_t* p = c.p;
   // Most varints in records are one byte (small ints, lengths, union and
   // enum indexes), and short records never have ten bytes left.
@@ -199,14 +200,16 @@ using Ctx = Decoder::Context;
   return c.Fail("varint longer than 10 bytes");
 }
 
-[[gnu::always_inline]] inline bool ReadLong(Ctx& c, int64_t* v) {
+template <typename C>
+[[gnu::always_inline]] inline bool ReadLong(C& c, int64_t* v) {
   uint64_t u = 0;
   if (!ReadVarint(c, &u)) return false;
   *v = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
   return true;
 }
 
-[[gnu::always_inline]] inline bool ReadInt(Ctx& c, int32_t* v) {
+template <typename C>
+[[gnu::always_inline]] inline bool ReadInt(C& c, int32_t* v) {
   uint64_t u = 0;
   if (!ReadVarint(c, &u)) return false;
   if (u > 0xFFFFFFFFu) return c.Fail("int out of range");
@@ -214,21 +217,24 @@ using Ctx = Decoder::Context;
   return true;
 }
 
-[[gnu::always_inline]] inline bool ReadFloat(Ctx& c, float* f) {
+template <typename C>
+[[gnu::always_inline]] inline bool ReadFloat(C& c, float* f) {
   if (c.end - c.p < 4) return c.Fail("truncated float");
   std::memcpy(f, c.p, 4);
   c.p += 4;
   return true;
 }
 
-[[gnu::always_inline]] inline bool ReadDouble(Ctx& c, double* d) {
+template <typename C>
+[[gnu::always_inline]] inline bool ReadDouble(C& c, double* d) {
   if (c.end - c.p < 8) return c.Fail("truncated double");
   std::memcpy(d, c.p, 8);
   c.p += 8;
   return true;
 }
 
-[[gnu::always_inline]] inline bool ReadBytes(Ctx& c, std::string_view* s) {
+template <typename C>
+[[gnu::always_inline]] inline bool ReadBytes(C& c, std::string_view* s) {
   int64_t n = 0;
   if (!ReadLong(c, &n)) return false;
   if (n < 0) return c.Fail("negative length");
@@ -239,7 +245,8 @@ using Ctx = Decoder::Context;
   return true;
 }
 
-[[gnu::always_inline]] inline bool ReadFixed(Ctx& c, uint32_t size,
+template <typename C>
+[[gnu::always_inline]] inline bool ReadFixed(C& c, uint32_t size,
                                              std::string_view* s) {
   if (c.end - c.p < static_cast<int64_t>(size))
     return c.Fail("truncated fixed");
@@ -250,7 +257,9 @@ using Ctx = Decoder::Context;
 
 // Reads an array or map block header; *count is 0 at the end. Each item of
 // a non-empty type takes at least one byte, which bounds the count.
-inline bool ReadBlock(Ctx& c, bool empty_items, int64_t* count) {
+template <typename C>
+[[gnu::always_inline]] inline bool ReadBlock(C& c, bool empty_items,
+                                             int64_t* count) {
   int64_t n = 0;
   if (!ReadLong(c, &n)) return false;
   if (n < 0) {
@@ -1868,6 +1877,35 @@ namespace {
 // Context::Fail (which returns false).
 inline char* Failed(bool) { return nullptr; }
 
+}  // namespace
+
+// The flat JSON loop's view of the input: the position and end of its
+// context, in a struct whose address never leaves the (inlined) loop, so
+// that the position stays in a register. The context itself has its
+// address passed to out-of-line calls, and every byte of JSON written (a
+// char store, which may alias anything) would make the compiler reload
+// the position from memory, on the loop's critical path. Failures, and
+// the out-of-line calls, go through the context (Sync first).
+struct Decoder::FlatCursor {
+  const uint8_t* p;
+  const uint8_t* end;
+  Context* ctx;
+  int64_t& empty_budget;
+
+  explicit FlatCursor(Context& c)
+      : p(c.p), end(c.end), ctx(&c), empty_budget(c.empty_budget) {}
+  Context& Sync() {
+    ctx->p = p;
+    return *ctx;
+  }
+  [[gnu::always_inline]] bool Fail(std::string_view what,
+                                   std::string_view name = {}) {
+    return Sync().Fail(what, name);
+  }
+};
+
+namespace {
+
 // JSON booleans indexed by their Avro byte, padded for an 8-byte copy.
 constexpr char kBoolText[2][8] = {"false", "true"};
 
@@ -1890,7 +1928,7 @@ constexpr char kBoolText[2][8] = {"false", "true"};
 // loop's uses (fields, union branches, array items).
 template <JsonFormat F>
 [[gnu::always_inline]] inline char* Decoder::FlatScalarJson(const Inst& in,
-                                                            Context& c,
+                                                            FlatCursor& c,
                                                             JsonOut& out,
                                                             char* p) const {
   // As in RunFlatValue: the common field types are tested before the
@@ -2009,12 +2047,14 @@ template <JsonFormat F>
     case kSkipVarint:
     case kSkipFixed:
     case kSkipBytes:
-      if (!SkipSimple(in, c)) return nullptr;
+      if (!SkipSimple(in, c.Sync())) return nullptr;
+      c.p = c.ctx->p;
       break;
     default:
       // Logical types format through JsonOut's own capacity checks.
       out.Commit(p);
-      if (!Logical<F>(in, c, out)) return nullptr;
+      if (!Logical<F>(in, c.Sync(), out)) return nullptr;
+      c.p = c.ctx->p;
       p = out.Reserve(flat_bound_);
   }
   return p;
@@ -2027,8 +2067,9 @@ template <JsonFormat F>
 // which covers the keys and fixed-size values of every field left; a
 // variable-size value makes room for itself plus flat_bound_.
 template <JsonFormat F>
-[[gnu::always_inline]] inline bool Decoder::RunFlatJson(Context& c,
+[[gnu::always_inline]] inline bool Decoder::RunFlatJson(Context& context,
                                                         JsonOut& out) const {
+  FlatCursor c(context);
   const char* lit = literals_.data();
   char* p = out.Reserve(flat_bound_);
   for (const Inst& in : flat_body_) {
@@ -2074,6 +2115,7 @@ template <JsonFormat F>
     }
   }
   out.Commit(CopyLiteral(p, lit + flat_close_off_, flat_close_len_));
+  c.Sync();
   return true;
 }
 

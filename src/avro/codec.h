@@ -108,6 +108,7 @@ class Decoder {
   struct Default;
   struct Context;
   struct JsonOut;
+  struct FlatCursor;
 
  private:
   friend class DecoderCompiler;
@@ -127,7 +128,8 @@ class Decoder {
   template <JsonFormat F>
   bool RunFlatJsonCall(Context& c, JsonOut& out) const;
   template <JsonFormat F>
-  char* FlatScalarJson(const Inst& in, Context& c, JsonOut& out, char* p) const;
+  char* FlatScalarJson(const Inst& in, FlatCursor& c, JsonOut& out,
+                       char* p) const;
   bool RunFlatValue(Context& c, Value* out) const;
   bool RootJson(Context& c, JsonFormat format, JsonOut& out) const;
   bool RootValue(Context& c, Value* out) const;
