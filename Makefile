@@ -70,10 +70,12 @@ bench-dynamodb: build
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target dynamodb_load
 	bench/dynamodb_bench.sh $(abspath $(BUILD_DIR))
 
-bench-avro: build
+# riffle's Avro codec against avsc, one table side by side (docs/benchmarks.md).
+# e.g. AVRO_BENCH_ARGS="--rounds 9 --cpu 0".
+AVRO_BENCH_ARGS ?= --rounds 5 --cpu 1 --seconds 1
+bench-avro: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target avro_bench
-	$(BUILD_DIR)/bench/avro_bench --benchmark_min_time=0.5
-	node bench/avro_avsc.mjs 1
+	$(PYTHON) bench/avro_compare --bench $(BUILD_DIR)/bench/avro_bench $(AVRO_BENCH_ARGS)
 
 bench-pipeline: build
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target pipeline_load
