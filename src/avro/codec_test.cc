@@ -736,17 +736,36 @@ TEST(Codec, HostileInputNeverCrashes) {
       {"name":"e","type":{"type":"enum","name":"E","symbols":["A"]}},
       {"name":"d","type":{"type":"bytes","logicalType":"decimal","precision":4}}]})");
   auto d = MustCompile(s);
+  // A flat record (unions and arrays of scalars), for the flat loops.
+  auto flat_schema = MustParse(R"({"type":"record","name":"F","fields":[
+      {"name":"i","type":"int"},{"name":"b","type":"boolean"},
+      {"name":"u","type":["null","string","long"]},
+      {"name":"a","type":{"type":"array","items":"null"}},
+      {"name":"s","type":{"type":"array","items":"string"}},
+      {"name":"t","type":{"type":"long","logicalType":"timestamp-millis"}}]})");
+  auto flat = MustCompile(flat_schema);
   std::mt19937 rng(42);
   std::string out;
   Value v;
+  std::vector<Value> values;
+  std::vector<size_t> ends;
   for (int i = 0; i < 20000; ++i) {
     std::string in(rng() % 64, '\0');
     for (auto& ch : in) ch = static_cast<char>(rng());
-    out.clear();
-    std::string_view a = in, b = in, c = in;
-    (void)d->DecodeJson(&a, JsonFormat::kPlain, &out);
-    (void)d->Decode(&b, &v);
-    (void)d->Skip(&c);
+    for (const auto* dec : {d.get(), flat.get()}) {
+      out.clear();
+      std::string_view a = in, b = in, c = in;
+      (void)dec->DecodeJson(&a, JsonFormat::kPlain, &out);
+      (void)dec->Decode(&b, &v);
+      (void)dec->Skip(&c);
+      // Batches: the random bytes, then a prefix and a suffix of them.
+      std::string_view batch[] = {
+          in, std::string_view(in).substr(0, i % 7),
+          std::string_view(in).substr(std::min<size_t>(i % 5, in.size()))};
+      ends.clear();
+      (void)dec->DecodeJsonBatch(batch, JsonFormat::kAvro, &out, &ends);
+      (void)dec->DecodeBatch(batch, &values);
+    }
   }
   // Huge counts are refused, not allocated.
   std::string bomb("\x00\x00\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12);
