@@ -156,6 +156,16 @@ class Applier {
     ++summary_.unchanged;
     report_("unchanged: " + what);
   }
+  // One line for an item that existed: what changed, or "unchanged".
+  void Updated(const std::string& what,
+               const std::vector<std::string>& changes) {
+    if (changes.empty()) {
+      Unchanged(what);
+    } else {
+      Changed("updated", "would update",
+              fmt::format("{}: {}", what, JoinList(changes)));
+    }
+  }
 
   Status Schemas() {
     for (const StackSchema& s : stack_.schemas) {
@@ -255,12 +265,7 @@ class Applier {
         }
         changes.push_back(fmt::format("retention {}h", s.retention_hours));
       }
-      if (changes.empty()) {
-        Unchanged(what);
-      } else {
-        Changed("updated", "would update",
-                fmt::format("{}: {}", what, JoinList(changes)));
-      }
+      Updated(what, changes);
     }
     return Status::Ok();
   }
@@ -340,12 +345,7 @@ class Applier {
         }
         changes.push_back(ttl.enabled ? "TTL on " + ttl.attribute : "TTL off");
       }
-      if (changes.empty()) {
-        Unchanged(what);
-      } else {
-        Changed("updated", "would update",
-                fmt::format("{}: {}", what, JoinList(changes)));
-      }
+      Updated(what, changes);
     }
     return Status::Ok();
   }
@@ -425,12 +425,7 @@ class Applier {
         }
         changes.push_back("concurrency");
       }
-      if (changes.empty()) {
-        Unchanged(what);
-      } else {
-        Changed("updated", "would update",
-                fmt::format("{}: {}", what, JoinList(changes)));
-      }
+      Updated(what, changes);
     }
     return Status::Ok();
   }
