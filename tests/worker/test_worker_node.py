@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import pipeline_helpers as ph
-from test_workers import FAILOVER_MS, Worker, leases, wait_for
+from test_workers import FAILOVER_MS, Worker, leases, wait_for, watched
 
 REPO = Path(__file__).resolve().parents[2]
 RIC = REPO / "node_modules" / "aws-lambda-ric" / "bin" / "index.mjs"
@@ -145,7 +145,7 @@ def test_two_workers_node_handler_one_killed(riffle_factory, tmp_path):
         except BaseException as e:  # reported by the main thread
             errors.append(e)
 
-    try:
+    with watched(workers, server):
         for w in workers:
             w.wait_ready()
 
@@ -230,16 +230,3 @@ def test_two_workers_node_handler_one_killed(riffle_factory, tmp_path):
         workers[1].stop()
         ls = leases(ddb, lease_table)
         assert all(l["owner"] is None for l in ls.values()), ls
-    except BaseException:
-        for w in workers:
-            try:
-                print(w.log())
-            except Exception:
-                pass
-        print(server.log())
-        raise
-    finally:
-        for w in workers:
-            if w.proc.poll() is None:
-                w.proc.kill()
-                w.proc.wait()

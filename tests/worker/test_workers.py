@@ -9,6 +9,7 @@ lease table riffle-leases-<uuid>) but does not run it; `riffle worker` runs
 every mapping of the file whatever its `enabled` (docs/functions.md).
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -116,6 +117,27 @@ def wait_for(what, predicate, timeout, step=0.1):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@contextlib.contextmanager
+def watched(workers, server):
+    """Prints every worker's log and the server's when the body fails, and
+    kills the workers still running at the end, whatever happened."""
+    try:
+        yield
+    except BaseException:
+        for w in workers:
+            try:
+                print(w.log())
+            except Exception:
+                pass
+        print(server.log())
+        raise
+    finally:
+        for w in workers:
+            if w.proc.poll() is None:
+                w.proc.kill()
+                w.proc.wait()
+
+
 def last_sequence_numbers(kinesis, stream):
     """Shard id -> the sequence number of its last record."""
     out = {}
@@ -148,7 +170,7 @@ def test_three_workers_one_killed(riffle_factory, tmp_path):
     lease_table = f"riffle-leases-{mapping[0]['UUID']}"
 
     workers = [Worker(tmp_path, f"w{i}", stack, server) for i in range(3)]
-    try:
+    with watched(workers, server):
         for w in workers:
             w.wait_ready()
         # Every shard leased, and each worker holds some (balancing).
@@ -211,16 +233,3 @@ def test_three_workers_one_killed(riffle_factory, tmp_path):
             w.stop()
         ls = leases(ddb, lease_table)
         assert all(l["owner"] is None for l in ls.values()), ls
-    except BaseException:
-        for w in workers:
-            try:
-                print(w.log())
-            except Exception:
-                pass
-        print(server.log())
-        raise
-    finally:
-        for w in workers:
-            if w.proc.poll() is None:
-                w.proc.kill()
-                w.proc.wait()
