@@ -230,7 +230,13 @@ int RunServer(const ServerConfig& config) {
   int threads = config.threads > 0
                     ? config.threads
                     : std::max(1u, std::thread::hardware_concurrency());
-  auto syncer = std::make_unique<storage::LogSyncer>();
+  // Opened (and replayed after a crash) before the streams' logs.
+  auto syncer_or = storage::LogSyncer::Open(data_dir / "journal");
+  if (!syncer_or.ok()) {
+    RLOG_ERROR("cannot open the journal: {}", syncer_or.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<storage::LogSyncer> syncer = std::move(syncer_or).value();
   streams::ServiceOptions stream_options;
   stream_options.dir = data_dir / "streams";
   stream_options.log.sync = config.durability == "strict";

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -158,6 +159,48 @@ Result<std::string> ReadWholeFile(const fs::path& path) {
   return out;
 }
 
+// DIR/log.id names a log in the journal: 16 hex digits, random, written
+// once. A log removed and created again at the same path gets a new one, so
+// the journal never replays the old log's batches into the new one.
+constexpr char kLogIdFile[] = "log.id";
+
+std::optional<uint64_t> ReadLogId(const fs::path& dir) {
+  auto file = ReadWholeFile(dir / kLogIdFile);
+  if (!file.ok() || file->size() != 17 || file->back() != '\n') {
+    return std::nullopt;
+  }
+  uint64_t id = 0;
+  for (size_t i = 0; i < 16; ++i) {
+    char c = (*file)[i];
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                   : -1;
+    if (d < 0) return std::nullopt;
+    id = id << 4 | static_cast<uint64_t>(d);
+  }
+  return id;
+}
+
+Result<uint64_t> LoadOrCreateLogId(const fs::path& dir, bool sync) {
+  if (auto id = ReadLogId(dir)) return *id;
+  std::random_device random;
+  uint64_t id = (static_cast<uint64_t>(random()) << 32) ^ random();
+  char text[18];
+  std::snprintf(text, sizeof(text), "%016llx\n",
+                static_cast<unsigned long long>(id));
+  fs::path tmp = dir / "log.id.tmp";
+  {
+    ASSIGN_OR_RETURN(Fd fd, OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC));
+    RETURN_IF_ERROR(WriteAll(fd.get(), tmp, text, 17, 0));
+    if (sync) RETURN_IF_ERROR(SyncFile(fd.get(), tmp));
+  }
+  if (::rename(tmp.c_str(), (dir / kLogIdFile).c_str()) != 0) {
+    return IoError("rename", tmp, errno);
+  }
+  if (sync) RETURN_IF_ERROR(SyncDir(dir));
+  return id;
+}
+
 std::string EncodeIndexFile(const std::vector<IndexEntry>& entries) {
   std::string out = log_format::IndexFileHeader();
   for (const IndexEntry& e : entries) log_format::AppendIndexEntry(&out, e);
@@ -171,9 +214,10 @@ namespace internal {
 class LogCore;
 
 // One segment of a log: its .log file, open for the segment's lifetime, and
-// its sparse index. Shared by the log's segment list, readers in flight and
-// the writer thread, so retention can drop a segment while a reader still
-// preads it (an unlinked file lives until its last close).
+// its sparse index. Shared by the log's segment list, readers in flight, the
+// writer thread and a journal file waiting to be retired, so retention can
+// drop a segment while a reader still preads it (an unlinked file lives
+// until its last close).
 struct Segment {
   Segment(uint64_t base, const fs::path& dir, uint32_t index_interval)
       : base_offset(base),
@@ -202,21 +246,6 @@ struct Segment {
   // are acknowledged (in offset order).
   std::deque<IndexEntry> unpublished;
 
-  // Sync state, guarded by the owning LogCore's mu_. Invariant:
-  // synced_size <= sync_requested <= flushed_size <= written_size, and every
-  // byte below synced_size is durable.
-  uint64_t flushed_size = 0;    // bytes handed to the OS by the writer
-  uint64_t sync_requested = 0;  // target of the latest sync started
-  uint64_t synced_size = 0;
-  // One descriptor per sync that may be in flight (the free ones): each
-  // concurrent fdatasync uses its own open file description, so that a
-  // writeback error is reported to every sync it concerns (the kernel
-  // reports an error once per open file description, so two syncs sharing
-  // one could let one of them return success for lost data). Opened with
-  // the segment, before any write they must cover. Empty once sealed.
-  std::vector<std::shared_ptr<Fd>> free_sync_fds;
-  bool sealed = false;  // no longer written to
-
   // The active segment's write state: used only by the writer thread (and by
   // Open, before the log is shared).
   Fd idx_fd;
@@ -226,6 +255,7 @@ struct Segment {
   log_format::SparseIndexer indexer;
   std::string idx_pending;         // encoded, not yet written entries
   std::vector<IndexEntry> staged;  // not yet moved to `unpublished`
+  uint64_t journal_seq = 0;        // the last journal file that covers it
 };
 
 // One Append on its way through the writer thread. `log` is null for an
@@ -238,8 +268,7 @@ struct AppendRequest {
   int64_t timestamp_ms = 0;
   Log::AppendCallback done;
   Status error;
-  // Set by the writer: where the batch went. The request is durable once
-  // segment->synced_size reaches end_position.
+  // Set by the writer: where the batch went.
   std::shared_ptr<Segment> segment;
   uint64_t end_position = 0;
 };
@@ -249,29 +278,105 @@ struct AppendRequest {
 struct LogGroup {
   LogCore* log = nullptr;
   std::vector<AppendRequest*> requests;
+  bool written = false;  // WriteGroup wrote them (else it failed them)
 };
 
-// One fdatasync to run on a sync thread: makes `segment` durable up to
-// `target` (the bytes written before the sync started).
-struct SyncJob {
-  std::shared_ptr<Segment> segment;
-  std::shared_ptr<Fd> fd;
-  uint64_t target = 0;
+// The strict appends of one writer round, written to the journal and
+// waiting for its flush: `logs` says how many appends of each log.
+struct Round {
+  std::shared_ptr<Fd> file;  // the journal file they went to
+  fs::path path;
+  bool new_file = false;  // the file's name must be made durable first
+  Status error;           // the journal write failed: fail, in order
+  std::vector<std::pair<LogCore*, size_t>> logs;
 };
 
-// How many fdatasyncs of one segment file may be in flight at once. The
-// writer does not wait for a sync before it writes and syncs the next
-// batches, so an append waits for one flush, not for the end of the flush
-// that was running when it arrived (see docs/benchmarks.md, "Streams").
-constexpr int kSyncsPerFile = 4;
-// Threads that run syncs, for all logs of a process.
-constexpr int kSyncThreads = 16;
+// The write-ahead journal of a LogSyncer (docs/formats/log.md, "Journal"):
+// the file every strict round is made durable in, the spare that replaces
+// it when full, and the retirement of full files once the segments they
+// cover are synced. Owns its files and the maintenance thread that
+// prepares spares and retires files. Only the writer thread calls it,
+// except for status, Fail and Flush (any thread); the maintenance jobs
+// share only `mu_`'s fields.
+class Journal {
+ public:
+  Journal(fs::path dir, const JournalOptions& options, Fd dir_lock,
+          uint64_t first_seq)
+      : dir_(std::move(dir)),
+        options_(options),
+        dir_lock_(std::move(dir_lock)),
+        seq_(first_seq) {}
+  ~Journal();
 
-// The writer thread, its queue and the sync threads: the body of LogSyncer.
-// Owns the threads; thread-safe.
+  // Creates the first file. Before the writer thread starts.
+  Status Start();
+
+  // The file entries go to this round, and the buffer they are added to.
+  uint64_t seq() const { return seq_; }
+  const fs::path& dir() const { return dir_; }
+  std::string* entries() { return &entries_; }
+  // `seg` holds batches of this file: it is synced before the file is
+  // retired.
+  void Covers(const std::shared_ptr<Segment>& seg);
+  // Set once a write, sync or retirement failed: every strict append fails
+  // from then on, since the journal can no longer vouch for it. Any thread.
+  Status status() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+  void Fail(Status s);  // any thread
+
+  // Moves to a fresh file when this one is full, or when it was not
+  // preallocated and a preallocated spare is ready. Between rounds.
+  void MaybeRoll();
+  // Writes the round's entries (not yet durable) and says in `*round`
+  // which file they went to.
+  Status Write(Round* round);
+  // Flush thread: makes journal file `file` durable up to everything
+  // written before the call (and its name too when `new_file`).
+  Status Flush(const Fd& file, const fs::path& path, bool new_file);
+
+ private:
+  struct Retiring {
+    fs::path path;
+    std::vector<std::shared_ptr<Segment>> segments;
+  };
+  fs::path FilePath(uint64_t seq) const {
+    return dir_ / log_format::SegmentFileName(seq, ".jnl");
+  }
+  fs::path SparePath() const { return dir_ / "spare.jnl.tmp"; }
+  // Maintenance thread.
+  void PrepareSpare();
+  void Retire(Retiring r);
+
+  const fs::path dir_;
+  const JournalOptions options_;
+  Fd dir_lock_;
+  uint64_t seq_;
+  std::shared_ptr<Fd> fd_;     // shared with rounds being flushed
+  uint64_t size_ = 0;          // bytes of entries in the current file
+  bool preallocated_ = false;  // the current file was zero-filled
+  bool new_file_ = true;       // no round has gone to it yet
+  std::string entries_;
+  std::vector<std::shared_ptr<Segment>> covered_;
+
+  mutable std::mutex mu_;
+  Status status_;               // guarded by mu_
+  bool spare_ready_ = false;    // guarded by mu_
+  bool spare_pending_ = false;  // guarded by mu_
+  Status maintenance_status_;   // guarded by mu_
+  // Last: its destructor runs queued jobs while the fields above exist.
+  std::unique_ptr<ThreadPool> maintenance_ = std::make_unique<ThreadPool>(1);
+};
+
+// The writer thread and its queue: the body of LogSyncer. Owns the thread
+// and the journal; thread-safe.
 class SyncQueue {
  public:
-  SyncQueue() : thread_([this] { Run(); }) {}
+  explicit SyncQueue(std::unique_ptr<Journal> journal)
+      : journal_(std::move(journal)), thread_([this] { Run(); }) {
+    if (journal_) flush_thread_ = std::thread([this] { RunFlushes(); });
+  }
   ~SyncQueue() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -279,7 +384,15 @@ class SyncQueue {
     }
     cv_.notify_one();
     thread_.join();
-    // sync_threads_ drains its jobs as it is destroyed.
+    if (flush_thread_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(flush_mu_);
+        flush_stop_ = true;
+      }
+      flush_cv_.notify_one();
+      flush_thread_.join();  // after the writer: flushes its last rounds
+    }
+    journal_.reset();  // retires the last file: syncs what it covers
   }
 
   void Enqueue(AppendRequest request) {
@@ -293,28 +406,34 @@ class SyncQueue {
     if (was_empty) cv_.notify_one();
   }
 
-  // Runs `work` (an fdatasync and what follows it) on a sync thread.
-  void PostSync(std::function<void()> work) {
-    sync_threads_.Post(std::move(work));
-  }
+  // Writer thread: the journal, or null.
+  Journal* journal() { return journal_.get(); }
 
   void CountSync() { syncs_.fetch_add(1, std::memory_order_relaxed); }
   uint64_t sync_count() const { return syncs_.load(std::memory_order_relaxed); }
 
+  uint64_t replayed_batches = 0;  // set by LogSyncer::Open before sharing
+
  private:
   void Run();
   void ProcessGroup(std::vector<AppendRequest>* group);
+  // The flush thread: one fdatasync for all the rounds written since the
+  // last one started, then their acknowledgements, in round order.
+  void RunFlushes();
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<AppendRequest> queue_;  // guarded by mu_
   bool stop_ = false;                 // guarded by mu_
   std::atomic<uint64_t> syncs_{0};
-  // Flushes issued together cost about one device flush (the block layer
-  // and ext4's journal merge them), flushes issued one after another cost
-  // one each: syncs run here, concurrently, never on the writer thread.
-  ThreadPool sync_threads_{kSyncThreads};
-  std::thread thread_;  // last: starts after the fields above exist
+  std::unique_ptr<Journal> journal_;
+
+  std::mutex flush_mu_;
+  std::condition_variable flush_cv_;
+  std::vector<Round> rounds_;  // guarded by flush_mu_
+  bool flush_stop_ = false;    // guarded by flush_mu_
+  std::thread flush_thread_;   // with a journal only
+  std::thread thread_;         // last: starts after the fields above exist
 };
 
 // The body of Log; see log.h for the contract. Thread-safe. Owns the
@@ -322,11 +441,10 @@ class SyncQueue {
 // segment's write state.
 //
 // An append goes: caller thread (encode, assign offsets) -> writer thread
-// (pwritev; start an fdatasync unless kSyncsPerFile are in flight) -> a
-// sync thread (fdatasync, then acknowledge, in offset order, every append
-// that is now durable). Whichever thread finds appends to acknowledge
-// becomes the log's one completer, so callbacks run one at a time, in
-// offset order.
+// (pwritev to the segment and, for a strict log with a journal, to the
+// journal; one flush for the whole round; then acknowledge, in offset
+// order). Only the writer thread acknowledges, so callbacks run one at a
+// time, in offset order.
 class LogCore {
  public:
   static Result<std::unique_ptr<LogCore>> Open(const fs::path& dir,
@@ -336,6 +454,10 @@ class LogCore {
 
   void Append(std::vector<LogRecord> records, int64_t timestamp_ms,
               Log::AppendCallback done);
+  // Appends a finished batch (offsets and timestamp set, as read from the
+  // journal); its base offset must be the next offset. For replay.
+  Status AppendFinished(std::string batch, const log_format::BatchHeader& h,
+                        Log::AppendCallback done);
   Result<std::vector<StoredRecord>> Read(uint64_t offset, size_t max_records,
                                          size_t max_bytes) const;
   uint64_t start_offset() const {
@@ -355,17 +477,25 @@ class LogCore {
   void Close();
   Status Destroy();
 
-  // Writer thread: writes the group's batches (rolling segments as needed),
-  // hands them to the sync threads, or acknowledges them when !sync. The
-  // group's requests are in flight, so the log outlives the call.
+  // Writer thread: writes the group's batches (rolling segments as needed)
+  // and their journal entries. The group's requests are in flight, so the
+  // log outlives the call.
   void WriteGroup(LogGroup* group);
+  // After WriteGroup wrote a group: acknowledges the `count` oldest
+  // written appends, or fails them when `status` (that of the flush that
+  // was to make them durable) is an error. On the writer thread, or for
+  // journaled logs on the flush thread; in round order either way.
+  void FinishWritten(size_t count, const Status& status);
+  // Writer thread: the flush of a log that does not use the journal (a
+  // no-op when relaxed).
+  Status SyncOwnSegment();
+  bool journaled() const { return options_.sync && queue_->journal(); }
 
  private:
   LogCore(fs::path dir, const LogOptions& options, SyncQueue* queue)
       : dir_(std::move(dir)), options_(options), queue_(queue) {}
 
   Result<std::shared_ptr<Segment>> CreateSegment(uint64_t base);
-  Status OpenSyncFds(Segment* seg);
   Result<std::shared_ptr<Segment>> LoadSealedSegment(uint64_t base,
                                                      uint64_t next_base);
   bool SealedIndexMatches(const Segment& seg,
@@ -378,34 +508,23 @@ class LogCore {
   Status Roll(uint64_t new_base);
   void FlushIndex(Segment* seg);
   void Refuse(Log::AppendCallback done, Status error);
+  // Requires mu_. Queues `r` (offsets assigned) for the writer.
+  void EnqueueLocked(AppendRequest r);
   void FailGroup(LogGroup* group, Status error);
-
-  // Sync threads.
-  void RunSync(SyncJob job);
-  // Requires mu_. Starts a sync of `seg` up to what the writer has flushed,
-  // when some of it is not covered by a sync yet and a descriptor is free.
-  void MaybeStartSync(const std::shared_ptr<Segment>& seg);
-  // Requires mu_. Returns true when the caller must run Complete(): it is
-  // now the log's completer. Otherwise the running completer will look
-  // again.
-  bool ClaimCompletion();
-  // Acknowledges, in offset order, every pending append that is durable
-  // (or fails them all once the log has failed), until none is left.
-  // Releases the completer role; the log may be destroyed as soon as it
-  // returns.
-  void Complete(std::unique_lock<std::mutex> lock);
-  // Requires mu_.
-  bool Idle() const {
-    return in_flight_ == 0 && syncs_in_flight_ == 0 && !completing_;
+  // Requires mu_. Requests that Close may return: notifies once nothing
+  // is in flight.
+  void NotifyIfIdle() {
+    if (in_flight_ == 0) idle_cv_.notify_all();
   }
 
   const fs::path dir_;
   const LogOptions options_;
   SyncQueue* const queue_;
-  Fd dir_lock_;  // holds flock(dir) until Close
+  Fd dir_lock_;          // holds flock(dir) until Close
+  uint64_t log_id_ = 0;  // from DIR/log.id: names the log in the journal
 
   mutable std::mutex mu_;
-  std::condition_variable idle_cv_;  // Idle() became true
+  std::condition_variable idle_cv_;  // in_flight_ became 0
   // Guarded by mu_. Invariant: segments_ is sorted by base offset, each
   // segment's end_offset is at most the next one's base, and back() is the
   // segment the writer appends to.
@@ -420,13 +539,11 @@ class LogCore {
   Status failed_;  // set once a write or sync failed
   // Written appends waiting to be acknowledged, in offset order.
   std::deque<AppendRequest> written_;
-  int syncs_in_flight_ = 0;  // SyncJobs posted and not finished
-  bool completing_ = false;  // a thread is in Complete()
-  bool recheck_ = false;     // Complete() must look at written_ again
 
   // Writer thread only.
   std::shared_ptr<Segment> active_;
   Status writer_status_;
+  uint64_t journal_seq_ = 0;  // the journal file that has this log's kLog
 };
 
 void SyncQueue::Run() {
@@ -460,10 +577,244 @@ void SyncQueue::ProcessGroup(std::vector<AppendRequest>* group) {
     }
     logs[it->second].requests.push_back(&r);
   }
+  if (journal_) journal_->MaybeRoll();
   for (LogGroup& g : logs) g.log->WriteGroup(&g);
   for (AppendRequest* r : refused) {
     Log::AppendCallback done = std::move(r->done);
     done(std::move(r->error));
+  }
+  Round round;
+  for (LogGroup& g : logs) {
+    if (!g.written) continue;
+    if (!g.log->journaled()) {
+      // Relaxed, or strict without a journal: this log's own segment
+      // carries the round.
+      g.log->FinishWritten(g.requests.size(), g.log->SyncOwnSegment());
+    } else {
+      round.logs.emplace_back(g.log, g.requests.size());
+    }
+  }
+  if (round.logs.empty()) return;
+  // One flush for the whole round, whatever number of logs it wrote, on
+  // the flush thread: the writer goes on with the next round meanwhile.
+  // A failed write still goes through the flush thread, behind the rounds
+  // before it, so that each log's callbacks keep their order.
+  round.error = journal_->Write(&round);
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(flush_mu_);
+    was_empty = rounds_.empty();
+    rounds_.push_back(std::move(round));
+  }
+  if (was_empty) flush_cv_.notify_one();
+}
+
+void SyncQueue::RunFlushes() {
+  std::vector<Round> rounds;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(flush_mu_);
+      flush_cv_.wait(lock, [this] { return flush_stop_ || !rounds_.empty(); });
+      if (rounds_.empty()) return;  // drained
+      rounds.swap(rounds_);
+    }
+    // Usually one file; two when the journal moved to a new file between
+    // the rounds. One flush per file covers every round written to it
+    // before the flush began. Once a write or flush failed, every later
+    // round fails too.
+    std::vector<Status> outcomes(rounds.size());
+    Status failure;
+    size_t unflushed = 0;  // the first round not yet covered by a flush
+    bool new_file = false;
+    for (size_t i = 0; i < rounds.size(); ++i) {
+      if (failure.ok() && !rounds[i].error.ok()) failure = rounds[i].error;
+      if (!failure.ok()) {
+        outcomes[i] = failure;
+        unflushed = i + 1;
+        continue;
+      }
+      new_file |= rounds[i].new_file;
+      bool last_of_file = i + 1 == rounds.size() ||
+                          rounds[i + 1].file != rounds[i].file ||
+                          !rounds[i + 1].error.ok();
+      if (!last_of_file) continue;
+      Status s = journal_->Flush(*rounds[i].file, rounds[i].path, new_file);
+      CountSync();
+      new_file = false;
+      if (!s.ok()) {
+        journal_->Fail(s);
+        failure = s;
+      }
+      for (; unflushed <= i; ++unflushed) outcomes[unflushed] = s;
+    }
+    for (size_t i = 0; i < rounds.size(); ++i) {
+      for (auto [log, count] : rounds[i].logs) {
+        log->FinishWritten(count, outcomes[i]);
+      }
+    }
+    rounds.clear();
+  }
+}
+
+Journal::~Journal() {
+  // The writer and flush threads have stopped: retire the last file like
+  // the others, so that a clean shutdown leaves nothing to replay.
+  if (fd_ && status().ok()) {
+    Retire(Retiring{FilePath(seq_), std::move(covered_)});
+  }
+  maintenance_.reset();  // runs the jobs still queued
+  std::error_code ec;
+  fs::remove(SparePath(), ec);
+}
+
+Status Journal::Start() {
+  ASSIGN_OR_RETURN(Fd fd, OpenFile(FilePath(seq_), O_RDWR | O_CREAT | O_TRUNC));
+  fd_ = std::make_shared<Fd>(std::move(fd));
+  RETURN_IF_ERROR(SyncDir(dir_));
+  new_file_ = false;
+  if (options_.preallocate) {
+    std::lock_guard<std::mutex> lock(mu_);
+    spare_pending_ = true;
+    maintenance_->Post([this] { PrepareSpare(); });
+  }
+  return Status::Ok();
+}
+
+void Journal::Covers(const std::shared_ptr<Segment>& seg) {
+  if (seg->journal_seq == seq_) return;
+  seg->journal_seq = seq_;
+  covered_.push_back(seg);
+}
+
+void Journal::Fail(Status s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (status_.ok()) {
+    RLOG_ERROR("journal {}: {}", dir_.string(), s.ToString());
+    status_ = Unavailable("journal: " + s.message());
+  }
+}
+
+void Journal::MaybeRoll() {
+  bool spare_ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!status_.ok()) return;
+    if (!maintenance_status_.ok()) {
+      status_ = Unavailable("journal: " + maintenance_status_.message());
+      return;
+    }
+    spare_ready = spare_ready_;
+  }
+  bool full = size_ >= options_.file_bytes;
+  if (!full && (preallocated_ || !spare_ready)) return;
+  uint64_t next = seq_ + 1;
+  Fd fd;
+  bool preallocated = false;
+  if (spare_ready) {
+    // Named only now, so that names keep the order files were used in.
+    if (::rename(SparePath().c_str(), FilePath(next).c_str()) != 0) {
+      return Fail(IoError("rename", SparePath(), errno));
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      spare_ready_ = false;
+    }
+    auto opened = OpenFile(FilePath(next), O_RDWR);
+    if (!opened.ok()) return Fail(opened.status());
+    fd = std::move(*opened);
+    preallocated = true;
+  } else {
+    auto opened = OpenFile(FilePath(next), O_RDWR | O_CREAT | O_TRUNC);
+    if (!opened.ok()) return Fail(opened.status());
+    fd = std::move(*opened);
+  }
+  maintenance_->Post(
+      [this, r = Retiring{FilePath(seq_), std::move(covered_)}]() mutable {
+        Retire(std::move(r));
+      });
+  covered_.clear();
+  seq_ = next;
+  fd_ = std::make_shared<Fd>(std::move(fd));
+  size_ = 0;
+  preallocated_ = preallocated;
+  new_file_ = true;  // its first flush syncs the directory too
+  if (options_.preallocate) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!spare_pending_) {
+      spare_pending_ = true;
+      maintenance_->Post([this] { PrepareSpare(); });
+    }
+  }
+}
+
+Status Journal::Write(Round* round) {
+  RETURN_IF_ERROR(status());
+  Status s = WriteAll(fd_->get(), FilePath(seq_), entries_.data(),
+                      entries_.size(), size_);
+  size_ += entries_.size();
+  entries_.clear();
+  if (!s.ok()) {
+    Fail(s);
+    return status();
+  }
+  round->file = fd_;
+  round->path = FilePath(seq_);
+  round->new_file = std::exchange(new_file_, false);
+  return Status::Ok();
+}
+
+Status Journal::Flush(const Fd& file, const fs::path& path, bool new_file) {
+  // A new file's name must be durable before anything in it is.
+  if (new_file) RETURN_IF_ERROR(SyncDir(dir_));
+  return SyncFile(file.get(), path);
+}
+
+void Journal::PrepareSpare() {
+  // Zeros, written and synced: every block of the file is then allocated
+  // and initialised, so the writer's fdatasyncs carry no metadata. Zeros
+  // never parse as an entry.
+  Status s;
+  {
+    auto fd = OpenFile(SparePath(), O_RDWR | O_CREAT | O_TRUNC);
+    s = fd.status();
+    if (fd.ok()) {
+      std::string zeros(1 << 20, '\0');
+      for (uint64_t at = 0; s.ok() && at < options_.file_bytes;
+           at += zeros.size()) {
+        s = WriteAll(fd->get(), SparePath(), zeros.data(),
+                     std::min<uint64_t>(zeros.size(), options_.file_bytes - at),
+                     at);
+      }
+      if (s.ok()) s = SyncFile(fd->get(), SparePath());
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  spare_pending_ = false;
+  if (s.ok()) {
+    spare_ready_ = true;
+  } else {
+    // Not fatal: the writer creates plain files instead.
+    RLOG_WARN("journal {}: no spare file: {}", dir_.string(), s.ToString());
+  }
+}
+
+void Journal::Retire(Retiring r) {
+  // The file may go once every segment it covers is durable on its own.
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!maintenance_status_.ok()) return;  // every later file is kept too
+  }
+  for (const auto& seg : r.segments) {
+    if (s.ok()) s = SyncFile(seg->log_fd.get(), seg->log_path);
+  }
+  if (s.ok() && ::unlink(r.path.c_str()) != 0) {
+    s = IoError("unlink", r.path, errno);
+  }
+  if (!s.ok()) {
+    // Kept, and so is every later file: the next start replays them.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (maintenance_status_.ok()) maintenance_status_ = std::move(s);
   }
 }
 
@@ -510,6 +861,7 @@ Result<std::unique_ptr<LogCore>> LogCore::Open(const fs::path& dir,
 
   std::unique_ptr<LogCore> core(new LogCore(dir, options, queue));
   core->dir_lock_ = std::move(dir_lock);
+  ASSIGN_OR_RETURN(core->log_id_, LoadOrCreateLogId(dir, options.sync));
   if (logs.empty()) {
     ASSIGN_OR_RETURN(auto seg, core->CreateSegment(0));
     core->segments_.push_back(std::move(seg));
@@ -548,26 +900,7 @@ Result<std::shared_ptr<Segment>> LogCore::CreateSegment(uint64_t base) {
   RETURN_IF_ERROR(WriteAll(seg->idx_fd.get(), seg->idx_path, header.data(),
                            header.size(), 0));
   seg->idx_size = header.size();
-  RETURN_IF_ERROR(OpenSyncFds(seg.get()));
   return seg;
-}
-
-// Opens the active segment's sync descriptors: kSyncsPerFile, or fewer when
-// the process runs out of descriptors (many shards under a low
-// RLIMIT_NOFILE), which costs overlap, not correctness; none is an error.
-Status LogCore::OpenSyncFds(Segment* seg) {
-  if (!options_.sync) return Status::Ok();
-  for (int i = 0; i < kSyncsPerFile; ++i) {
-    Result<Fd> fd = OpenFile(seg->log_path, O_RDONLY);
-    if (!fd.ok()) {
-      if (i == 0) return fd.status();
-      RLOG_WARN("log {}: {} syncs of one file at a time only: {}",
-                dir_.string(), i, fd.status().ToString());
-      break;
-    }
-    seg->free_sync_fds.push_back(std::make_shared<Fd>(std::move(*fd)));
-  }
-  return Status::Ok();
 }
 
 Result<std::shared_ptr<Segment>> LogCore::LoadSealedSegment(
@@ -587,7 +920,6 @@ Result<std::shared_ptr<Segment>> LogCore::LoadSealedSegment(
   }
   seg->index = std::move(*entries);
   seg->readable_size = size;
-  seg->sealed = true;
   // Sealed: its records are [base, next_base) even if some are damaged, so
   // that a reader reaching them gets DataLoss instead of skipping them.
   seg->end_offset = next_base;
@@ -743,9 +1075,7 @@ Result<std::shared_ptr<Segment>> LogCore::RecoverActiveSegment(uint64_t base) {
       RETURN_IF_ERROR(SyncFile(seg->log_fd.get(), seg->log_path));
   }
   seg->written_size = seg->readable_size = valid;
-  seg->flushed_size = seg->sync_requested = seg->synced_size = valid;
   seg->end_offset = expected;
-  RETURN_IF_ERROR(OpenSyncFds(seg.get()));
   // The active segment's index was rebuilt by the scan: rewrite it whole.
   ASSIGN_OR_RETURN(seg->idx_fd,
                    OpenFile(seg->idx_path, O_RDWR | O_CREAT | O_TRUNC));
@@ -780,14 +1110,42 @@ void LogCore::Append(std::vector<LogRecord> records, int64_t timestamp_ms,
   }
   last_assigned_timestamp_ms_ = timestamp_ms;
   AppendRequest r;
-  r.log = this;
   r.base_offset = next_offset_;
-  next_offset_ += count;
   r.count = count;
   r.timestamp_ms = timestamp_ms;
   log_format::FinishBatch(&*batch, r.base_offset, timestamp_ms);
   r.batch = std::move(*batch);
   r.done = std::move(done);
+  EnqueueLocked(std::move(r));
+}
+
+Status LogCore::AppendFinished(std::string batch,
+                               const log_format::BatchHeader& h,
+                               Log::AppendCallback done) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return FailedPrecondition("log closed");
+  if (!failed_.ok()) return failed_;
+  if (h.base_offset != next_offset_ ||
+      (last_assigned_timestamp_ms_ &&
+       h.timestamp_ms < *last_assigned_timestamp_ms_)) {
+    return FailedPrecondition(
+        "batch at offset " + std::to_string(h.base_offset) +
+        " does not follow the log's end at " + std::to_string(next_offset_));
+  }
+  last_assigned_timestamp_ms_ = h.timestamp_ms;
+  AppendRequest r;
+  r.base_offset = h.base_offset;
+  r.count = h.record_count;
+  r.timestamp_ms = h.timestamp_ms;
+  r.batch = std::move(batch);
+  r.done = std::move(done);
+  EnqueueLocked(std::move(r));
+  return Status::Ok();
+}
+
+void LogCore::EnqueueLocked(AppendRequest r) {
+  r.log = this;
+  next_offset_ = r.base_offset + r.count;
   ++in_flight_;
   // Enqueued under mu_, so the writer sees each log's batches in offset
   // order.
@@ -799,6 +1157,9 @@ void LogCore::WriteGroup(LogGroup* group) {
     // A sync thread may have failed the log since the last group.
     std::lock_guard<std::mutex> lock(mu_);
     if (!failed_.ok()) writer_status_ = failed_;
+  }
+  if (writer_status_.ok() && journaled() && !queue_->journal()->status().ok()) {
+    writer_status_ = queue_->journal()->status();
   }
   if (!writer_status_.ok()) return FailGroup(group, writer_status_);
   Segment* seg = active_.get();
@@ -835,8 +1196,29 @@ void LogCore::WriteGroup(LogGroup* group) {
       WriteVectorAll(seg->log_fd.get(), seg->log_path, &iov, iov_position);
   if (!s.ok()) return FailGroup(group, std::move(s));
   FlushIndex(seg);
+  if (journaled()) {
+    Journal* journal = queue_->journal();
+    std::string* entries = journal->entries();
+    if (journal_seq_ != journal->seq()) {
+      // A file's first entry for a log says where the log is.
+      std::error_code ec;
+      fs::path absolute = fs::absolute(dir_, ec);
+      fs::path where = (ec ? dir_ : absolute)
+                           .lexically_relative(fs::absolute(journal->dir()));
+      log_format::AppendJournalEntry(
+          entries, log_format::JournalEntryType::kLog, journal->seq(), log_id_,
+          where.empty() ? absolute.string() : where.string());
+      journal_seq_ = journal->seq();
+    }
+    for (AppendRequest* r : group->requests) {
+      log_format::AppendJournalEntry(entries,
+                                     log_format::JournalEntryType::kBatch,
+                                     journal->seq(), log_id_, r->batch);
+      journal->Covers(r->segment);
+    }
+  }
 
-  std::unique_lock<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   for (AppendRequest* r : group->requests) {
     r->batch = std::string();  // written: the memory is not needed any more
     written_.push_back(std::move(*r));
@@ -844,16 +1226,59 @@ void LogCore::WriteGroup(LogGroup* group) {
   seg->unpublished.insert(seg->unpublished.end(), seg->staged.begin(),
                           seg->staged.end());
   seg->staged.clear();
-  seg->flushed_size = seg->written_size;
-  if (!options_.sync) {
-    // Relaxed: written is as durable as it gets.
-    seg->sync_requested = seg->synced_size = seg->flushed_size;
-    if (ClaimCompletion()) Complete(std::move(lock));
-    return;
+  group->written = true;
+}
+
+Status LogCore::SyncOwnSegment() {
+  if (!options_.sync) return Status::Ok();
+  Status s = SyncFile(active_->log_fd.get(), active_->log_path);
+  queue_->CountSync();
+  if (!s.ok() && writer_status_.ok()) writer_status_ = Unavailable(s.message());
+  return s;
+}
+
+void LogCore::FinishWritten(size_t count, const Status& status) {
+  std::vector<AppendRequest> done;
+  Status error;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!status.ok() && failed_.ok()) failed_ = Unavailable(status.message());
+    // Nothing after a failed write or sync may be acknowledged, so that a
+    // gap never is.
+    error = failed_;
+    for (size_t i = 0; i < count; ++i) {
+      AppendRequest& r = written_[i];
+      if (!error.ok()) continue;
+      Segment* seg = r.segment.get();
+      seg->readable_size = r.end_position;
+      seg->end_offset = r.base_offset + r.count;
+      seg->max_timestamp_ms = r.timestamp_ms;
+      while (!seg->unpublished.empty() &&
+             seg->unpublished.front().offset < seg->end_offset) {
+        seg->index.push_back(seg->unpublished.front());
+        seg->unpublished.pop_front();
+      }
+      acked_end_ = r.base_offset + r.count;
+      last_timestamp_ms_ = r.timestamp_ms;
+    }
+    done.assign(std::make_move_iterator(written_.begin()),
+                std::make_move_iterator(written_.begin() + count));
+    written_.erase(written_.begin(), written_.begin() + count);
   }
-  // Last touch of the log: once a sync is posted, its thread may
-  // acknowledge these requests and Close may return.
-  MaybeStartSync(active_);
+  for (AppendRequest& r : done) {
+    // Moved out so the callback (and what it captured) is gone before
+    // Close can return.
+    Log::AppendCallback cb = std::move(r.done);
+    if (error.ok()) {
+      cb(r.base_offset);
+    } else {
+      cb(error);
+    }
+  }
+  // Last touch of this LogCore: once in_flight_ is 0, Close may return.
+  std::lock_guard<std::mutex> lock(mu_);
+  in_flight_ -= done.size();
+  NotifyIfIdle();
 }
 
 void LogCore::FailGroup(LogGroup* group, Status error) {
@@ -871,104 +1296,7 @@ void LogCore::FailGroup(LogGroup* group, Status error) {
   // Last touch of this LogCore: once in_flight_ is 0, Close may return.
   std::lock_guard<std::mutex> lock(mu_);
   in_flight_ -= group->requests.size();
-  if (Idle()) idle_cv_.notify_all();
-}
-
-void LogCore::MaybeStartSync(const std::shared_ptr<Segment>& seg) {
-  if (!failed_.ok() || seg->flushed_size <= seg->sync_requested ||
-      seg->free_sync_fds.empty()) {
-    return;  // covered, or a finishing sync will start the next one
-  }
-  SyncJob job{seg, std::move(seg->free_sync_fds.back()), seg->flushed_size};
-  seg->free_sync_fds.pop_back();
-  seg->sync_requested = job.target;
-  ++syncs_in_flight_;
-  queue_->PostSync(
-      [this, job = std::move(job)]() mutable { RunSync(std::move(job)); });
-}
-
-void LogCore::RunSync(SyncJob job) {
-  // fdatasync covers every write that returned before it started, so the
-  // bytes below job.target are durable once it succeeds.
-  Status s = SyncFile(job.fd->get(), job.segment->log_path);
-  queue_->CountSync();
-  std::unique_lock<std::mutex> lock(mu_);
-  Segment* seg = job.segment.get();
-  if (s.ok()) {
-    seg->synced_size = std::max(seg->synced_size, job.target);
-  } else if (failed_.ok()) {
-    failed_ = Unavailable(s.message());
-  }
-  // A sealed segment keeps no descriptors (Roll synced it whole).
-  if (!seg->sealed) seg->free_sync_fds.push_back(std::move(job.fd));
-  // Writes that arrived during this sync and found every descriptor busy.
-  MaybeStartSync(job.segment);
-  --syncs_in_flight_;
-  if (ClaimCompletion()) return Complete(std::move(lock));
-  // Another thread is completing: the log is not idle, nothing to notify.
-}
-
-bool LogCore::ClaimCompletion() {
-  if (completing_) {
-    recheck_ = true;
-    return false;
-  }
-  completing_ = true;
-  return true;
-}
-
-void LogCore::Complete(std::unique_lock<std::mutex> lock) {
-  std::vector<AppendRequest> done;
-  Status error;
-  for (;;) {
-    recheck_ = false;
-    while (!written_.empty()) {
-      AppendRequest& r = written_.front();
-      if (r.segment->synced_size < r.end_position) break;
-      Segment* seg = r.segment.get();
-      seg->readable_size = r.end_position;
-      seg->end_offset = r.base_offset + r.count;
-      seg->max_timestamp_ms = r.timestamp_ms;
-      while (!seg->unpublished.empty() &&
-             seg->unpublished.front().offset < seg->end_offset) {
-        seg->index.push_back(seg->unpublished.front());
-        seg->unpublished.pop_front();
-      }
-      acked_end_ = r.base_offset + r.count;
-      last_timestamp_ms_ = r.timestamp_ms;
-      done.push_back(std::move(r));
-      written_.pop_front();
-    }
-    // Once the log has failed, appends that no sync in flight can still
-    // make durable are failed: nothing after a failed write or sync may be
-    // acknowledged, so that a gap never is.
-    size_t acked = done.size();
-    if (!failed_.ok() && syncs_in_flight_ == 0 && !written_.empty()) {
-      error = failed_;
-      for (AppendRequest& r : written_) done.push_back(std::move(r));
-      written_.clear();
-    }
-    if (done.empty()) {
-      completing_ = false;
-      if (Idle()) idle_cv_.notify_all();
-      return;  // last touch of this LogCore
-    }
-    lock.unlock();
-    for (size_t i = 0; i < done.size(); ++i) {
-      // Moved out so the callback (and what it captured) is gone before
-      // Close can return.
-      Log::AppendCallback cb = std::move(done[i].done);
-      if (i < acked) {
-        cb(done[i].base_offset);
-      } else {
-        cb(error);
-      }
-    }
-    size_t n = done.size();
-    done.clear();
-    lock.lock();
-    in_flight_ -= n;
-  }
+  NotifyIfIdle();
 }
 
 // Seals the active segment and starts one at `new_base`. Writer thread.
@@ -987,15 +1315,11 @@ Status LogCore::Roll(uint64_t new_base) {
   ASSIGN_OR_RETURN(auto seg, CreateSegment(new_base));
   if (options_.sync) RETURN_IF_ERROR(SyncDir(dir_));
   std::unique_lock<std::mutex> lock(mu_);
-  // Everything written to the old segment is durable now: its appends can
-  // be acknowledged (the completer finds them) without waiting for a sync.
+  // The old segment is complete: its pending appends are acknowledged
+  // with the rest of the round.
   old->unpublished.insert(old->unpublished.end(), old->staged.begin(),
                           old->staged.end());
   old->staged.clear();
-  old->flushed_size = old->sync_requested = old->synced_size =
-      old->written_size;
-  old->free_sync_fds.clear();
-  old->sealed = true;
   segments_.push_back(seg);
   active_ = std::move(seg);
   return Status::Ok();
@@ -1174,7 +1498,7 @@ Result<uint64_t> LogCore::EnforceRetention(int64_t min_timestamp_ms) {
 void LogCore::Close() {
   std::unique_lock<std::mutex> lock(mu_);
   closed_ = true;
-  idle_cv_.wait(lock, [this] { return Idle(); });
+  idle_cv_.wait(lock, [this] { return in_flight_ == 0; });
   // The writer no longer looks at this log: drop the files (readers in
   // flight keep theirs open through their shared_ptr).
   segments_.clear();
@@ -1190,6 +1514,92 @@ Status LogCore::Destroy() {
   return Status::Ok();
 }
 
+// Replays journal files `seqs` (ascending) of `dir` into the logs they name
+// and syncs them; returns the number of batches appended.
+Result<uint64_t> ReplayJournal(const fs::path& dir,
+                               const std::vector<uint64_t>& seqs) {
+  SyncQueue queue(nullptr);  // no journal: each log syncs its own segment
+  struct Target {
+    std::unique_ptr<LogCore> log;  // null when its batches are dropped
+    uint64_t next = 0;             // the offset its next batch must have
+    fs::path dir;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t pending = 0;  // guarded by mu
+  Status failure;      // guarded by mu
+  auto done = [&](Result<uint64_t> r) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!r.ok() && failure.ok()) failure = r.status();
+    if (--pending == 0) cv.notify_all();
+  };
+  // After `queue`: the logs close before the writer thread stops.
+  std::unordered_map<uint64_t, Target> logs;
+  uint64_t replayed = 0;
+  for (uint64_t seq : seqs) {
+    fs::path path = dir / log_format::SegmentFileName(seq, ".jnl");
+    ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
+    std::string_view rest = data;
+    while (auto e = log_format::ParseJournalEntry(rest, seq)) {
+      rest.remove_prefix(e->length);
+      if (e->type == log_format::JournalEntryType::kLog) {
+        auto [it, inserted] = logs.try_emplace(e->log_id);
+        if (!inserted) continue;
+        fs::path where(std::string(e->payload));
+        if (where.is_relative()) where = (dir / where).lexically_normal();
+        it->second.dir = where;
+        if (ReadLogId(where) != e->log_id) {
+          RLOG_INFO("journal {}: log {} is gone; its batches are dropped",
+                    dir.string(), where.string());
+          continue;
+        }
+        LogOptions options;  // strict: replayed batches are synced
+        auto log = LogCore::Open(where, options, &queue);
+        if (!log.ok()) {
+          return Unavailable("replaying the journal into " + where.string() +
+                             ": " + log.status().ToString());
+        }
+        it->second.log = std::move(*log);
+        it->second.next = it->second.log->end_offset();
+        continue;
+      }
+      auto it = logs.find(e->log_id);
+      if (it == logs.end() || !it->second.log) continue;
+      Target& t = it->second;
+      auto h = *log_format::ParseBatchHeader(e->payload.data());
+      if (h.base_offset + h.record_count <= t.next) continue;  // has it
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++pending;
+      }
+      Status s = t.log->AppendFinished(std::string(e->payload), h, done);
+      if (!s.ok()) {
+        // A gap: what follows was never acknowledged (acknowledgements
+        // come in offset order), so it is not replayed either.
+        RLOG_ERROR("journal {}: log {}: {}; its later batches are dropped",
+                   dir.string(), t.dir.string(), s.ToString());
+        std::lock_guard<std::mutex> lock(mu);
+        --pending;
+        t.log->Close();
+        t.log.reset();
+        continue;
+      }
+      t.next = h.base_offset + h.record_count;
+      ++replayed;
+    }
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return pending == 0; });
+  }
+  for (auto& [id, t] : logs) {
+    if (t.log) t.log->Close();
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  RETURN_IF_ERROR(failure);
+  return replayed;
+}
+
 }  // namespace internal
 
 // Log and LogSyncer are thin handles over the internal classes, which can
@@ -1201,7 +1611,10 @@ class Log::Impl {
   std::unique_ptr<internal::LogCore> core;
 };
 
-class LogSyncer::Impl : public internal::SyncQueue {};
+class LogSyncer::Impl : public internal::SyncQueue {
+ public:
+  using SyncQueue::SyncQueue;
+};
 
 Result<std::unique_ptr<Log>> Log::Open(const std::filesystem::path& dir,
                                        const LogOptions& options,
@@ -1242,8 +1655,59 @@ Result<uint64_t> Log::EnforceRetention(int64_t min_timestamp_ms) {
 void Log::Close() { impl_->core->Close(); }
 Status Log::Destroy() { return impl_->core->Destroy(); }
 
-LogSyncer::LogSyncer() : impl_(std::make_unique<Impl>()) {}
+LogSyncer::LogSyncer() : impl_(std::make_unique<Impl>(nullptr)) {}
+LogSyncer::LogSyncer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LogSyncer::~LogSyncer() = default;
 uint64_t LogSyncer::sync_count() const { return impl_->sync_count(); }
+uint64_t LogSyncer::replayed_batches() const { return impl_->replayed_batches; }
+
+Result<std::unique_ptr<LogSyncer>> LogSyncer::Open(
+    const std::filesystem::path& dir, const JournalOptions& options) {
+  namespace fs = std::filesystem;
+  if (options.file_bytes == 0) {
+    return InvalidArgument("journal file_bytes must be positive");
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Unavailable("create " + dir.string() + ": " + ec.message());
+  ASSIGN_OR_RETURN(Fd lock, OpenFile(dir, O_RDONLY | O_DIRECTORY));
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return FailedPrecondition("journal " + dir.string() + " is already open");
+    }
+    return IoError("lock", dir, errno);
+  }
+  std::vector<uint64_t> seqs;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (auto seq = log_format::ParseSegmentFileName(name, ".jnl")) {
+      seqs.push_back(*seq);
+    } else if (name.ends_with(".tmp")) {
+      fs::remove(it->path(), ec);  // a spare: recreated when needed
+    }
+  }
+  if (ec) return Unavailable("list " + dir.string() + ": " + ec.message());
+  std::sort(seqs.begin(), seqs.end());
+  uint64_t replayed = 0;
+  if (!seqs.empty()) {
+    ASSIGN_OR_RETURN(replayed, internal::ReplayJournal(dir, seqs));
+    // Every log now holds its batches durably: the files may go.
+    for (uint64_t seq : seqs) {
+      fs::path p = dir / log_format::SegmentFileName(seq, ".jnl");
+      if (::unlink(p.c_str()) != 0) return IoError("unlink", p, errno);
+    }
+    RETURN_IF_ERROR(SyncDir(dir));
+    if (replayed > 0) {
+      RLOG_INFO("journal {}: replayed {} batches", dir.string(), replayed);
+    }
+  }
+  auto journal = std::make_unique<internal::Journal>(
+      dir, options, std::move(lock), seqs.empty() ? 1 : seqs.back() + 1);
+  RETURN_IF_ERROR(journal->Start());
+  auto impl = std::make_unique<Impl>(std::move(journal));
+  impl->replayed_batches = replayed;
+  return std::unique_ptr<LogSyncer>(new LogSyncer(std::move(impl)));
+}
 
 }  // namespace riffle::storage

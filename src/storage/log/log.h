@@ -130,27 +130,55 @@ class Log {
   std::unique_ptr<Impl> impl_;
 };
 
-// Owns the threads that make the appends of every Log durable: one writer
-// thread writes batches as they come, and sync threads fdatasync the files
-// and run the callbacks. Appends written together share one fdatasync
-// (group commit); the writer does not wait for a sync to finish before it
-// writes and syncs the next batches, so up to a few syncs of one file
-// overlap and an append waits for one flush, not for the one already
-// running when it arrived. Thread-safe. Must outlive its logs; its
-// destructor drains pending appends.
+struct JournalOptions {
+  // A journal file is retired (and replaced by a fresh one) once it holds
+  // this many bytes.
+  uint64_t file_bytes = 16ull << 20;
+  // Fill each next journal file with zeros ahead of time (on a background
+  // thread), so that appends overwrite allocated blocks and an fdatasync
+  // flushes data only, not the file system's metadata as well.
+  bool preallocate = true;
+};
+
+// Owns the thread that writes the appends of every Log of a process and
+// makes them durable (group commit): it takes every append queued since
+// its last round, writes each log's batches to its segment, makes the round
+// durable with one flush, and runs the round's callbacks.
+//
+// With a journal (Open), a strict round is durable once its batches are
+// also in the journal, a write-ahead file shared by all logs: one
+// fdatasync per round, however many logs it touched; the segments are
+// synced later, when a journal file is retired, and on Close of the syncer.
+// After a crash, Open replays the journal into the logs that lack its
+// batches. Without one (the default constructor), each strict log
+// fdatasyncs its own segment every round: for tests and tools that open a
+// few logs. Thread-safe. Must outlive its logs; its destructor drains
+// pending appends.
 class LogSyncer {
  public:
   LogSyncer();
+  // Opens the journal in `dir` (created if missing; flock'ed against a
+  // second opener), first replaying what a crash left there: each batch a
+  // log's segments lack is appended to it, synced, and the journal files
+  // are then removed. A log is found by the relative path and log.id its
+  // journal entries name; entries of logs that are gone (removed, or
+  // replaced by a new log at the same path) are dropped, and a log stops
+  // replaying at a gap. Unavailable on I/O errors.
+  static Result<std::unique_ptr<LogSyncer>> Open(
+      const std::filesystem::path& dir, const JournalOptions& options = {});
   ~LogSyncer();
   LogSyncer(const LogSyncer&) = delete;
   LogSyncer& operator=(const LogSyncer&) = delete;
 
   // Number of fdatasync calls made so far (for tests and metrics).
   uint64_t sync_count() const;
+  // Batches the last Open appended to logs from the journal.
+  uint64_t replayed_batches() const;
 
  private:
   friend class Log;
   class Impl;
+  explicit LogSyncer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

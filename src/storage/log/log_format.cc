@@ -136,6 +136,63 @@ bool DecodeRecords(std::string_view batch, const BatchHeader& header,
   return in.empty();
 }
 
+void AppendJournalEntry(std::string* out, JournalEntryType type,
+                        uint64_t file_seq, uint64_t log_id,
+                        std::string_view payload) {
+  size_t start = out->size();
+  bytes::PutFixed32(out, 0);  // crc, below
+  bytes::PutFixed32(out,
+                    static_cast<uint32_t>(kJournalHeaderSize + payload.size()));
+  out->push_back(static_cast<char>(type));
+  out->append(7, '\0');
+  bytes::PutFixed64(out, file_seq);
+  bytes::PutFixed64(out, log_id);
+  uint32_t crc = crc32c::Value(out->data() + start + 4, kJournalHeaderSize - 4);
+  if (type == JournalEntryType::kLog) {
+    crc = crc32c::Extend(crc, payload.data(), payload.size());
+  }
+  out->append(payload);
+  char* p = out->data() + start;
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(crc >> (8 * i));
+}
+
+std::optional<JournalEntry> ParseJournalEntry(std::string_view data,
+                                              uint64_t file_seq) {
+  if (data.size() < kJournalHeaderSize) return std::nullopt;
+  const char* p = data.data();
+  uint32_t length = bytes::DecodeFixed32(p + 4);
+  auto type = static_cast<JournalEntryType>(static_cast<uint8_t>(p[8]));
+  if (length < kJournalHeaderSize || length > data.size() ||
+      bytes::DecodeFixed64(p + 16) != file_seq ||
+      std::any_of(p + 9, p + 16, [](char c) { return c != 0; })) {
+    return std::nullopt;
+  }
+  std::string_view payload =
+      data.substr(kJournalHeaderSize, length - kJournalHeaderSize);
+  uint32_t crc = crc32c::Value(p + 4, kJournalHeaderSize - 4);
+  switch (type) {
+    case JournalEntryType::kLog:
+      if (payload.empty() || payload.size() > kMaxJournalPathBytes) {
+        return std::nullopt;
+      }
+      crc = crc32c::Extend(crc, payload.data(), payload.size());
+      break;
+    case JournalEntryType::kBatch: {
+      if (payload.size() < kBatchHeaderSize) return std::nullopt;
+      auto h = ParseBatchHeader(payload.data());
+      if (!h || h->length != payload.size() || !BatchCrcOk(payload) ||
+          !RecordsWellFormed(payload, h->record_count)) {
+        return std::nullopt;
+      }
+      break;
+    }
+    default:
+      return std::nullopt;
+  }
+  if (crc != bytes::DecodeFixed32(p)) return std::nullopt;
+  return JournalEntry{type, bytes::DecodeFixed64(p + 24), payload, length};
+}
+
 std::string IndexFileHeader() {
   std::string out(kIndexMagic, sizeof(kIndexMagic));
   bytes::PutFixed32(&out, kIndexVersion);

@@ -90,6 +90,46 @@ bool DecodeRecords(std::string_view batch, const BatchHeader& header,
                    uint64_t from, size_t max_records, size_t max_bytes,
                    std::vector<StoredRecord>* out, size_t* bytes, bool* full);
 
+// Journal entry (docs/formats/log.md, "Journal"), little-endian:
+//   0  u32 crc        CRC32C of bytes 4..31, then of the payload of a kLog
+//                     entry (a kBatch payload carries its own CRC)
+//   4  u32 length     of the whole entry, header included
+//   8  u8  type       JournalEntryType
+//   9  u8  reserved   7 bytes of 0
+//  16  u64 file_seq   sequence number of the journal file holding the entry
+//  24  u64 log_id     the log it belongs to (its log.id)
+//  32  payload        kLog: the log's directory, relative to the journal's;
+//                     kBatch: one batch, byte for byte as in the segment
+inline constexpr size_t kJournalHeaderSize = 32;
+inline constexpr size_t kMaxJournalPathBytes = 4096;
+
+// Reaches disk: values are never renumbered; 0 (a zero-filled, preallocated
+// region) is never valid.
+enum class JournalEntryType : uint8_t {
+  kLog = 1,
+  kBatch = 2,
+};
+
+struct JournalEntry {
+  JournalEntryType type = JournalEntryType::kLog;
+  uint64_t log_id = 0;
+  std::string_view payload;  // points into the parsed bytes
+  size_t length = 0;         // of the whole entry
+};
+
+// Appends one entry to `out`; for kBatch, `payload` is a finished batch.
+void AppendJournalEntry(std::string* out, JournalEntryType type,
+                        uint64_t file_seq, uint64_t log_id,
+                        std::string_view payload);
+
+// The entry at the start of `data`, when it is whole and valid and belongs
+// to journal file `file_seq`; nullopt marks the end of the file's entries
+// (a torn or zero-filled tail, or an entry left by an earlier use of the
+// bytes). A kBatch entry is valid only if its batch is (header, CRC,
+// records).
+std::optional<JournalEntry> ParseJournalEntry(std::string_view data,
+                                              uint64_t file_seq);
+
 // Index file: an 8-byte header ("RIDX", u32 version 1) and then 32-byte
 // entries, little-endian:
 //   0 u64 offset        base offset of the indexed batch

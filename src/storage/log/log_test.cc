@@ -950,5 +950,243 @@ TEST_F(LogTest, OpenRejectsBadOptions) {
             StatusCode::kInvalidArgument);
 }
 
+// The journal: strict appends of every log made durable by one flush per
+// round, replayed after a crash into logs whose segments lost them.
+class JournalTest : public LogTest {
+ protected:
+  void SetUp() override {
+    LogTest::SetUp();
+    options_.sync = true;
+    syncer_.reset();
+    OpenSyncer(root_);
+  }
+
+  void OpenSyncer(const fs::path& root) {
+    auto syncer = LogSyncer::Open(root / "journal", journal_options_);
+    ASSERT_TRUE(syncer.ok()) << syncer.status().ToString();
+    syncer_ = std::move(*syncer);
+  }
+
+  std::unique_ptr<Log> OpenLog(const fs::path& dir) {
+    auto log = Log::Open(dir, options_, syncer_.get());
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? std::move(*log) : nullptr;
+  }
+
+  // Appends `batches` batches of 3 records to each of `logs`, interleaved,
+  // and waits for every acknowledgement.
+  void AppendToAll(const std::vector<Log*>& logs, int batches) {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t pending = 0;
+    for (int b = 0; b < batches; ++b) {
+      for (Log* log : logs) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          ++pending;
+        }
+        log->Append(MakeRecords(3 * b, 3), 1000 + b, [&](Result<uint64_t> r) {
+          EXPECT_TRUE(r.ok()) << r.status().ToString();
+          std::lock_guard<std::mutex> lock(mu);
+          if (--pending == 0) cv.notify_all();
+        });
+      }
+    }
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return pending == 0; });
+  }
+
+  // What a crash leaves: the files as they are now (the page cache holds
+  // every write), copied while the logs and the journal are still open.
+  fs::path CrashCopy() {
+    fs::path copy = root_.string() + ".crash";
+    fs::remove_all(copy);
+    fs::copy(root_, copy, fs::copy_options::recursive);
+    return copy;
+  }
+
+  std::vector<StoredRecord> ReadLog(Log* log) {
+    auto r = log->Read(0, 1 << 20, 1 << 30);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : std::vector<StoredRecord>{};
+  }
+
+  size_t JournalFiles(const fs::path& root) {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(root / "journal")) {
+      if (e.path().extension() == ".jnl") ++n;
+    }
+    return n;
+  }
+
+  void TearDown() override {
+    LogTest::TearDown();
+    fs::remove_all(root_.string() + ".crash");
+  }
+
+  JournalOptions journal_options_;
+};
+
+TEST_F(JournalTest, OneFlushPerRoundForEveryLog) {
+  auto a = OpenLog(root_ / "a");
+  auto b = OpenLog(root_ / "b");
+  auto c = OpenLog(root_ / "c");
+  Gate gate;
+  std::promise<void> held;
+  // A refused append's callback runs on the writer thread: holding it
+  // queues the appends below into one round.
+  a->Append({}, 1, [&](Result<uint64_t>) {
+    held.set_value();
+    gate.Wait();
+  });
+  held.get_future().wait();
+  uint64_t before = syncer_->sync_count();
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    gate.Open();
+  });
+  AppendToAll({a.get(), b.get(), c.get()}, 20);
+  release.join();
+  // Without a journal this round would take one sync per log.
+  EXPECT_EQ(syncer_->sync_count() - before, 1u);
+  for (Log* log : {a.get(), b.get(), c.get()}) {
+    EXPECT_EQ(log->end_offset(), 60u);
+  }
+}
+
+TEST_F(JournalTest, ReplayRestoresWhatTheSegmentsLost) {
+  auto a = OpenLog(root_ / "a");
+  auto b = OpenLog(root_ / "b");
+  AppendToAll({a.get(), b.get()}, 50);
+  auto want_a = ReadLog(a.get());
+  auto want_b = ReadLog(b.get());
+  ASSERT_EQ(want_a.size(), 150u);
+  fs::path copy = CrashCopy();
+  // The segments' writes had not reached the disk: a's not at all, b's
+  // only partly (cut inside a batch).
+  fs::resize_file(copy / "a" / log_format::SegmentFileName(0, ".log"), 0);
+  fs::path b_seg = copy / "b" / log_format::SegmentFileName(0, ".log");
+  fs::resize_file(b_seg, fs::file_size(b_seg) / 2 + 7);
+
+  a.reset();
+  b.reset();
+  syncer_.reset();
+  OpenSyncer(copy);
+  EXPECT_EQ(syncer_->replayed_batches(), 50u + 25u);
+  auto a2 = OpenLog(copy / "a");
+  auto b2 = OpenLog(copy / "b");
+  ExpectRecords(ReadLog(a2.get()), want_a);
+  ExpectRecords(ReadLog(b2.get()), want_b);
+  // Replayed and synced: the journal is empty again, and a second start
+  // has nothing to do.
+  a2.reset();
+  b2.reset();
+  syncer_.reset();
+  EXPECT_EQ(JournalFiles(copy), 0u);
+  OpenSyncer(copy);
+  EXPECT_EQ(syncer_->replayed_batches(), 0u);
+}
+
+TEST_F(JournalTest, TornJournalTailLosesOnlyTheUnfinishedBatch) {
+  auto a = OpenLog(root_ / "a");
+  AppendToAll({a.get()}, 10);
+  auto want = ReadLog(a.get());
+  fs::path copy = CrashCopy();
+  fs::resize_file(copy / "a" / log_format::SegmentFileName(0, ".log"), 0);
+  fs::path journal;
+  for (const auto& e : fs::directory_iterator(copy / "journal")) {
+    if (e.path().extension() == ".jnl" && fs::file_size(e.path()) > 0 &&
+        ReadFile(e.path())[0] != '\0') {
+      journal = e.path();
+    }
+  }
+  ASSERT_FALSE(journal.empty());
+  // Cut the last entry short: the batch being written when the power went.
+  std::string data = ReadFile(journal);
+  size_t end = 0;
+  size_t last = 0;
+  for (;;) {
+    auto e = log_format::ParseJournalEntry(
+        std::string_view(data).substr(end),
+        *log_format::ParseSegmentFileName(journal.filename().string(), ".jnl"));
+    if (!e) break;
+    last = end;
+    end += e->length;
+  }
+  ASSERT_GT(last, 0u);
+  WriteFile(journal, data.substr(0, last + 40));
+
+  a.reset();
+  syncer_.reset();
+  OpenSyncer(copy);
+  auto a2 = OpenLog(copy / "a");
+  want.resize(want.size() - 3);
+  ExpectRecords(ReadLog(a2.get()), want);
+  EXPECT_EQ(a2->end_offset(), 27u);
+}
+
+TEST_F(JournalTest, ALogReplacedAtTheSamePathIsLeftAlone) {
+  auto a = OpenLog(root_ / "a");
+  AppendToAll({a.get()}, 5);
+  fs::path copy = CrashCopy();
+  a.reset();
+  syncer_.reset();
+  // In the copy, the log was deleted and a new one created in its place
+  // (a stream deleted and created again) before the crash.
+  fs::remove_all(copy / "a");
+  {
+    LogSyncer plain;
+    auto log = Log::Open(copy / "a", options_, &plain);
+    ASSERT_TRUE(log.ok());
+    auto r = AppendWait(MakeRecords(100, 1), 7, log->get());
+    ASSERT_TRUE(r.ok());
+  }
+  OpenSyncer(copy);
+  EXPECT_EQ(syncer_->replayed_batches(), 0u);
+  auto a2 = OpenLog(copy / "a");
+  auto got = ReadLog(a2.get());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].key, "key100");
+}
+
+TEST_F(JournalTest, FullFilesAreRetiredAndACleanCloseLeavesNone) {
+  journal_options_.file_bytes = 8 << 10;
+  syncer_.reset();
+  OpenSyncer(root_);
+  auto a = OpenLog(root_ / "a");
+  auto b = OpenLog(root_ / "b");
+  for (int i = 0; i < 20; ++i) AppendToAll({a.get(), b.get()}, 10);
+  // Retiring runs in the background; the journal never holds much more
+  // than the file being written.
+  for (int i = 0; i < 200 && JournalFiles(root_) > 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_LE(JournalFiles(root_), 2u);
+  auto want = ReadLog(a.get());
+  ASSERT_EQ(want.size(), 600u);
+  a.reset();
+  b.reset();
+  syncer_.reset();
+  EXPECT_EQ(JournalFiles(root_), 0u);
+  OpenSyncer(root_);
+  EXPECT_EQ(syncer_->replayed_batches(), 0u);
+  auto a2 = OpenLog(root_ / "a");
+  ExpectRecords(ReadLog(a2.get()), want);
+}
+
+TEST_F(JournalTest, RelaxedLogsSkipTheJournal) {
+  options_.sync = false;
+  auto a = OpenLog(root_ / "a");
+  AppendToAll({a.get()}, 10);
+  EXPECT_EQ(syncer_->sync_count(), 0u);
+  EXPECT_EQ(a->end_offset(), 30u);
+}
+
+TEST_F(JournalTest, OneOpenerPerJournal) {
+  auto second = LogSyncer::Open(root_ / "journal");
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace riffle::storage
