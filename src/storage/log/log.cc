@@ -672,11 +672,6 @@ Status Journal::Start() {
   fd_ = std::make_shared<Fd>(std::move(fd));
   RETURN_IF_ERROR(SyncDir(dir_));
   new_file_ = false;
-  if (options_.preallocate) {
-    std::lock_guard<std::mutex> lock(mu_);
-    spare_pending_ = true;
-    maintenance_->Post([this] { PrepareSpare(); });
-  }
   return Status::Ok();
 }
 
@@ -704,6 +699,14 @@ void Journal::MaybeRoll() {
       return;
     }
     spare_ready = spare_ready_;
+    // The spare is made once the current file is in real use, so that a
+    // process that appends little (a test, an idle server) never writes
+    // a file of zeros.
+    if (options_.preallocate && !spare_ready_ && !spare_pending_ &&
+        size_ >= std::min<uint64_t>(options_.file_bytes / 4, 1 << 20)) {
+      spare_pending_ = true;
+      maintenance_->Post([this] { PrepareSpare(); });
+    }
   }
   bool full = size_ >= options_.file_bytes;
   if (!full && (preallocated_ || !spare_ready)) return;
@@ -738,13 +741,6 @@ void Journal::MaybeRoll() {
   size_ = 0;
   preallocated_ = preallocated;
   new_file_ = true;  // its first flush syncs the directory too
-  if (options_.preallocate) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!spare_pending_) {
-      spare_pending_ = true;
-      maintenance_->Post([this] { PrepareSpare(); });
-    }
-  }
 }
 
 Status Journal::Write(Round* round) {
