@@ -74,6 +74,32 @@ constexpr uint8_t kFlagUtc = 4;
 // apart before the scalar code (one test per field instead of three).
 constexpr uint8_t kFlagFlatNested = 0x80;
 
+// The steps of the scalar-record plans (Decoder::scalar_fields_), one per
+// writer field. kSNone: the field has no step for that output, and the
+// record no plan.
+enum ScalarOp : uint8_t {
+  kSNone,
+  // A varint of at most ScalarField::max, zig-zag decoded: ints and longs;
+  // and for a Value, booleans (one byte, at most 1: the same code, the
+  // raw byte as the value) and skipped ints and longs.
+  kSVarint,
+  kSBool,
+  kSFloat,
+  kSDouble,
+  kSNull,
+  kSEnum,
+  kSSkipVarint,
+  kSSkipBool,
+  kSSkipFixed,
+};
+
+// The longest records the scalar plans take: one instantiation of each
+// plan per field count up to this (code size grows with its square).
+constexpr size_t kMaxScalarFields = 6;
+// The most JSON text one record of a scalar plan may take: the one-record
+// calls write it into a stack buffer of this size.
+constexpr size_t kMaxScalarJsonBound = 512;
+
 // Ops of one scalar value, each handled by every interpreter's scalar code
 // (ScalarValue, RunJson, RunFlatJson): a union branch of one of these is a
 // leaf (Decoder::Branch::leaf).
@@ -92,6 +118,23 @@ struct Decoder::Inst {
   uint32_t arg = 0;        // function pc, table index, or size
   uint32_t aux = 0;        // record field count, branch count, decimal scale
   uint32_t field = kSelf;  // reader field index for Value output
+};
+
+// One writer field of a scalar-record plan: its step for a Value and for
+// each JSON format (ScalarOp), the Value's type tag, the JSON key written
+// before it (from the literal pool, padded for 16-byte copies), the reader
+// field it fills, and the enum table index or the skipped size.
+struct Decoder::ScalarField {
+  uint8_t value_op = kSNone;
+  uint8_t json_op[2] = {kSNone, kSNone};  // by JsonFormat
+  Type type = Type::kNull;
+  uint16_t key_len = 0;
+  uint32_t key_off = 0;
+  // The reader field's Value: its byte offset in the record's items
+  // (kSelf: a skipped field).
+  uint32_t offset = kSelf;
+  uint32_t arg = 0;
+  uint64_t max = 0;  // kSVarint, kSBool: the largest value before zig-zag
 };
 
 struct Decoder::Branch {
@@ -428,6 +471,7 @@ class DecoderCompiler {
     }
     d_->skip_entry_ = pcs[skip];
     CompileFlat();
+    if (d_->flat_) CompileScalar();
     return Status::Ok();
   }
 
@@ -966,6 +1010,121 @@ class DecoderCompiler {
       }
     }
   }
+
+  // Gives a flat root record its scalar plans (Decoder::scalar_fields_)
+  // when it has at most kMaxScalarFields fields, each of a fixed-kind
+  // scalar: the plans hold one step per field and run no general
+  // instruction. Records with strings, bytes, fixed, unions, arrays,
+  // promotions to float or double, or reader defaults keep the flat loop.
+  void CompileScalar() {
+    const std::vector<Inst>& body = d_->flat_body_;
+    if (body.empty() || body.size() > kMaxScalarFields) return;
+    constexpr size_t kAvro = static_cast<size_t>(JsonFormat::kAvro);
+    constexpr size_t kPlain = static_cast<size_t>(JsonFormat::kPlain);
+    std::vector<Decoder::ScalarField> fields;
+    // A key is copied 16 bytes at a time, and so is the closing literal.
+    size_t bound = 16 + d_->flat_close_len_;
+    bool json[2] = {true, true};
+    for (const Inst& in : body) {
+      Decoder::ScalarField f;
+      f.key_len = in.key_len;
+      f.key_off = in.key_off;
+      if (in.field != kSelf) {
+        f.offset = static_cast<uint32_t>(in.field * sizeof(Value));
+      }
+      size_t value_bound = internal::kNumberBound;
+      uint8_t op = kSNone;
+      // A Value takes booleans, ints, longs and skipped ones alike.
+      uint8_t value_op = kSNone;
+      // Logical types: their underlying value, and the plain projection's
+      // text left to the flat loop.
+      bool logical = false;
+      switch (in.op) {
+        case kNull:
+          op = kSNull;
+          f.type = Type::kNull;
+          break;
+        case kBool:
+          op = kSBool;
+          value_op = kSVarint;
+          f.type = Type::kBoolean;
+          f.max = 1;
+          break;
+        case kDate:
+        case kTimeMillis:
+          logical = true;
+          [[fallthrough]];
+        case kInt:
+        case kIntToLong:
+          op = kSVarint;
+          f.type = in.op == kIntToLong ? Type::kLong : Type::kInt;
+          f.max = 0xFFFFFFFFu;
+          break;
+        case kTimeMicros:
+        case kTimestamp:
+          logical = true;
+          [[fallthrough]];
+        case kLong:
+          op = kSVarint;
+          f.type = Type::kLong;
+          f.max = UINT64_MAX;
+          break;
+        case kFloat:
+          op = kSFloat;
+          f.type = Type::kFloat;
+          break;
+        case kDouble:
+          op = kSDouble;
+          f.type = Type::kDouble;
+          break;
+        case kEnum: {
+          op = kSEnum;
+          f.type = Type::kEnum;
+          f.arg = in.arg;
+          value_bound = 0;
+          for (const auto& j : d_->enums_[in.arg].json) {
+            value_bound = std::max(value_bound, j.size());
+          }
+          break;
+        }
+        case kSkipVarint:
+          op = kSSkipVarint;
+          value_op = kSVarint;
+          f.max = UINT64_MAX;
+          break;
+        case kSkipBool:
+          op = kSSkipBool;
+          break;
+        case kSkipFixed:
+          op = kSSkipFixed;
+          f.arg = in.arg;
+          break;
+        default:
+          return;
+      }
+      f.value_op = value_op != kSNone ? value_op : op;
+      f.json_op[kAvro] = op;
+      f.json_op[kPlain] = logical ? uint8_t{kSNone} : op;
+      json[kPlain] = json[kPlain] && !logical;
+      bound += in.key_len + value_bound;
+      fields.push_back(f);
+    }
+    // Records of ints, longs and booleans alone (the commonest short
+    // events) get a Value plan with no test of the field's op at all.
+    bool varints = std::all_of(
+        fields.begin(), fields.end(),
+        [](const Decoder::ScalarField& f) { return f.value_op == kSVarint; });
+    size_t n = fields.size();
+    d_->scalar_fields_ = std::move(fields);
+    bool json_ok = bound <= kMaxScalarJsonBound && d_->flat_json_;
+    if (json_ok) d_->scalar_json_bound_ = static_cast<uint32_t>(bound);
+    SelectScalarPlans(n, varints, json[kAvro] && json_ok,
+                      json[kPlain] && json_ok);
+  }
+  // Sets the Decoder's scalar entry points for n fields (after
+  // Decoder::ScalarPlans, below).
+  void SelectScalarPlans(size_t n, bool varints, bool json_avro,
+                         bool json_plain);
 
   Decoder* d_;
   std::vector<std::vector<Inst>> funcs_;
@@ -2129,6 +2288,430 @@ template <JsonFormat F>
   return RunFlatJson<F>(c, out);
 }
 
+// ------------------------------------------------- scalar-record plans
+
+namespace {
+
+// A varint's value and where it ends (null: truncated or longer than 10
+// bytes), returned in two registers.
+struct VarintRead {
+  const uint8_t* end;
+  uint64_t value;
+};
+
+// The rest of ReadVarint for the scalar plans, out of line: three bytes
+// and more. Accepts exactly what ReadVarint accepts, with the same value.
+[[gnu::noinline]] VarintRead ScalarVarintSlow(const uint8_t* p,
+                                              const uint8_t* end) {
+  uint64_t r = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (p >= end) return {nullptr, 0};
+    uint64_t b = *p++;
+    r |= (b & 0x7f) << shift;
+    if (b < 0x80) return {p, r};
+  }
+  return {nullptr, 0};
+}
+
+// A varint of one or two bytes inline, longer ones out of line.
+[[gnu::always_inline]] inline VarintRead ScalarVarint(const uint8_t* p,
+                                                      const uint8_t* end) {
+  if (p < end && *p < 0x80) [[likely]]
+    return {p + 1, *p};
+  if (end - p >= 2 && p[1] < 0x80) {
+    return {p + 2, (p[0] & 0x7fu) | (static_cast<uint64_t>(p[1]) << 7)};
+  }
+  return ScalarVarintSlow(p, end);
+}
+
+inline int64_t ZigZag(uint64_t u) {
+  return static_cast<int64_t>((u >> 1) ^ (0 - (u & 1)));
+}
+
+// A kSVarint or kSBool field's raw varint: at most f.max, and one byte
+// when f.max is at most 1 (a boolean: any other byte is invalid).
+[[gnu::always_inline]] inline VarintRead ScalarVarintField(
+    const Decoder::ScalarField& f, const uint8_t* p, const uint8_t* end) {
+  VarintRead r;
+  if (p < end && *p < 0x80) [[likely]] {
+    r = {p + 1, *p};
+  } else {
+    if (f.max <= 1) return {nullptr, 0};
+    r = ScalarVarint(p, end);
+  }
+  if (r.value > f.max) r.end = nullptr;
+  return r;
+}
+
+// The reader's symbol index of enum table entry `m` for writer index `idx`,
+// or -1 when the general path must report it.
+[[gnu::always_inline]] inline int32_t ScalarEnum(const Decoder::EnumMap& m,
+                                                 int64_t idx) {
+  if (idx < 0 || idx >= static_cast<int64_t>(m.reader_index.size())) {
+    return -1;
+  }
+  return m.reader_index[idx];
+}
+
+// The skips other than of a varint (which the Value plan reads as one).
+[[gnu::always_inline]] inline const uint8_t* ScalarSkip(
+    const Decoder::ScalarField& f, uint8_t op, const uint8_t* p,
+    const uint8_t* end) {
+  if (op == kSSkipVarint) return ScalarVarint(p, end).end;
+  if (op == kSSkipBool) return p < end ? p + 1 : nullptr;
+  return end - p >= static_cast<int64_t>(f.arg) ? p + f.arg : nullptr;
+}
+
+// The bytes of `in`, never null (the plans return null for failure, so an
+// empty view's null data must not look like an end).
+inline const uint8_t* Bytes(std::string_view in) {
+  static constexpr uint8_t kNone[1] = {0};
+  return in.data() != nullptr ? reinterpret_cast<const uint8_t*>(in.data())
+                              : kNone;
+}
+
+// Gives a record Value no keys and `n` fields, keeping what it can.
+[[gnu::noinline]] void ShapeRecord(Value* out, size_t n) {
+  out->keys.clear();
+  out->items.resize(n);
+}
+
+// A Value plan's field of any kind but a kSVarint, out of line: these are
+// rarer in short records, and a copy of their code in every position of
+// every instantiation would multiply the plans' size.
+[[gnu::noinline]] const uint8_t* ScalarValueOther(
+    const Decoder::ScalarField& f, const uint8_t* p, const uint8_t* end,
+    char* fields, const Decoder::EnumMap* enums) {
+  // Not for skips, whose offset is kSelf.
+  auto field = [&]() -> Value& {
+    return *reinterpret_cast<Value*>(fields + f.offset);
+  };
+  switch (f.value_op) {
+    case kSFloat: {
+      if (end - p < 4) return nullptr;
+      Value& v = field();
+      v.type = Type::kFloat;
+      v.branch = -1;
+      std::memcpy(&v.float_value, p, 4);
+      return p + 4;
+    }
+    case kSDouble: {
+      if (end - p < 8) return nullptr;
+      Value& v = field();
+      v.type = Type::kDouble;
+      v.branch = -1;
+      std::memcpy(&v.double_value, p, 8);
+      return p + 8;
+    }
+    case kSNull: {
+      Value& v = field();
+      v.type = Type::kNull;
+      v.branch = -1;
+      return p;
+    }
+    case kSEnum: {
+      VarintRead r = ScalarVarint(p, end);
+      if (r.end == nullptr) return nullptr;
+      int32_t ri = ScalarEnum(enums[f.arg], ZigZag(r.value));
+      if (ri < 0) return nullptr;
+      Value& v = field();
+      v.type = Type::kEnum;
+      v.branch = -1;
+      v.integer = ri;
+      return r.end;
+    }
+    default:
+      return ScalarSkip(f, f.value_op, p, end);
+  }
+}
+
+// One field of a Value plan, inlined once per position; `fields` is the
+// record's items, as bytes (ScalarField::offset). kVarints: every field is
+// a kSVarint.
+template <bool kVarints>
+[[gnu::always_inline]] inline const uint8_t* ScalarValueStep(
+    const Decoder::ScalarField& f, const uint8_t* p, const uint8_t* end,
+    char* fields, const Decoder::EnumMap* enums) {
+  if (!kVarints && f.value_op != kSVarint) [[unlikely]] {
+    return ScalarValueOther(f, p, end, fields, enums);
+  }
+  // Booleans, ints and longs without a jump: the same varint and range
+  // check, and both payloads stored (the one of the type is what counts;
+  // a boolean's raw byte is its value).
+  VarintRead r = ScalarVarintField(f, p, end);
+  if (r.end != nullptr && f.offset != kSelf) [[likely]] {
+    Value& v = *reinterpret_cast<Value*>(fields + f.offset);
+    v.type = f.type;
+    v.branch = -1;
+    v.integer = ZigZag(r.value);
+    v.boolean = r.value != 0;
+  }
+  return r.end;
+}
+
+// Where a JSON step's input and output end (input null: the general path
+// must take the record).
+struct JsonStepEnd {
+  const uint8_t* in;
+  char* out;
+};
+
+// A JSON plan's field of any kind but a kSVarint or a kSBool (its key
+// already written), out of line, as ScalarValueOther.
+[[gnu::noinline]] JsonStepEnd ScalarJsonOther(const Decoder::ScalarField& f,
+                                              uint8_t op, const uint8_t* p,
+                                              const uint8_t* end, char* o,
+                                              const Decoder::EnumMap* enums) {
+  switch (op) {
+    case kSFloat: {
+      if (end - p < 4) return {nullptr, o};
+      float v = 0;
+      std::memcpy(&v, p, 4);
+      return {p + 4, o + internal::WriteFloat(v, o)};
+    }
+    case kSDouble: {
+      if (end - p < 8) return {nullptr, o};
+      double v = 0;
+      std::memcpy(&v, p, 8);
+      return {p + 8, o + internal::WriteDouble(v, o)};
+    }
+    case kSNull:
+      std::memcpy(o, "null", 4);
+      return {p, o + 4};
+    case kSEnum: {
+      VarintRead r = ScalarVarint(p, end);
+      if (r.end == nullptr) return {nullptr, o};
+      int64_t idx = ZigZag(r.value);
+      const Decoder::EnumMap& m = enums[f.arg];
+      if (ScalarEnum(m, idx) < 0) return {nullptr, o};
+      const std::string& j = m.json[idx];
+      std::memcpy(o, j.data(), j.size());
+      return {r.end, o + j.size()};
+    }
+    default:
+      return {ScalarSkip(f, op, p, end), o};
+  }
+}
+
+// Integers of five digits and more, out of line (see ScalarJsonStep).
+[[gnu::noinline]] char* WriteLongDecimal(int64_t v, char* o) {
+  return o + Decoder::JsonOut::WriteDecimal(v, o);
+}
+
+// An integer of at most four digits (|v| < 10000), as WriteDecimal writes
+// it, without its code for longer numbers.
+[[gnu::always_inline]] inline char* WriteShortDecimal(int64_t v, char* o) {
+  const char* pairs = Decoder::JsonOut::kDigitPairs;
+  *o = '-';
+  o += v < 0;
+  uint32_t u = static_cast<uint32_t>(v < 0 ? -v : v);
+  if (u < 10) {
+    *o = static_cast<char>('0' + u);
+    return o + 1;
+  }
+  if (u < 100) {
+    std::memcpy(o, pairs + 2 * u, 2);
+    return o + 2;
+  }
+  // u / 100 by a multiply and shift, exact below 43699.
+  uint32_t hi = (u * 5243) >> 19;
+  uint32_t lo = u - hi * 100;
+  if (hi < 10) {
+    *o = static_cast<char>('0' + hi);
+    std::memcpy(o + 1, pairs + 2 * lo, 2);
+    return o + 3;
+  }
+  std::memcpy(o, pairs + 2 * hi, 2);
+  std::memcpy(o + 2, pairs + 2 * lo, 2);
+  return o + 4;
+}
+
+// One field of a JSON plan: its key, then its value, at o (which has room
+// for the record's bound); the end of the text, or null. kVarints: every
+// field is a kSVarint or a kSBool.
+template <bool kVarints>
+[[gnu::always_inline]] inline char* ScalarJsonStep(
+    const Decoder::ScalarField& f, size_t format, const uint8_t*& p,
+    const uint8_t* end, char* o, const char* lit,
+    const Decoder::EnumMap* enums) {
+  o = CopyLiteral(o, lit + f.key_off, f.key_len);
+  uint8_t op = f.json_op[format];
+  if (!kVarints && op != kSVarint && op != kSBool) [[unlikely]] {
+    JsonStepEnd e = ScalarJsonOther(f, op, p, end, o, enums);
+    p = e.in;
+    return e.in == nullptr ? nullptr : e.out;
+  }
+  VarintRead r = ScalarVarintField(f, p, end);
+  if (r.end == nullptr) return nullptr;
+  p = r.end;
+  if (op == kSBool) {
+    // "false" or "true", without a branch on the data.
+    std::memcpy(o, kBoolText[r.value], 8);
+    return o + 5 - r.value;
+  }
+  // A varint of one or two bytes is at most four digits: those inline,
+  // longer numbers by a call, which keeps every position's copy small.
+  int64_t x = ZigZag(r.value);
+  if (r.value < (1u << 14)) [[likely]]
+    return WriteShortDecimal(x, o);
+  return WriteLongDecimal(x, o);
+}
+
+}  // namespace
+
+// The scalar-record plans: for each field count N (kMaxScalarFields at
+// most) and kVarints, one always-inlined decoder of one record, unrolled
+// so that each field's step is its own code, and the entry points built
+// on it (Decoder::ScalarValueFn and the others). Stateless.
+struct Decoder::ScalarPlans {
+  // One record into *out: where it ends, or null.
+  template <size_t N, bool kVarints>
+  [[gnu::always_inline]] static const uint8_t* OneValue(const Decoder& d,
+                                                        const uint8_t* p,
+                                                        const uint8_t* end,
+                                                        Value* out) {
+    out->type = Type::kRecord;
+    out->branch = -1;
+    // Reused Values keep their fields; others are reshaped out of line.
+    if (!out->keys.empty() ||
+        reinterpret_cast<const char*>(std::to_address(out->items.end())) -
+                reinterpret_cast<const char*>(out->items.data()) !=
+            static_cast<ptrdiff_t>(d.root_record_fields_ * sizeof(Value)))
+        [[unlikely]] {
+      ShapeRecord(out, d.root_record_fields_);
+    }
+    char* fields = reinterpret_cast<char*>(out->items.data());
+    const ScalarField* f = d.scalar_fields_.data();
+    const EnumMap* enums = d.enums_.data();
+    return ValueSteps<kVarints>(std::make_index_sequence<N>{}, f, p, end,
+                                fields, enums);
+  }
+  template <bool kVarints, size_t... I>
+  [[gnu::always_inline]] static const uint8_t* ValueSteps(
+      std::index_sequence<I...>, const ScalarField* f, const uint8_t* p,
+      const uint8_t* end, char* fields, const EnumMap* enums) {
+    bool ok =
+        ((p = ScalarValueStep<kVarints>(f[I], p, end, fields, enums)) && ...);
+    return ok ? p : nullptr;
+  }
+
+  // One record's JSON at o, which has room for d.scalar_json_bound_: where
+  // the text ends (and p where the record does), or null.
+  template <size_t N, bool kVarints>
+  [[gnu::always_inline]] static char* OneJson(const Decoder& d, size_t format,
+                                              const uint8_t*& p,
+                                              const uint8_t* end, char* o) {
+    const ScalarField* f = d.scalar_fields_.data();
+    const EnumMap* enums = d.enums_.data();
+    const char* lit = d.literals_.data();
+    o = JsonSteps<kVarints>(std::make_index_sequence<N>{}, f, format, p, end, o,
+                            lit, enums);
+    if (o == nullptr) return nullptr;
+    return CopyLiteral(o, lit + d.flat_close_off_, d.flat_close_len_);
+  }
+  template <bool kVarints, size_t... I>
+  [[gnu::always_inline]] static char* JsonSteps(
+      std::index_sequence<I...>, const ScalarField* f, size_t format,
+      const uint8_t*& p, const uint8_t* end, char* o, const char* lit,
+      const EnumMap* enums) {
+    bool ok =
+        ((o = ScalarJsonStep<kVarints>(f[I], format, p, end, o, lit, enums)) &&
+         ...);
+    return ok ? o : nullptr;
+  }
+
+  // ScalarValueExactFn.
+  template <size_t N, bool kVarints>
+  static Status ValueExact(const Decoder& d, std::string_view in, Value* out) {
+    const uint8_t* b = Bytes(in);
+    const uint8_t* e = b + in.size();
+    if (OneValue<N, kVarints>(d, b, e, out) == e) [[likely]]
+      return Status::Ok();
+    // Anything else is decoded again, for the error.
+    return d.GeneralExact(in, out);
+  }
+
+  // ScalarJsonExactFn. The text goes to a stack buffer and is appended,
+  // for the reason JsonOut gives; a record the plan does not take appends
+  // nothing, and is decoded again for the error.
+  template <size_t N>
+  static Status JsonExact(const Decoder& d, std::string_view in,
+                          JsonFormat format, std::string* out) {
+    char buf[kMaxScalarJsonBound];
+    const uint8_t* q = Bytes(in);
+    const uint8_t* e = q + in.size();
+    char* t = OneJson<N, false>(d, static_cast<size_t>(format), q, e, buf);
+    if (t == nullptr || q != e) [[unlikely]]
+      return d.GeneralJsonExact(in, format, out);
+    out->append(buf, static_cast<size_t>(t - buf));
+    return Status::Ok();
+  }
+
+  // ScalarValueFn.
+  template <size_t N, bool kVarints>
+  static size_t Values(const Decoder& d, std::span<const std::string_view> data,
+                       Value* values) {
+    for (size_t i = 0; i < data.size(); ++i) {
+      const uint8_t* b = Bytes(data[i]);
+      const uint8_t* e = b + data[i].size();
+      if (OneValue<N, kVarints>(d, b, e, &values[i]) != e) [[unlikely]]
+        return i;
+    }
+    return data.size();
+  }
+
+  // ScalarJsonFn: straight into o, each record's end in ends[i] when ends
+  // is not null.
+  template <size_t N, bool kVarints>
+  static size_t Json(const Decoder& d, std::span<const std::string_view> data,
+                     JsonFormat format, JsonOut& o, size_t* ends) {
+    for (size_t i = 0; i < data.size(); ++i) {
+      const uint8_t* q = Bytes(data[i]);
+      const uint8_t* e = q + data[i].size();
+      char* t = OneJson<N, kVarints>(d, static_cast<size_t>(format), q, e,
+                                     o.Reserve(d.scalar_json_bound_));
+      if (t == nullptr || q != e) [[unlikely]]
+        return i;
+      o.Commit(t);
+      if (ends != nullptr) ends[i] = o.Offset();
+    }
+    return data.size();
+  }
+
+  // The entry points for n fields (see DecoderCompiler::CompileScalar).
+  static void Select(size_t n, Decoder* d, bool varints, bool json_avro,
+                     bool json_plain) {
+    SelectFrom(std::make_index_sequence<kMaxScalarFields>{}, n, d, varints,
+               json_avro, json_plain);
+  }
+  template <size_t... I>
+  static void SelectFrom(std::index_sequence<I...>, size_t n, Decoder* d,
+                         bool varints, bool json_avro, bool json_plain) {
+    ((n == I + 1 ? Set<I + 1>(d, varints, json_avro, json_plain) : void()),
+     ...);
+  }
+  template <size_t N>
+  static void Set(Decoder* d, bool varints, bool json_avro, bool json_plain) {
+    d->scalar_value_ = varints ? &Values<N, true> : &Values<N, false>;
+    d->scalar_value_exact_ =
+        varints ? &ValueExact<N, true> : &ValueExact<N, false>;
+    bool json[2];
+    json[static_cast<size_t>(JsonFormat::kAvro)] = json_avro;
+    json[static_cast<size_t>(JsonFormat::kPlain)] = json_plain;
+    for (size_t k = 0; k < 2; ++k) {
+      if (!json[k]) continue;
+      // The op tests cost little beside the text (~3%): one JSON plan.
+      d->scalar_json_[k] = &Json<N, false>;
+      d->scalar_json_exact_[k] = &JsonExact<N>;
+    }
+  }
+};
+
+void DecoderCompiler::SelectScalarPlans(size_t n, bool varints, bool json_avro,
+                                        bool json_plain) {
+  Decoder::ScalarPlans::Select(n, d_, varints, json_avro, json_plain);
+}
+
 namespace {
 
 Ctx MakeContext(std::string_view in, const DecoderOptions& o) {
@@ -2216,6 +2799,16 @@ Status Decoder::Skip(std::string_view* in) const {
 
 Status Decoder::DecodeJsonExact(std::string_view in, JsonFormat format,
                                 std::string* out) const {
+  if (ScalarJsonExactFn fn = scalar_json_exact_[static_cast<size_t>(format)])
+    return fn(*this, in, format, out);
+  return GeneralJsonExact(in, format, out);
+}
+
+// The general path of the Exact calls, out of line so that the scalar
+// plans' callers stay small (no registers to save for it).
+[[gnu::noinline]] Status Decoder::GeneralJsonExact(std::string_view in,
+                                                   JsonFormat format,
+                                                   std::string* out) const {
   Ctx c = MakeContext(in, options_);
   JsonOut o(out);
   bool ok = RootJson(c, format, o);
@@ -2228,6 +2821,13 @@ Status Decoder::DecodeJsonExact(std::string_view in, JsonFormat format,
 }
 
 Status Decoder::DecodeExact(std::string_view in, Value* out) const {
+  if (scalar_value_exact_ != nullptr)
+    return scalar_value_exact_(*this, in, out);
+  return GeneralExact(in, out);
+}
+
+[[gnu::noinline]] Status Decoder::GeneralExact(std::string_view in,
+                                               Value* out) const {
   Ctx c = MakeContext(in, options_);
   if (!RootValue(c, out)) [[unlikely]]
     return DecodeError(c);
@@ -2271,8 +2871,17 @@ Status Decoder::JsonBatch(std::span<const std::string_view> data,
   // the input and the empty-item budget need setting per record.
   Ctx c = MakeContext({}, options_);
   size_t last = o.Offset();  // where the last good document ends
+  const ScalarJsonFn scalar = scalar_json_[static_cast<size_t>(F)];
   for (size_t i = 0; i < data.size(); ++i) {
-    c.begin = reinterpret_cast<const uint8_t*>(data[i].data());
+    if (scalar != nullptr) {
+      // As many records as the plan takes; the one it stops at (if any)
+      // is decoded again below, for the error.
+      i += scalar(*this, data.subspan(i), F, o,
+                  end_at != nullptr ? end_at + i : nullptr);
+      if (i == data.size()) break;
+      last = o.Offset();
+    }
+    c.begin = Bytes(data[i]);
     c.p = c.begin;
     c.end = c.begin + data[i].size();
     c.empty_budget = options_.max_empty_items;
@@ -2306,7 +2915,12 @@ Status Decoder::DecodeBatch(std::span<const std::string_view> data,
   // One context for the batch (see JsonBatch).
   Ctx c = MakeContext({}, options_);
   for (size_t i = 0; i < data.size(); ++i) {
-    c.begin = reinterpret_cast<const uint8_t*>(data[i].data());
+    if (scalar_value_ != nullptr) {
+      // As in JsonBatch.
+      i += scalar_value_(*this, data.subspan(i), values + i);
+      if (i == data.size()) break;
+    }
+    c.begin = Bytes(data[i]);
     c.p = c.begin;
     c.end = c.begin + data[i].size();
     c.empty_budget = options_.max_empty_items;

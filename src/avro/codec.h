@@ -109,6 +109,7 @@ class Decoder {
   struct Context;
   struct JsonOut;
   struct FlatCursor;
+  struct ScalarField;
 
  private:
   friend class DecoderCompiler;
@@ -133,9 +134,29 @@ class Decoder {
   bool RunFlatValue(Context& c, Value* out) const;
   bool RootJson(Context& c, JsonFormat format, JsonOut& out) const;
   bool RootValue(Context& c, Value* out) const;
+  Status GeneralJsonExact(std::string_view in, JsonFormat format,
+                          std::string* out) const;
+  Status GeneralExact(std::string_view in, Value* out) const;
   template <JsonFormat F>
   Status JsonBatch(std::span<const std::string_view> data, std::string* out,
                    std::vector<size_t>* ends) const;
+  // The scalar-record plans' code (codec.cc) and its entry points, each
+  // instantiated per field count (see scalar_fields_). The batch ones
+  // decode whole records from the front of `data` until one the plan
+  // cannot take, and return how many they did; the general path then
+  // decodes that one again, and reports it. The Exact ones are the Exact
+  // calls, their general path included.
+  struct ScalarPlans;
+  friend struct ScalarPlans;
+  using ScalarValueFn = size_t (*)(const Decoder&,
+                                   std::span<const std::string_view>, Value*);
+  using ScalarJsonFn = size_t (*)(const Decoder&,
+                                  std::span<const std::string_view>, JsonFormat,
+                                  JsonOut&, size_t* ends);
+  using ScalarValueExactFn = Status (*)(const Decoder&, std::string_view,
+                                        Value*);
+  using ScalarJsonExactFn = Status (*)(const Decoder&, std::string_view,
+                                       JsonFormat, std::string*);
 
   std::shared_ptr<const Schema> writer_;
   std::shared_ptr<const Schema> reader_;
@@ -167,6 +188,23 @@ class Decoder {
   uint32_t flat_bound_ = 0;
   // Whether JSON output takes the flat loop too (not for wide records).
   bool flat_json_ = false;
+  // When the root is a short flat record whose every field is a scalar of
+  // a fixed kind (null, boolean, int, long, float, double, enum, their
+  // logical types, and skips of such writer fields; see
+  // DecoderCompiler::CompileScalar): one small step per field, unrolled
+  // for the field count, with no dispatch on a general instruction, no
+  // context and no depth or nesting checks. The Value and each JSON format
+  // have their own entry points (the plain projection formats dates and
+  // times as text, which its plan leaves to the flat loop); null when the
+  // record does not qualify.
+  std::vector<ScalarField> scalar_fields_;
+  ScalarValueFn scalar_value_ = nullptr;
+  ScalarValueExactFn scalar_value_exact_ = nullptr;
+  // By JsonFormat.
+  ScalarJsonFn scalar_json_[2] = {nullptr, nullptr};
+  ScalarJsonExactFn scalar_json_exact_[2] = {nullptr, nullptr};
+  // Most bytes the scalar JSON plan writes for one record.
+  uint32_t scalar_json_bound_ = 0;
 };
 
 // Appends the binary encoding of `value` as an instance of `node`. A union

@@ -461,6 +461,70 @@ TEST(Codec, FlatRecordsDecodeAsTheGeneralPath) {
        R"({"d":{"double":2.5},"d2":{"boolean":true},"d3":{"F3":"\u00ff!"},
            "w":{"int":3}})"},
       {wide.c_str(), nullptr, wide_datum.c_str()},
+      // Short records of fixed-kind scalars take the scalar plans: ints,
+      // longs and booleans alone (with a skipped long and an int read as a
+      // long), at their extremes (the longest varints), six fields (the
+      // most the plans take)...
+      {R"({"type":"record","name":"S1","fields":[
+          {"name":"i","type":"int"},{"name":"l","type":"long"},
+          {"name":"b","type":"boolean"},{"name":"gone","type":"long"},
+          {"name":"i2","type":"int"},{"name":"l2","type":"long"}]})",
+       R"({"type":"record","name":"S1","fields":[
+          {"name":"l2","type":"long"},{"name":"b","type":"boolean"},
+          {"name":"i2","type":"long"},{"name":"l","type":"long"},
+          {"name":"i","type":"int"}]})",
+       R"({"i":-2147483648,"l":-9223372036854775808,"b":false,
+           "gone":9223372036854775807,"i2":2147483647,"l2":8191})"},
+      {R"({"type":"record","name":"S1b","fields":[
+          {"name":"i","type":"int"},{"name":"l","type":"long"}]})",
+       nullptr, R"({"i":2147483647,"l":9223372036854775807})"},
+      // ... every other kind, logical types and skips among them...
+      {R"({"type":"record","name":"S2","fields":[
+          {"name":"z","type":"null"},{"name":"b","type":"boolean"},
+          {"name":"f","type":"float"},{"name":"d","type":"double"},
+          {"name":"e","type":{"type":"enum","name":"E",
+                              "symbols":["A","B","C"]}},
+          {"name":"dt","type":{"type":"int","logicalType":"date"}}]})",
+       R"({"type":"record","name":"S2","fields":[
+          {"name":"e","type":{"type":"enum","name":"E","symbols":["C","B"],
+                              "default":"B"}},
+          {"name":"z","type":"null"},{"name":"b","type":"boolean"},
+          {"name":"f","type":"float"},{"name":"d","type":"double"},
+          {"name":"dt","type":{"type":"int","logicalType":"date"}}]})",
+       R"({"z":null,"b":true,"f":-1.25,"d":1e300,"e":"A","dt":19000})"},
+      {R"({"type":"record","name":"S2b","fields":[
+          {"name":"ts","type":{"type":"long",
+                               "logicalType":"timestamp-millis"}},
+          {"name":"e","type":{"type":"enum","name":"E",
+                              "symbols":["A","B","C"]}},
+          {"name":"tu","type":{"type":"long",
+                               "logicalType":"time-micros"}}]})",
+       nullptr, R"({"ts":1700000000123,"e":"C","tu":3723004005})"},
+      {R"({"type":"record","name":"S3","fields":[
+          {"name":"gb","type":"boolean"},{"name":"gf","type":"float"},
+          {"name":"ge","type":{"type":"enum","name":"G","symbols":["X"]}},
+          {"name":"gx","type":{"type":"fixed","name":"F","size":5}},
+          {"name":"i","type":"int"},
+          {"name":"tm","type":{"type":"int","logicalType":"time-millis"}}]})",
+       R"({"type":"record","name":"S3","fields":[
+          {"name":"i","type":"int"},
+          {"name":"tm","type":{"type":"int","logicalType":"time-millis"}}]})",
+       R"({"gb":true,"gf":2.5,"ge":"X","gx":"abcde","i":300,"tm":3723004})"},
+      {R"({"type":"record","name":"S3b","fields":[
+          {"name":"gd","type":"double"},{"name":"gi","type":"int"},
+          {"name":"i","type":"int"}]})",
+       R"({"type":"record","name":"S3b","fields":[
+          {"name":"i","type":"int"}]})",
+       R"({"gd":-0.5,"gi":-3,"i":-300})"},
+      // ... and seven fields: the flat loop again.
+      {R"({"type":"record","name":"S4","fields":[
+          {"name":"a","type":"int"},{"name":"b","type":"int"},
+          {"name":"c","type":"int"},{"name":"d","type":"int"},
+          {"name":"e","type":"int"},{"name":"f","type":"int"},
+          {"name":"g","type":"boolean"}]})",
+       nullptr,
+       R"({"a":1,"b":-2,"c":300,"d":-40000,"e":5000000,"f":2147483647,
+           "g":true})"},
       // Promotions, a skipped field of each kind, a default, an enum
       // default, and reordering.
       {R"({"type":"record","name":"R","fields":[
@@ -533,6 +597,130 @@ TEST(Codec, FlatRecordsDecodeAsTheGeneralPath) {
   }
 }
 
+// The scalar plans hand any record they cannot take to the general path:
+// hostile bytes get the general path's verdict and message from every
+// entry point, and good records back to back decode one after another.
+TEST(Codec, ScalarPlansRejectAsTheGeneralPath) {
+  const char* schemas[] = {
+      // Ints, longs and booleans alone.
+      R"({"type":"record","name":"A","fields":[
+          {"name":"i","type":"int"},{"name":"b","type":"boolean"},
+          {"name":"l","type":"long"}]})",
+      // Other kinds.
+      R"({"type":"record","name":"B","fields":[
+          {"name":"b","type":"boolean"},
+          {"name":"e","type":{"type":"enum","name":"E","symbols":["X","Y"]}},
+          {"name":"f","type":"float"},{"name":"z","type":"null"},
+          {"name":"i","type":"int"}]})",
+  };
+  const std::string inputs[] = {
+      "",
+      std::string("\x00", 1),
+      std::string("\x00\x01", 2),
+      std::string("\x00\x01\x00", 3),
+      std::string("\x00\x01\x00\x00", 4),              // a byte left over
+      std::string("\x00\x02\x00", 3),                  // boolean 2
+      std::string("\x00\x80\x00\x00", 4),              // boolean 0x80
+      std::string("\x80", 1),                          // truncated varint
+      std::string("\xff\xff\xff\xff\x1f\x00\x00", 7),  // int > 32 bits
+      std::string("\xfe\xff\xff\xff\x0f\x01\x00", 7),  // the largest int
+      std::string("\x00\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12),
+      std::string("\x00\x01\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00",
+                  13),                                 // an 11-byte varint
+      std::string("\x01\x04\x00\x00\x80\x3f\x02", 7),  // enum index 2
+      std::string("\x01\x01\x00\x00\x80\x3f\x02", 7),  // enum index -1
+      std::string("\x01\x02\x00\x00\x80\x3f\x02", 7),  // good for B
+      std::string("\x01\x02\x00\x00\x80", 5),          // truncated float
+  };
+  for (const char* text : schemas) {
+    SCOPED_TRACE(text);
+    auto s = MustParse(text);
+    auto wrap =
+        MustParse(std::string(R"({"type":"record","name":"Wrap","fields":[)") +
+                  R"({"name":"r","type":)" + text + "}]}");
+    auto plan = MustCompile(s);
+    auto general = MustCompile(wrap);
+    for (const std::string& in : inputs) {
+      SCOPED_TRACE(testing::PrintToString(in));
+      Value pv, gv;
+      Status ps = plan->DecodeExact(in, &pv);
+      EXPECT_EQ(ps, general->DecodeExact(in, &gv));
+      if (ps.ok()) {
+        EXPECT_TRUE(pv == gv.items[0]);
+      }
+      for (JsonFormat f : {JsonFormat::kAvro, JsonFormat::kPlain}) {
+        std::string pj = "[", gj;
+        ps = plan->DecodeJsonExact(in, f, &pj);
+        EXPECT_EQ(ps, general->DecodeJsonExact(in, f, &gj));
+        if (ps.ok()) {
+          EXPECT_EQ("{\"r\":" + pj.substr(1) + "}", gj);
+        }
+        // The front of the input: the same verdict, and as much left.
+        std::string_view pin = in, gin = in;
+        pj = "[";
+        gj.clear();
+        ps = plan->DecodeJson(&pin, f, &pj);
+        EXPECT_EQ(ps, general->DecodeJson(&gin, f, &gj));
+        if (ps.ok()) {
+          EXPECT_EQ(pin.size(), gin.size());
+          EXPECT_EQ("{\"r\":" + pj.substr(1) + "}", gj);
+        }
+      }
+      std::string_view pin = in, gin = in;
+      ps = plan->Decode(&pin, &pv);
+      EXPECT_EQ(ps, general->Decode(&gin, &gv));
+      if (ps.ok()) {
+        EXPECT_EQ(pin.size(), gin.size());
+        EXPECT_TRUE(pv == gv.items[0]);
+      }
+      // In a batch, between good records.
+      std::string good;
+      {
+        std::string_view g = inputs[text == schemas[0] ? 3 : 14];
+        good = std::string(g);
+      }
+      std::string_view batch[] = {good, in, good};
+      std::vector<Value> pvs, gvs;
+      ps = plan->DecodeBatch(batch, &pvs);
+      EXPECT_EQ(ps, general->DecodeBatch(batch, &gvs));
+      ASSERT_EQ(pvs.size(), gvs.size());
+      for (size_t i = 0; i < pvs.size(); ++i) {
+        EXPECT_TRUE(pvs[i] == gvs[i].items[0]) << i;
+      }
+      std::string pj, gj;
+      std::vector<size_t> pe, ge;
+      ps = plan->DecodeJsonBatch(batch, JsonFormat::kAvro, &pj, &pe);
+      EXPECT_EQ(ps,
+                general->DecodeJsonBatch(batch, JsonFormat::kAvro, &gj, &ge));
+      EXPECT_EQ(pe.size(), ge.size());
+    }
+    // Records back to back, and a Value of another shape reused.
+    std::string two = inputs[text == schemas[0] ? 3 : 14];
+    two += two;
+    std::string_view rest = two;
+    Value v = Value::Map();
+    v.Put("k", Value::Int(1));
+    ASSERT_TRUE(plan->Decode(&rest, &v).ok());
+    EXPECT_EQ(rest.size(), two.size() / 2);
+    EXPECT_TRUE(v.keys.empty());
+    ASSERT_TRUE(plan->Decode(&rest, &v).ok());
+    EXPECT_TRUE(rest.empty());
+    Value g;
+    ASSERT_TRUE(general->DecodeExact(two.substr(0, two.size() / 2), &g).ok());
+    EXPECT_TRUE(v == g.items[0]);
+    std::string json;
+    rest = two;
+    ASSERT_TRUE(plan->DecodeJson(&rest, JsonFormat::kPlain, &json).ok());
+    ASSERT_TRUE(plan->DecodeJson(&rest, JsonFormat::kPlain, &json).ok());
+    EXPECT_TRUE(rest.empty());
+    std::string one;
+    ASSERT_TRUE(plan->DecodeJsonExact(two.substr(0, two.size() / 2),
+                                      JsonFormat::kPlain, &one)
+                    .ok());
+    EXPECT_EQ(json, one + one);
+  }
+}
+
 // A batch decodes as the same records one call each would: the same JSON
 // back to back, each document's end, the same Values; and on a bad record
 // it keeps exactly the records before it.
@@ -542,6 +730,14 @@ TEST(Codec, BatchesDecodeAsOneCallPerRecord) {
       R"({"type":"record","name":"T","fields":[
           {"name":"id","type":"int"},{"name":"ok","type":"boolean"},
           {"name":"s","type":"string"}]})",
+      // Scalar records: the scalar plans, with and without op tests.
+      R"({"type":"record","name":"S","fields":[
+          {"name":"id","type":"int"},{"name":"ok","type":"boolean"},
+          {"name":"n","type":"long"}]})",
+      R"({"type":"record","name":"S2","fields":[
+          {"name":"d","type":"double"},
+          {"name":"e","type":{"type":"enum","name":"E","symbols":["P","Q"]}},
+          {"name":"ok","type":"boolean"}]})",
       // Not flat: the general interpreter.
       R"({"type":"record","name":"N","fields":[
           {"name":"a","type":{"type":"array","items":"long"}},
@@ -552,6 +748,9 @@ TEST(Codec, BatchesDecodeAsOneCallPerRecord) {
   const std::vector<std::vector<const char*>> data = {
       {R"({"id":1,"ok":true,"s":""})", R"({"id":-70000,"ok":false,"s":"x"})",
        R"({"id":2147483647,"ok":true,"s":"a longer string, \"quoted\" \u00e9"})"},
+      {R"({"id":1,"ok":true,"n":-1})", R"({"id":-70000,"ok":false,"n":0})",
+       R"({"id":2147483647,"ok":true,"n":-9223372036854775808})"},
+      {R"({"d":1.5,"e":"Q","ok":true})", R"({"d":-1e-300,"e":"P","ok":false})"},
       {R"({"a":[],"u":null})",
        R"({"a":[1,-2,300000000000],"u":{"string":"y"}})"},
       {"null", R"({"long":-5})", R"({"long":123456789012345})"},
