@@ -339,7 +339,9 @@ class Journal {
  private:
   struct Retiring {
     fs::path path;
-    std::vector<std::shared_ptr<Segment>> segments;
+    // Weak: a log syncs its active segment when it closes, so the
+    // journal keeps no closed log's files (or descriptors) alive.
+    std::vector<std::weak_ptr<Segment>> segments;
   };
   fs::path FilePath(uint64_t seq) const {
     return dir_ / log_format::SegmentFileName(seq, ".jnl");
@@ -358,7 +360,7 @@ class Journal {
   bool preallocated_ = false;  // the current file was zero-filled
   bool new_file_ = true;       // no round has gone to it yet
   std::string entries_;
-  std::vector<std::shared_ptr<Segment>> covered_;
+  std::vector<std::weak_ptr<Segment>> covered_;
 
   mutable std::mutex mu_;
   Status status_;               // guarded by mu_
@@ -801,8 +803,10 @@ void Journal::Retire(Retiring r) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!maintenance_status_.ok()) return;  // every later file is kept too
   }
-  for (const auto& seg : r.segments) {
-    if (s.ok()) s = SyncFile(seg->log_fd.get(), seg->log_path);
+  for (const auto& weak : r.segments) {
+    // Gone: its log closed (and synced it) or was deleted.
+    std::shared_ptr<Segment> seg = weak.lock();
+    if (seg && s.ok()) s = SyncFile(seg->log_fd.get(), seg->log_path);
   }
   if (s.ok() && ::unlink(r.path.c_str()) != 0) {
     s = IoError("unlink", r.path, errno);
@@ -1498,7 +1502,16 @@ void LogCore::Close() {
   // The writer no longer looks at this log: drop the files (readers in
   // flight keep theirs open through their shared_ptr).
   segments_.clear();
-  active_.reset();
+  std::shared_ptr<Segment> active = std::move(active_);
+  lock.unlock();
+  if (active && journaled()) {
+    // Its latest appends may be durable only in the journal, which stops
+    // covering this log's files once they close: sync them now, so that a
+    // journal file retired later does not take them along.
+    Status s = SyncFile(active->log_fd.get(), active->log_path);
+    queue_->CountSync();
+    if (!s.ok()) queue_->journal()->Fail(s);
+  }
   dir_lock_.Reset();
 }
 
