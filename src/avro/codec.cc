@@ -80,8 +80,8 @@ constexpr uint8_t kFlagFlatNested = 0x80;
 enum ScalarOp : uint8_t {
   kSNone,
   // A varint of at most ScalarField::max, zig-zag decoded: ints and longs;
-  // and for a Value, booleans (one byte, at most 1: the same code, the
-  // raw byte as the value) and skipped ints and longs.
+  // and for a Value, booleans too (one byte, at most 1: the same code, the
+  // raw byte as the value). Never a skip: its Value is always stored.
   kSVarint,
   kSBool,
   kSFloat,
@@ -1034,7 +1034,7 @@ class DecoderCompiler {
       }
       size_t value_bound = internal::kNumberBound;
       uint8_t op = kSNone;
-      // A Value takes booleans, ints, longs and skipped ones alike.
+      // A Value takes booleans, ints and longs alike.
       uint8_t value_op = kSNone;
       // Logical types: their underlying value, and the plain projection's
       // text left to the flat loop.
@@ -1089,8 +1089,6 @@ class DecoderCompiler {
         }
         case kSkipVarint:
           op = kSSkipVarint;
-          value_op = kSVarint;
-          f.max = UINT64_MAX;
           break;
         case kSkipBool:
           op = kSSkipBool;
@@ -1116,6 +1114,7 @@ class DecoderCompiler {
         [](const Decoder::ScalarField& f) { return f.value_op == kSVarint; });
     size_t n = fields.size();
     d_->scalar_fields_ = std::move(fields);
+    d_->scalar_items_bytes_ = d_->root_record_fields_ * sizeof(Value);
     bool json_ok = bound <= kMaxScalarJsonBound && d_->flat_json_;
     if (json_ok) d_->scalar_json_bound_ = static_cast<uint32_t>(bound);
     SelectScalarPlans(n, varints, json[kAvro] && json_ok,
@@ -2299,10 +2298,17 @@ struct VarintRead {
   uint64_t value;
 };
 
-// The rest of ReadVarint for the scalar plans, out of line: three bytes
-// and more. Accepts exactly what ReadVarint accepts, with the same value.
-[[gnu::noinline]] VarintRead ScalarVarintSlow(const uint8_t* p,
-                                              const uint8_t* end) {
+// ReadVarint for the scalar plans: accepts exactly what ReadVarint
+// accepts, with the same value. The one- and two-byte cases first; the
+// longer ones inline too (a call here would make the plans save
+// registers for it on every record).
+[[gnu::always_inline]] inline VarintRead ScalarVarint(const uint8_t* p,
+                                                      const uint8_t* end) {
+  if (p < end && *p < 0x80) [[likely]]
+    return {p + 1, *p};
+  if (end - p >= 2 && p[1] < 0x80) {
+    return {p + 2, (p[0] & 0x7fu) | (static_cast<uint64_t>(p[1]) << 7)};
+  }
   uint64_t r = 0;
   for (int shift = 0; shift < 70; shift += 7) {
     if (p >= end) return {nullptr, 0};
@@ -2311,17 +2317,6 @@ struct VarintRead {
     if (b < 0x80) return {p, r};
   }
   return {nullptr, 0};
-}
-
-// A varint of one or two bytes inline, longer ones out of line.
-[[gnu::always_inline]] inline VarintRead ScalarVarint(const uint8_t* p,
-                                                      const uint8_t* end) {
-  if (p < end && *p < 0x80) [[likely]]
-    return {p + 1, *p};
-  if (end - p >= 2 && p[1] < 0x80) {
-    return {p + 2, (p[0] & 0x7fu) | (static_cast<uint64_t>(p[1]) << 7)};
-  }
-  return ScalarVarintSlow(p, end);
 }
 
 inline int64_t ZigZag(uint64_t u) {
@@ -2439,7 +2434,7 @@ template <bool kVarints>
   // check, and both payloads stored (the one of the type is what counts;
   // a boolean's raw byte is its value).
   VarintRead r = ScalarVarintField(f, p, end);
-  if (r.end != nullptr && f.offset != kSelf) [[likely]] {
+  if (r.end != nullptr) [[likely]] {
     Value& v = *reinterpret_cast<Value*>(fields + f.offset);
     v.type = f.type;
     v.branch = -1;
@@ -2498,13 +2493,15 @@ struct JsonStepEnd {
   return o + Decoder::JsonOut::WriteDecimal(v, o);
 }
 
-// An integer of at most four digits (|v| < 10000), as WriteDecimal writes
-// it, without its code for longer numbers.
-[[gnu::always_inline]] inline char* WriteShortDecimal(int64_t v, char* o) {
+// The integer of zig-zag varint value `zz` below 2^14 (so of at most four
+// digits), as WriteDecimal writes it, without its code for longer numbers.
+// The sign and magnitude come straight from the zig-zag form: odd values
+// are negative, and (zz + 1) / 2 is the magnitude of both.
+[[gnu::always_inline]] inline char* WriteShortZigZag(uint32_t zz, char* o) {
   const char* pairs = Decoder::JsonOut::kDigitPairs;
   *o = '-';
-  o += v < 0;
-  uint32_t u = static_cast<uint32_t>(v < 0 ? -v : v);
+  o += zz & 1;
+  uint32_t u = (zz + 1) >> 1;
   if (u < 10) {
     *o = static_cast<char>('0' + u);
     return o + 1;
@@ -2551,10 +2548,9 @@ template <bool kVarints>
   }
   // A varint of one or two bytes is at most four digits: those inline,
   // longer numbers by a call, which keeps every position's copy small.
-  int64_t x = ZigZag(r.value);
   if (r.value < (1u << 14)) [[likely]]
-    return WriteShortDecimal(x, o);
-  return WriteLongDecimal(x, o);
+    return WriteShortZigZag(static_cast<uint32_t>(r.value), o);
+  return WriteLongDecimal(ZigZag(r.value), o);
 }
 
 }  // namespace
@@ -2576,8 +2572,7 @@ struct Decoder::ScalarPlans {
     if (!out->keys.empty() ||
         reinterpret_cast<const char*>(std::to_address(out->items.end())) -
                 reinterpret_cast<const char*>(out->items.data()) !=
-            static_cast<ptrdiff_t>(d.root_record_fields_ * sizeof(Value)))
-        [[unlikely]] {
+            static_cast<ptrdiff_t>(d.scalar_items_bytes_)) [[unlikely]] {
       ShapeRecord(out, d.root_record_fields_);
     }
     char* fields = reinterpret_cast<char*>(out->items.data());

@@ -205,6 +205,8 @@ class Decoder {
   ScalarJsonExactFn scalar_json_exact_[2] = {nullptr, nullptr};
   // Most bytes the scalar JSON plan writes for one record.
   uint32_t scalar_json_bound_ = 0;
+  // The size of the root record's fields, root_record_fields_ Values.
+  size_t scalar_items_bytes_ = 0;
 };
 
 // Appends the binary encoding of `value` as an instance of `node`. A union

@@ -478,6 +478,11 @@ TEST(Codec, FlatRecordsDecodeAsTheGeneralPath) {
       {R"({"type":"record","name":"S1b","fields":[
           {"name":"i","type":"int"},{"name":"l","type":"long"}]})",
        nullptr, R"({"i":2147483647,"l":9223372036854775807})"},
+      {R"({"type":"record","name":"S1c","fields":[
+          {"name":"a","type":"int"},{"name":"b","type":"long"},
+          {"name":"c","type":"int"},{"name":"d","type":"long"},
+          {"name":"e","type":"int"},{"name":"f","type":"int"}]})",
+       nullptr, R"({"a":-1,"b":-8192,"c":8191,"d":-8193,"e":0,"f":-10})"},
       // ... every other kind, logical types and skips among them...
       {R"({"type":"record","name":"S2","fields":[
           {"name":"z","type":"null"},{"name":"b","type":"boolean"},
