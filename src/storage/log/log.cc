@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "core/thread_pool.h"
 #include "storage/log/log_format.h"
 
@@ -411,7 +412,12 @@ class SyncQueue {
   // Writer thread: the journal, or null.
   Journal* journal() { return journal_.get(); }
 
-  void CountSync() { syncs_.fetch_add(1, std::memory_order_relaxed); }
+  void CountSync() {
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    flushes_metric_.Add();
+  }
+  // Appends acknowledged (or failed) by the flushes.
+  void CountAppends(size_t n) { appends_metric_.Add(n); }
   uint64_t sync_count() const { return syncs_.load(std::memory_order_relaxed); }
 
   uint64_t replayed_batches = 0;  // set by LogSyncer::Open before sharing
@@ -428,6 +434,13 @@ class SyncQueue {
   std::vector<AppendRequest> queue_;  // guarded by mu_
   bool stop_ = false;                 // guarded by mu_
   std::atomic<uint64_t> syncs_{0};
+  // For /metrics: appends per flush is what group commit achieves.
+  metrics::Counter& flushes_metric_ = metrics::Global().GetCounter(
+      "riffle_log_flushes_total", {},
+      "fdatasyncs of the stream logs and their journal");
+  metrics::Counter& appends_metric_ = metrics::Global().GetCounter(
+      "riffle_log_appends_total", {},
+      "Appends (record batches) written to the stream logs");
   std::unique_ptr<Journal> journal_;
 
   std::mutex flush_mu_;
@@ -1275,6 +1288,7 @@ void LogCore::FinishWritten(size_t count, const Status& status) {
       cb(error);
     }
   }
+  queue_->CountAppends(done.size());
   // Last touch of this LogCore: once in_flight_ is 0, Close may return.
   std::lock_guard<std::mutex> lock(mu_);
   in_flight_ -= done.size();
