@@ -129,6 +129,9 @@ struct Decoder::ScalarField {
   uint8_t json_op[2] = {kSNone, kSNone};  // by JsonFormat
   Type type = Type::kNull;
   uint16_t key_len = 0;
+  // kSVarint, kSBool: the largest varint of one byte, min(max, 0x7f), so
+  // that one compare takes the one-byte case and checks its range.
+  uint8_t max1 = 0;
   uint32_t key_off = 0;
   // The reader field's Value: its byte offset in the record's items
   // (kSelf: a skipped field).
@@ -1100,6 +1103,7 @@ class DecoderCompiler {
         default:
           return;
       }
+      f.max1 = static_cast<uint8_t>(std::min<uint64_t>(f.max, 0x7f));
       f.value_op = value_op != kSNone ? value_op : op;
       f.json_op[kAvro] = op;
       f.json_op[kPlain] = logical ? uint8_t{kSNone} : op;
@@ -2327,13 +2331,10 @@ inline int64_t ZigZag(uint64_t u) {
 // when f.max is at most 1 (a boolean: any other byte is invalid).
 [[gnu::always_inline]] inline VarintRead ScalarVarintField(
     const Decoder::ScalarField& f, const uint8_t* p, const uint8_t* end) {
-  VarintRead r;
-  if (p < end && *p < 0x80) [[likely]] {
-    r = {p + 1, *p};
-  } else {
-    if (f.max <= 1) return {nullptr, 0};
-    r = ScalarVarint(p, end);
-  }
+  if (p < end && *p <= f.max1) [[likely]]
+    return {p + 1, *p};
+  if (f.max <= 1) return {nullptr, 0};
+  VarintRead r = ScalarVarint(p, end);
   if (r.value > f.max) r.end = nullptr;
   return r;
 }
