@@ -158,6 +158,17 @@ std::string DirectoryName(const std::string& stream_name) {
   return out;
 }
 
+// Makes the entries of `dir` (files created, renamed or removed in it)
+// durable. Best effort, as a directory that cannot be opened cannot be
+// synced either.
+void SyncDirectory(const fs::path& dir) {
+  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+}
+
 Status WriteFileDurably(const fs::path& path, const std::string& content) {
   fs::path tmp = path;
   tmp += ".tmp";
@@ -172,11 +183,7 @@ Status WriteFileDurably(const fs::path& path, const std::string& content) {
   if (ec)
     return Internal(
         fmt::format("cannot rename {}: {}", tmp.string(), ec.message()));
-  int dir_fd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  SyncDirectory(path.parent_path());
   return Status::Ok();
 }
 
@@ -467,6 +474,9 @@ class Service::Impl {
     if (ec)
       return Internal(
           fmt::format("cannot create {}: {}", s->dir.string(), ec.message()));
+    // The stream's directory must outlive a crash before its shards'
+    // appends are acknowledged (their journal entries name it).
+    SyncDirectory(options_.dir);
     for (int i = 0; i < count; ++i) {
       auto sh = std::make_unique<Shard>();
       sh->index = i;
@@ -501,9 +511,12 @@ class Service::Impl {
       std::error_code ec;
       fs::rename(s->dir, tomb, ec);
       if (ec) tomb = s->dir;
+      // Durable before a new stream of the same name can be created, so
+      // that a crash never brings the old directory back in its place.
+      SyncDirectory(options_.dir);
     }
     std::unique_lock sl(s->mu);
-    for (auto& sh : s->shards) sh->log->Close();
+    for (auto& sh : s->shards) sh->log->Discard();
     std::error_code ec;
     fs::remove_all(tomb, ec);
     return Status::Ok();

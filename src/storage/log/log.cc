@@ -160,6 +160,25 @@ Result<std::string> ReadWholeFile(const fs::path& path) {
   return out;
 }
 
+// Creates `dir` and its missing parents; with `sync`, also makes their
+// names durable (fsyncs the parent of each directory it created).
+Status CreateDirectories(const fs::path& dir, bool sync) {
+  std::error_code ec;
+  fs::path absolute = fs::absolute(dir, ec);
+  if (ec) return Unavailable("resolve " + dir.string() + ": " + ec.message());
+  std::vector<fs::path> created;
+  for (fs::path p = absolute; p.has_relative_path() && !fs::exists(p, ec);
+       p = p.parent_path()) {
+    created.push_back(p);
+  }
+  fs::create_directories(absolute, ec);
+  if (ec) return Unavailable("create " + dir.string() + ": " + ec.message());
+  for (auto it = created.rbegin(); sync && it != created.rend(); ++it) {
+    RETURN_IF_ERROR(SyncDir(it->parent_path()));
+  }
+  return Status::Ok();
+}
+
 // DIR/log.id names a log in the journal: 16 hex digits, random, written
 // once. A log removed and created again at the same path gets a new one, so
 // the journal never replays the old log's batches into the new one.
@@ -183,7 +202,15 @@ std::optional<uint64_t> ReadLogId(const fs::path& dir) {
 }
 
 Result<uint64_t> LoadOrCreateLogId(const fs::path& dir, bool sync) {
-  if (auto id = ReadLogId(dir)) return *id;
+  if (auto id = ReadLogId(dir)) {
+    if (sync) {
+      // It may have been written by a relaxed run, and never synced.
+      ASSIGN_OR_RETURN(Fd fd, OpenFile(dir / kLogIdFile, O_RDONLY));
+      RETURN_IF_ERROR(SyncFile(fd.get(), dir / kLogIdFile));
+      RETURN_IF_ERROR(SyncDir(dir));
+    }
+    return *id;
+  }
   std::random_device random;
   uint64_t id = (static_cast<uint64_t>(random()) << 32) ^ random();
   char text[18];
@@ -279,7 +306,10 @@ struct AppendRequest {
 struct LogGroup {
   LogCore* log = nullptr;
   std::vector<AppendRequest*> requests;
-  bool written = false;  // WriteGroup wrote them (else it failed them)
+  // WriteGroup wrote them, or (journaled logs) queued them to be failed
+  // in turn with `error`; otherwise it failed them itself.
+  bool written = false;
+  Status error;
 };
 
 // The strict appends of one writer round, written to the journal and
@@ -288,7 +318,9 @@ struct Round {
   std::shared_ptr<Fd> file;  // the journal file they went to
   fs::path path;
   bool new_file = false;  // the file's name must be made durable first
-  Status error;           // the journal write failed: fail, in order
+  // Set for appends failed before the flush (their log's write, or the
+  // journal's): they are failed in turn, and the round is not flushed.
+  Status error;
   std::vector<std::pair<LogCore*, size_t>> logs;
 };
 
@@ -438,9 +470,10 @@ class SyncQueue {
   metrics::Counter& flushes_metric_ = metrics::Global().GetCounter(
       "riffle_log_flushes_total", {},
       "fdatasyncs of the stream logs and their journal");
-  metrics::Counter& appends_metric_ = metrics::Global().GetCounter(
-      "riffle_log_appends_total", {},
-      "Appends (record batches) written to the stream logs");
+  metrics::Counter& appends_metric_ =
+      metrics::Global().GetCounter("riffle_log_appends_total", {},
+                                   "Appends (record batches) the stream logs' "
+                                   "flushes acknowledged or failed");
   std::unique_ptr<Journal> journal_;
 
   std::mutex flush_mu_;
@@ -489,7 +522,9 @@ class LogCore {
   }
   Result<uint64_t> OffsetForTimestamp(int64_t timestamp_ms) const;
   Result<uint64_t> EnforceRetention(int64_t min_timestamp_ms);
-  void Close();
+  // With `sync`, makes a journaled log's active segment durable first (see
+  // Log::Discard).
+  void Close(bool sync = true);
   Status Destroy();
 
   // Writer thread: writes the group's batches (rolling segments as needed)
@@ -599,21 +634,32 @@ void SyncQueue::ProcessGroup(std::vector<AppendRequest>* group) {
     done(std::move(r->error));
   }
   Round round;
+  std::vector<Round> failed;
   for (LogGroup& g : logs) {
     if (!g.written) continue;
     if (!g.log->journaled()) {
       // Relaxed, or strict without a journal: this log's own segment
       // carries the round.
       g.log->FinishWritten(g.requests.size(), g.log->SyncOwnSegment());
+    } else if (!g.error.ok()) {
+      Round& f = failed.emplace_back();
+      f.error = g.error;
+      f.logs.emplace_back(g.log, g.requests.size());
     } else {
       round.logs.emplace_back(g.log, g.requests.size());
     }
+  }
+  if (!failed.empty()) {
+    std::lock_guard<std::mutex> lock(flush_mu_);
+    for (Round& f : failed) rounds_.push_back(std::move(f));
+    flush_cv_.notify_one();
   }
   if (round.logs.empty()) return;
   // One flush for the whole round, whatever number of logs it wrote, on
   // the flush thread: the writer goes on with the next round meanwhile.
   // A failed write still goes through the flush thread, behind the rounds
-  // before it, so that each log's callbacks keep their order.
+  // before it, so that each log's callbacks keep their order. The journal
+  // is failed from then on (Write failed it).
   round.error = journal_->Write(&round);
   bool was_empty;
   {
@@ -633,34 +679,36 @@ void SyncQueue::RunFlushes() {
       if (rounds_.empty()) return;  // drained
       rounds.swap(rounds_);
     }
-    // Usually one file; two when the journal moved to a new file between
-    // the rounds. One flush per file covers every round written to it
-    // before the flush began. Once a write or flush failed, every later
-    // round fails too.
+    // Every round here was written before this pass began, so one flush
+    // per file covers all of them: usually one file, two when the journal
+    // moved to a new file between the rounds. Once the journal failed (in
+    // a write or an earlier flush), nothing later is flushed: the file may
+    // have a hole before it.
     std::vector<Status> outcomes(rounds.size());
-    Status failure;
-    size_t unflushed = 0;  // the first round not yet covered by a flush
-    bool new_file = false;
+    Status failure = journal_->status();
+    const Fd* flushed = nullptr;  // the file flushed last, and how it went
+    Status flush_status;
     for (size_t i = 0; i < rounds.size(); ++i) {
-      if (failure.ok() && !rounds[i].error.ok()) failure = rounds[i].error;
-      if (!failure.ok()) {
-        outcomes[i] = failure;
-        unflushed = i + 1;
+      const Round& r = rounds[i];
+      if (!r.error.ok()) {
+        outcomes[i] = r.error;  // failed before the journal
         continue;
       }
-      new_file |= rounds[i].new_file;
-      bool last_of_file = i + 1 == rounds.size() ||
-                          rounds[i + 1].file != rounds[i].file ||
-                          !rounds[i + 1].error.ok();
-      if (!last_of_file) continue;
-      Status s = journal_->Flush(*rounds[i].file, rounds[i].path, new_file);
-      CountSync();
-      new_file = false;
-      if (!s.ok()) {
-        journal_->Fail(s);
-        failure = s;
+      if (!failure.ok()) {
+        outcomes[i] = failure;
+        continue;
       }
-      for (; unflushed <= i; ++unflushed) outcomes[unflushed] = s;
+      if (r.file.get() != flushed) {
+        // Only a file's first round can be new, and it comes first here.
+        flush_status = journal_->Flush(*r.file, r.path, r.new_file);
+        CountSync();
+        flushed = r.file.get();
+        if (!flush_status.ok()) {
+          journal_->Fail(flush_status);
+          failure = flush_status;
+        }
+      }
+      outcomes[i] = flush_status;
     }
     for (size_t i = 0; i < rounds.size(); ++i) {
       for (auto [log, count] : rounds[i].logs) {
@@ -674,12 +722,19 @@ void SyncQueue::RunFlushes() {
 Journal::~Journal() {
   // The writer and flush threads have stopped: retire the last file like
   // the others, so that a clean shutdown leaves nothing to replay.
-  if (fd_ && status().ok()) {
-    Retire(Retiring{FilePath(seq_), std::move(covered_)});
+  if (fd_) {
+    // After the files retiring already, in order.
+    maintenance_->Post(
+        [this, r = Retiring{FilePath(seq_), std::move(covered_)}]() mutable {
+          Retire(std::move(r));
+        });
   }
   maintenance_.reset();  // runs the jobs still queued
   std::error_code ec;
   fs::remove(SparePath(), ec);
+  if (Status s = SyncDir(dir_); !s.ok()) {
+    RLOG_WARN("journal {}: {}", dir_.string(), s.ToString());
+  }
 }
 
 Status Journal::Start() {
@@ -814,7 +869,9 @@ void Journal::Retire(Retiring r) {
   Status s;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!maintenance_status_.ok()) return;  // every later file is kept too
+    // After a failure every later file is kept too: a log that failed to
+    // sync its segment on Close has no other copy of its tail.
+    if (!maintenance_status_.ok() || !status_.ok()) return;
   }
   for (const auto& weak : r.segments) {
     // Gone: its log closed (and synced it) or was deleted.
@@ -840,9 +897,8 @@ Result<std::unique_ptr<LogCore>> LogCore::Open(const fs::path& dir,
     return InvalidArgument(
         "segment_bytes, segment_ms and index_interval_bytes must be positive");
   }
+  RETURN_IF_ERROR(CreateDirectories(dir, options.sync));
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Unavailable("create " + dir.string() + ": " + ec.message());
   // Two writers would interleave batches; flock on the directory itself
   // keeps them apart without adding a file to the format.
   ASSIGN_OR_RETURN(Fd dir_lock, OpenFile(dir, O_RDONLY | O_DIRECTORY));
@@ -1300,6 +1356,15 @@ void LogCore::FailGroup(LogGroup* group, Status error) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (failed_.ok()) failed_ = writer_status_;
+    if (journaled()) {
+      // Earlier appends may still wait for their flush: these are failed
+      // after them, on the flush thread, so that callbacks keep their order.
+      for (AppendRequest* r : group->requests)
+        written_.push_back(std::move(*r));
+      group->written = true;
+      group->error = writer_status_;
+      return;
+    }
   }
   for (AppendRequest* r : group->requests) {
     // Moved out so the callback (and what it captured) is gone before Close
@@ -1509,7 +1574,7 @@ Result<uint64_t> LogCore::EnforceRetention(int64_t min_timestamp_ms) {
   return start;
 }
 
-void LogCore::Close() {
+void LogCore::Close(bool sync) {
   std::unique_lock<std::mutex> lock(mu_);
   closed_ = true;
   idle_cv_.wait(lock, [this] { return in_flight_ == 0; });
@@ -1518,7 +1583,7 @@ void LogCore::Close() {
   segments_.clear();
   std::shared_ptr<Segment> active = std::move(active_);
   lock.unlock();
-  if (active && journaled()) {
+  if (sync && active && journaled()) {
     // Its latest appends may be durable only in the journal, which stops
     // covering this log's files once they close: sync them now, so that a
     // journal file retired later does not take them along.
@@ -1530,7 +1595,7 @@ void LogCore::Close() {
 }
 
 Status LogCore::Destroy() {
-  Close();
+  Close(/*sync=*/false);
   std::error_code ec;
   fs::remove_all(dir_, ec);
   if (ec) return Unavailable("remove " + dir_.string() + ": " + ec.message());
@@ -1601,8 +1666,12 @@ Result<uint64_t> ReplayJournal(const fs::path& dir,
         // come in offset order), so it is not replayed either.
         RLOG_ERROR("journal {}: log {}: {}; its later batches are dropped",
                    dir.string(), t.dir.string(), s.ToString());
-        std::lock_guard<std::mutex> lock(mu);
-        --pending;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          --pending;
+        }
+        // Outside `mu`: Close waits for the log's replayed batches, whose
+        // callbacks take it.
         t.log->Close();
         t.log.reset();
         continue;
@@ -1676,6 +1745,7 @@ Result<uint64_t> Log::EnforceRetention(int64_t min_timestamp_ms) {
 }
 
 void Log::Close() { impl_->core->Close(); }
+void Log::Discard() { impl_->core->Close(/*sync=*/false); }
 Status Log::Destroy() { return impl_->core->Destroy(); }
 
 LogSyncer::LogSyncer() : impl_(std::make_unique<Impl>(nullptr)) {}
@@ -1690,9 +1760,8 @@ Result<std::unique_ptr<LogSyncer>> LogSyncer::Open(
   if (options.file_bytes == 0) {
     return InvalidArgument("journal file_bytes must be positive");
   }
+  RETURN_IF_ERROR(CreateDirectories(dir, /*sync=*/true));
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Unavailable("create " + dir.string() + ": " + ec.message());
   ASSIGN_OR_RETURN(Fd lock, OpenFile(dir, O_RDONLY | O_DIRECTORY));
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {

@@ -77,13 +77,15 @@ class Log {
   // assigned in call order. `done` runs exactly once, on one of the
   // syncer's threads, after the batch is durable (or written, when
   // !options.sync), with the offset of the first record or the error that
-  // failed the write. The callbacks of one log never overlap and run in
-  // offset order. After a failed write or sync the log refuses further
-  // appends (Unavailable) and fails those not yet durable: a gap must never
-  // be acknowledged. Empty or oversized (> 64 MiB encoded) batches get
-  // InvalidArgument, appends after Close FailedPrecondition. `records` are
-  // serialized on the calling thread; the syncer's threads only write and
-  // sync.
+  // failed the write. The callbacks of the appends given offsets never
+  // overlap and run in offset order. After a failed write or sync the log
+  // refuses further appends (Unavailable) and fails those not yet durable:
+  // a gap must never be acknowledged. Appends refused before they get an
+  // offset (empty or oversized, > 64 MiB encoded: InvalidArgument; after
+  // Close: FailedPrecondition; after a failure: Unavailable) are answered
+  // on the writer thread, possibly while earlier appends are acknowledged.
+  // `records` are serialized on the calling thread; the syncer's threads only
+  // write and sync.
   void Append(std::vector<LogRecord> records, int64_t timestamp_ms,
               AppendCallback done);
 
@@ -124,6 +126,11 @@ class Log {
   // Closes the log and removes its directory.
   Status Destroy();
 
+  // Closes the log without making its files durable: for a log whose
+  // directory the caller is about to remove (Close syncs a journaled
+  // log's active segment, the only copy besides the journal).
+  void Discard();
+
  private:
   class Impl;
   explicit Log(std::unique_ptr<Impl> impl);
@@ -148,7 +155,8 @@ struct JournalOptions {
 // With a journal (Open), a strict round is durable once its batches are
 // also in the journal, a write-ahead file shared by all logs: one
 // fdatasync per round, however many logs it touched; the segments are
-// synced later, when a journal file is retired, and on Close of the syncer.
+// synced later: when a journal file is retired (in the background), when a
+// log closes, and when the syncer does.
 // After a crash, Open replays the journal into the logs that lack its
 // batches. Without one (the default constructor), each strict log
 // fdatasyncs its own segment every round: for tests and tools that open a

@@ -1149,6 +1149,38 @@ TEST_F(JournalTest, ALogReplacedAtTheSamePathIsLeftAlone) {
   EXPECT_EQ(got[0].key, "key100");
 }
 
+TEST_F(JournalTest, ReplayStopsALogAtAGap) {
+  syncer_.reset();
+  // A log, and a journal (written by hand) holding its batches at offsets
+  // 0-2, 3-5 and then 9-11: offsets 6-8 are missing.
+  {
+    LogSyncer plain;
+    auto log = Log::Open(root_ / "a", options_, &plain);
+    ASSERT_TRUE(log.ok());
+  }
+  std::string id_text = ReadFile(root_ / "a" / "log.id");
+  uint64_t id = std::stoull(id_text, nullptr, 16);
+  std::string journal;
+  log_format::AppendJournalEntry(&journal, log_format::JournalEntryType::kLog,
+                                 1, id, "../a");
+  for (uint64_t base : {0, 3, 9}) {
+    auto batch = log_format::EncodeBatch(MakeRecords(base, 3));
+    ASSERT_TRUE(batch.ok());
+    log_format::FinishBatch(&*batch, base, 1000 + base);
+    log_format::AppendJournalEntry(
+        &journal, log_format::JournalEntryType::kBatch, 1, id, *batch);
+  }
+  fs::create_directories(root_ / "journal");
+  WriteFile(root_ / "journal" / log_format::SegmentFileName(1, ".jnl"),
+            journal);
+
+  OpenSyncer(root_);  // must not hang with a replayed batch still in flight
+  EXPECT_EQ(syncer_->replayed_batches(), 2u);
+  auto a = OpenLog(root_ / "a");
+  EXPECT_EQ(a->end_offset(), 6u);
+  EXPECT_EQ(JournalFiles(root_), 1u);  // the new, empty one
+}
+
 TEST_F(JournalTest, FullFilesAreRetiredAndACleanCloseLeavesNone) {
   journal_options_.file_bytes = 8 << 10;
   syncer_.reset();
