@@ -338,6 +338,19 @@ TEST(Codec, FlatRecordsDecodeAsTheGeneralPath) {
   }
   wide += "]}";
   wide_datum += "}";
+  // Names too long for the scalar JSON plan's stack buffer: its Value
+  // plan, and the general JSON path.
+  std::string long_keys = R"({"type":"record","name":"K","fields":[)";
+  std::string long_keys_datum = "{";
+  for (int i = 0; i < 3; ++i) {
+    std::string f = "k" + std::to_string(i) + std::string(200, 'x');
+    long_keys +=
+        std::string(i ? "," : "") + R"({"name":")" + f + R"(","type":"int"})";
+    long_keys_datum += std::string(i ? "," : "") + "\"" + f +
+                       "\":" + std::to_string(i * 1000 - 1);
+  }
+  long_keys += "]}";
+  long_keys_datum += "}";
   struct Case {
     const char* writer;
     const char* reader;  // nullptr: the writer schema
@@ -521,6 +534,16 @@ TEST(Codec, FlatRecordsDecodeAsTheGeneralPath) {
        R"({"type":"record","name":"S3b","fields":[
           {"name":"i","type":"int"}]})",
        R"({"gd":-0.5,"gi":-3,"i":-300})"},
+      // Keys and enum symbols longer than one 16-byte copy.
+      {R"({"type":"record","name":"S5","fields":[
+          {"name":"a_field_name_of_more_than_sixteen_bytes","type":"long"},
+          {"name":"e","type":{"type":"enum","name":"E","symbols":[
+              "A_SYMBOL_OF_MORE_THAN_SIXTEEN_BYTES","B"]}},
+          {"name":"ok","type":"boolean"}]})",
+       nullptr,
+       R"({"a_field_name_of_more_than_sixteen_bytes":-1700000000123,
+           "e":"A_SYMBOL_OF_MORE_THAN_SIXTEEN_BYTES","ok":false})"},
+      {long_keys.c_str(), nullptr, long_keys_datum.c_str()},
       // ... and seven fields: the flat loop again.
       {R"({"type":"record","name":"S4","fields":[
           {"name":"a","type":"int"},{"name":"b","type":"int"},
