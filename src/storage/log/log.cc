@@ -306,22 +306,7 @@ struct AppendRequest {
 struct LogGroup {
   LogCore* log = nullptr;
   std::vector<AppendRequest*> requests;
-  // WriteGroup wrote them, or (journaled logs) queued them to be failed
-  // in turn with `error`; otherwise it failed them itself.
-  bool written = false;
-  Status error;
-};
-
-// The strict appends of one writer round, written to the journal and
-// waiting for its flush: `logs` says how many appends of each log.
-struct Round {
-  std::shared_ptr<Fd> file;  // the journal file they went to
-  fs::path path;
-  bool new_file = false;  // the file's name must be made durable first
-  // Set for appends failed before the flush (their log's write, or the
-  // journal's): they are failed in turn, and the round is not flushed.
-  Status error;
-  std::vector<std::pair<LogCore*, size_t>> logs;
+  bool written = false;  // WriteGroup wrote them (else it failed them)
 };
 
 // The write-ahead journal of a LogSyncer (docs/formats/log.md, "Journal"):
@@ -329,8 +314,8 @@ struct Round {
 // it when full, and the retirement of full files once the segments they
 // cover are synced. Owns its files and the maintenance thread that
 // prepares spares and retires files. Only the writer thread calls it,
-// except for status, Fail and Flush (any thread); the maintenance jobs
-// share only `mu_`'s fields.
+// except for status and Fail (any thread); the maintenance jobs share only
+// `mu_`'s fields.
 class Journal {
  public:
   Journal(fs::path dir, const JournalOptions& options, Fd dir_lock,
@@ -362,12 +347,9 @@ class Journal {
   // Moves to a fresh file when this one is full, or when it was not
   // preallocated and a preallocated spare is ready. Between rounds.
   void MaybeRoll();
-  // Writes the round's entries (not yet durable) and says in `*round`
-  // which file they went to.
-  Status Write(Round* round);
-  // Flush thread: makes journal file `file` durable up to everything
-  // written before the call (and its name too when `new_file`).
-  Status Flush(const Fd& file, const fs::path& path, bool new_file);
+  // Writes the round's entries and makes them durable (one fdatasync,
+  // counted in `*syncs` and `*flushes`). Once it failed, it fails for good.
+  Status Commit(std::atomic<uint64_t>* syncs, metrics::Counter* flushes);
 
  private:
   struct Retiring {
@@ -388,7 +370,7 @@ class Journal {
   const JournalOptions options_;
   Fd dir_lock_;
   uint64_t seq_;
-  std::shared_ptr<Fd> fd_;     // shared with rounds being flushed
+  Fd fd_;
   uint64_t size_ = 0;          // bytes of entries in the current file
   bool preallocated_ = false;  // the current file was zero-filled
   bool new_file_ = true;       // no round has gone to it yet
@@ -409,9 +391,7 @@ class Journal {
 class SyncQueue {
  public:
   explicit SyncQueue(std::unique_ptr<Journal> journal)
-      : journal_(std::move(journal)), thread_([this] { Run(); }) {
-    if (journal_) flush_thread_ = std::thread([this] { RunFlushes(); });
-  }
+      : journal_(std::move(journal)), thread_([this] { Run(); }) {}
   ~SyncQueue() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -419,14 +399,6 @@ class SyncQueue {
     }
     cv_.notify_one();
     thread_.join();
-    if (flush_thread_.joinable()) {
-      {
-        std::lock_guard<std::mutex> lock(flush_mu_);
-        flush_stop_ = true;
-      }
-      flush_cv_.notify_one();
-      flush_thread_.join();  // after the writer: flushes its last rounds
-    }
     journal_.reset();  // retires the last file: syncs what it covers
   }
 
@@ -457,9 +429,6 @@ class SyncQueue {
  private:
   void Run();
   void ProcessGroup(std::vector<AppendRequest>* group);
-  // The flush thread: one fdatasync for all the rounds written since the
-  // last one started, then their acknowledgements, in round order.
-  void RunFlushes();
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -476,12 +445,7 @@ class SyncQueue {
                                    "flushes acknowledged or failed");
   std::unique_ptr<Journal> journal_;
 
-  std::mutex flush_mu_;
-  std::condition_variable flush_cv_;
-  std::vector<Round> rounds_;  // guarded by flush_mu_
-  bool flush_stop_ = false;    // guarded by flush_mu_
-  std::thread flush_thread_;   // with a journal only
-  std::thread thread_;         // last: starts after the fields above exist
+  std::thread thread_;  // last: starts after the fields above exist
 };
 
 // The body of Log; see log.h for the contract. Thread-safe. Owns the
@@ -533,8 +497,7 @@ class LogCore {
   void WriteGroup(LogGroup* group);
   // After WriteGroup wrote a group: acknowledges the `count` oldest
   // written appends, or fails them when `status` (that of the flush that
-  // was to make them durable) is an error. On the writer thread, or for
-  // journaled logs on the flush thread; in round order either way.
+  // was to make them durable) is an error. Writer thread.
   void FinishWritten(size_t count, const Status& status);
   // Writer thread: the flush of a log that does not use the journal (a
   // no-op when relaxed).
@@ -633,96 +596,34 @@ void SyncQueue::ProcessGroup(std::vector<AppendRequest>* group) {
     Log::AppendCallback done = std::move(r->done);
     done(std::move(r->error));
   }
-  Round round;
-  std::vector<Round> failed;
+  bool any = false;
   for (LogGroup& g : logs) {
     if (!g.written) continue;
     if (!g.log->journaled()) {
       // Relaxed, or strict without a journal: this log's own segment
       // carries the round.
       g.log->FinishWritten(g.requests.size(), g.log->SyncOwnSegment());
-    } else if (!g.error.ok()) {
-      Round& f = failed.emplace_back();
-      f.error = g.error;
-      f.logs.emplace_back(g.log, g.requests.size());
     } else {
-      round.logs.emplace_back(g.log, g.requests.size());
+      any = true;
     }
   }
-  if (!failed.empty()) {
-    std::lock_guard<std::mutex> lock(flush_mu_);
-    for (Round& f : failed) rounds_.push_back(std::move(f));
-    flush_cv_.notify_one();
-  }
-  if (round.logs.empty()) return;
-  // One flush for the whole round, whatever number of logs it wrote, on
-  // the flush thread: the writer goes on with the next round meanwhile.
-  // A failed write still goes through the flush thread, behind the rounds
-  // before it, so that each log's callbacks keep their order. The journal
-  // is failed from then on (Write failed it).
-  round.error = journal_->Write(&round);
-  bool was_empty;
-  {
-    std::lock_guard<std::mutex> lock(flush_mu_);
-    was_empty = rounds_.empty();
-    rounds_.push_back(std::move(round));
-  }
-  if (was_empty) flush_cv_.notify_one();
-}
-
-void SyncQueue::RunFlushes() {
-  std::vector<Round> rounds;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(flush_mu_);
-      flush_cv_.wait(lock, [this] { return flush_stop_ || !rounds_.empty(); });
-      if (rounds_.empty()) return;  // drained
-      rounds.swap(rounds_);
+  if (!any) return;
+  // One flush for the whole round, whatever number of logs it wrote. The
+  // writer flushes and acknowledges the round itself before it takes the
+  // next: appends that arrive meanwhile queue up and make the next round,
+  // and no thread hop lies between the write, the flush and the callbacks.
+  Status s = journal_->Commit(&syncs_, &flushes_metric_);
+  for (LogGroup& g : logs) {
+    if (g.written && g.log->journaled()) {
+      g.log->FinishWritten(g.requests.size(), s);
     }
-    // Every round here was written before this pass began, so one flush
-    // per file covers all of them: usually one file, two when the journal
-    // moved to a new file between the rounds. Once the journal failed (in
-    // a write or an earlier flush), nothing later is flushed: the file may
-    // have a hole before it.
-    std::vector<Status> outcomes(rounds.size());
-    Status failure = journal_->status();
-    const Fd* flushed = nullptr;  // the file flushed last, and how it went
-    Status flush_status;
-    for (size_t i = 0; i < rounds.size(); ++i) {
-      const Round& r = rounds[i];
-      if (!r.error.ok()) {
-        outcomes[i] = r.error;  // failed before the journal
-        continue;
-      }
-      if (!failure.ok()) {
-        outcomes[i] = failure;
-        continue;
-      }
-      if (r.file.get() != flushed) {
-        // Only a file's first round can be new, and it comes first here.
-        flush_status = journal_->Flush(*r.file, r.path, r.new_file);
-        CountSync();
-        flushed = r.file.get();
-        if (!flush_status.ok()) {
-          journal_->Fail(flush_status);
-          failure = flush_status;
-        }
-      }
-      outcomes[i] = flush_status;
-    }
-    for (size_t i = 0; i < rounds.size(); ++i) {
-      for (auto [log, count] : rounds[i].logs) {
-        log->FinishWritten(count, outcomes[i]);
-      }
-    }
-    rounds.clear();
   }
 }
 
 Journal::~Journal() {
-  // The writer and flush threads have stopped: retire the last file like
+  // The writer thread has stopped: retire the last file like
   // the others, so that a clean shutdown leaves nothing to replay.
-  if (fd_) {
+  if (fd_.get() >= 0) {
     // After the files retiring already, in order.
     maintenance_->Post(
         [this, r = Retiring{FilePath(seq_), std::move(covered_)}]() mutable {
@@ -738,8 +639,7 @@ Journal::~Journal() {
 }
 
 Status Journal::Start() {
-  ASSIGN_OR_RETURN(Fd fd, OpenFile(FilePath(seq_), O_RDWR | O_CREAT | O_TRUNC));
-  fd_ = std::make_shared<Fd>(std::move(fd));
+  ASSIGN_OR_RETURN(fd_, OpenFile(FilePath(seq_), O_RDWR | O_CREAT | O_TRUNC));
   RETURN_IF_ERROR(SyncDir(dir_));
   new_file_ = false;
   return Status::Ok();
@@ -807,32 +707,29 @@ void Journal::MaybeRoll() {
       });
   covered_.clear();
   seq_ = next;
-  fd_ = std::make_shared<Fd>(std::move(fd));
+  fd_ = std::move(fd);
   size_ = 0;
   preallocated_ = preallocated;
   new_file_ = true;  // its first flush syncs the directory too
 }
 
-Status Journal::Write(Round* round) {
+Status Journal::Commit(std::atomic<uint64_t>* syncs,
+                       metrics::Counter* flushes) {
   RETURN_IF_ERROR(status());
-  Status s = WriteAll(fd_->get(), FilePath(seq_), entries_.data(),
+  Status s = WriteAll(fd_.get(), FilePath(seq_), entries_.data(),
                       entries_.size(), size_);
   size_ += entries_.size();
   entries_.clear();
-  if (!s.ok()) {
-    Fail(s);
-    return status();
-  }
-  round->file = fd_;
-  round->path = FilePath(seq_);
-  round->new_file = std::exchange(new_file_, false);
-  return Status::Ok();
-}
-
-Status Journal::Flush(const Fd& file, const fs::path& path, bool new_file) {
   // A new file's name must be durable before anything in it is.
-  if (new_file) RETURN_IF_ERROR(SyncDir(dir_));
-  return SyncFile(file.get(), path);
+  if (s.ok() && new_file_) s = SyncDir(dir_);
+  new_file_ = new_file_ && !s.ok();
+  if (s.ok()) {
+    s = SyncFile(fd_.get(), FilePath(seq_));
+    syncs->fetch_add(1, std::memory_order_relaxed);
+    flushes->Add();
+  }
+  if (!s.ok()) Fail(s);
+  return status();
 }
 
 void Journal::PrepareSpare() {
@@ -1356,15 +1253,6 @@ void LogCore::FailGroup(LogGroup* group, Status error) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (failed_.ok()) failed_ = writer_status_;
-    if (journaled()) {
-      // Earlier appends may still wait for their flush: these are failed
-      // after them, on the flush thread, so that callbacks keep their order.
-      for (AppendRequest* r : group->requests)
-        written_.push_back(std::move(*r));
-      group->written = true;
-      group->error = writer_status_;
-      return;
-    }
   }
   for (AppendRequest* r : group->requests) {
     // Moved out so the callback (and what it captured) is gone before Close
