@@ -104,21 +104,26 @@ class Producer(threading.Thread):
                 self.acked.append((result["ShardId"], result["SequenceNumber"], entry["Data"]))
 
 
-def test_kill_9_under_load_loses_no_acknowledged_record(riffle_factory):
-    server = riffle_factory()
+def write_until_killed(server, stream, shards, batches, seconds):
+    """Creates `stream`, runs one Producer per batch size for `seconds`,
+    kills the server with -9, and returns the producers."""
     client = kh.boto3_client(server.aws)
-    client.create_stream(StreamName="crash", ShardCount=4)
-    kh.wait_for_status(client, "crash")
-
-    producers = [Producer(server.aws, "crash", n, batch) for n, batch in
-                 enumerate([1, 1, 1, 25, 25, 100])]
+    client.create_stream(StreamName=stream, ShardCount=shards)
+    kh.wait_for_status(client, stream)
+    producers = [Producer(server.aws, stream, n, batch) for n, batch in enumerate(batches)]
     for p in producers:
         p.start()
-    time.sleep(2.0)
+    time.sleep(seconds)
     server.kill9()
     for p in producers:
         p.stop.set()
         p.join(30)
+    return producers
+
+
+def test_kill_9_under_load_loses_no_acknowledged_record(riffle_factory):
+    server = riffle_factory()
+    producers = write_until_killed(server, "crash", 4, [1, 1, 1, 25, 25, 100], 2.0)
     acked = [record for p in producers for record in p.acked]
     assert len(acked) > 100, "too few writes acknowledged before the kill to prove anything"
 
@@ -157,18 +162,7 @@ def test_journal_restores_segment_tails_a_power_loss_would_drop(riffle_factory):
     it: the run is too short for the journal to retire a file), and the
     restart must replay each acknowledged record from the journal."""
     server = riffle_factory()
-    client = kh.boto3_client(server.aws)
-    client.create_stream(StreamName="power", ShardCount=2)
-    kh.wait_for_status(client, "power")
-    producers = [Producer(server.aws, "power", n, batch)
-                 for n, batch in enumerate([1, 1, 10])]
-    for p in producers:
-        p.start()
-    time.sleep(1.0)
-    server.kill9()
-    for p in producers:
-        p.stop.set()
-        p.join(30)
+    producers = write_until_killed(server, "power", 2, [1, 1, 10], 1.0)
     acked = [record for p in producers for record in p.acked]
     assert len(acked) > 50, "too few writes acknowledged to prove anything"
 

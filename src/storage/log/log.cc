@@ -160,6 +160,20 @@ Result<std::string> ReadWholeFile(const fs::path& path) {
   return out;
 }
 
+// Holds an exclusive flock on `dir` for as long as the returned descriptor
+// is open; FailedPrecondition when another opener (`what`) holds it.
+Result<Fd> LockDirectory(const fs::path& dir, std::string_view what) {
+  ASSIGN_OR_RETURN(Fd fd, OpenFile(dir, O_RDONLY | O_DIRECTORY));
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return FailedPrecondition(std::string(what) + " " + dir.string() +
+                                " is already open");
+    }
+    return IoError("lock", dir, errno);
+  }
+  return fd;
+}
+
 // Creates `dir` and its missing parents; with `sync`, also makes their
 // names durable (fsyncs the parent of each directory it created).
 Status CreateDirectories(const fs::path& dir, bool sync) {
@@ -798,13 +812,7 @@ Result<std::unique_ptr<LogCore>> LogCore::Open(const fs::path& dir,
   std::error_code ec;
   // Two writers would interleave batches; flock on the directory itself
   // keeps them apart without adding a file to the format.
-  ASSIGN_OR_RETURN(Fd dir_lock, OpenFile(dir, O_RDONLY | O_DIRECTORY));
-  if (::flock(dir_lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
-      return FailedPrecondition("log " + dir.string() + " is already open");
-    }
-    return IoError("lock", dir, errno);
-  }
+  ASSIGN_OR_RETURN(Fd dir_lock, LockDirectory(dir, "log"));
 
   std::set<uint64_t> logs;
   std::set<uint64_t> indexes;
@@ -1650,13 +1658,7 @@ Result<std::unique_ptr<LogSyncer>> LogSyncer::Open(
   }
   RETURN_IF_ERROR(CreateDirectories(dir, /*sync=*/true));
   std::error_code ec;
-  ASSIGN_OR_RETURN(Fd lock, OpenFile(dir, O_RDONLY | O_DIRECTORY));
-  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
-      return FailedPrecondition("journal " + dir.string() + " is already open");
-    }
-    return IoError("lock", dir, errno);
-  }
+  ASSIGN_OR_RETURN(Fd lock, LockDirectory(dir, "journal"));
   std::vector<uint64_t> seqs;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
        it.increment(ec)) {
