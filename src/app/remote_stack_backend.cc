@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <thread>
 
 #include "app/code_package.h"
@@ -183,8 +184,9 @@ functions::MappingConfig MappingFromJson(const Value& v) {
     m.starting_position = *p;
   if (const Value* ts = v.Find("StartingPositionTimestamp");
       ts && ts->is_number()) {
+    // Rounded, so that the milliseconds sent come back equal.
     m.starting_position_timestamp_ms =
-        static_cast<int64_t>(ts->AsDouble().value_or(0) * 1000);
+        std::llround(ts->AsDouble().value_or(0) * 1000);
   }
   std::string state = Text(v, "State");
   m.enabled = state != "Disabled" && state != "Disabling";

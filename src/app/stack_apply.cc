@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <ctime>
 #include <set>
 
 #include "app/local_stack_backend.h"
@@ -105,6 +107,24 @@ std::set<std::string> CanonicalFilters(const std::vector<std::string>& list) {
   return out;
 }
 
+// A starting timestamp as the stack file may write it, in UTC.
+std::string TimestampText(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return ms % 1000 == 0 ? fmt::format("{}Z", buf)
+                        : fmt::format("{}.{:03d}Z", buf, ms % 1000);
+}
+
+std::string StartingPositionText(const functions::MappingConfig& m) {
+  std::string s(functions::StartingPositionName(m.starting_position));
+  if (m.starting_position == functions::StartingPosition::kAtTimestamp)
+    s += " " + TimestampText(m.starting_position_timestamp_ms);
+  return s;
+}
+
 std::string FiltersText(size_t n) {
   return fmt::format("{} pattern{}", n, n == 1 ? "" : "s");
 }
@@ -118,6 +138,7 @@ class Applier {
       : stack_(stack), b_(backend), dry_(options.dry_run), report_(report) {}
 
   Result<ApplySummary> Run() {
+    RETURN_IF_ERROR(CheckUnchangeable());
     RETURN_IF_ERROR(Schemas());
     RETURN_IF_ERROR(Streams());
     RETURN_IF_ERROR(Tables());
@@ -165,6 +186,56 @@ class Applier {
       Changed("updated", "would update",
               fmt::format("{}: {}", what, JoinList(changes)));
     }
+  }
+
+  // What no update can fix is looked for before anything changes, so that
+  // such a file fails whole, dry run or not, rather than after the items
+  // before it were applied. Reads only.
+  Status CheckUnchangeable() {
+    for (size_t n = 0; n < stack_.mappings.size(); ++n) {
+      const StackMapping& m = stack_.mappings[n];
+      std::string field = fmt::format("mappings[{}]", n);
+      auto stream = b_.DescribeStream(m.stream);
+      if (!stream.ok()) return Fail(stream.status(), field);
+      // No stream yet, so no mapping from it yet.
+      if (!*stream) continue;
+      auto have = b_.FindMapping(m.config.function_name, (*stream)->arn);
+      if (!have.ok()) return Fail(have.status(), field);
+      if (!*have) continue;
+      RETURN_IF_ERROR(CheckStartingPosition(m, **have, field));
+    }
+    return Status::Ok();
+  }
+
+  // UpdateEventSourceMapping cannot change StartingPosition or
+  // StartingPositionTimestamp
+  // (https://docs.aws.amazon.com/lambda/latest/api/API_UpdateEventSourceMapping.html):
+  // a file declaring another one is an error rather than a change silently
+  // left undone. Apply never deletes, so the way out is deleting the
+  // mapping by hand (its checkpoints go with it) and applying again.
+  Status CheckStartingPosition(const StackMapping& m,
+                               const functions::MappingConfig& have,
+                               const std::string& field) const {
+    const functions::MappingConfig& want = m.config;
+    std::string which;
+    if (have.starting_position != want.starting_position) {
+      which = "starting_position";
+    } else if (want.starting_position ==
+                   functions::StartingPosition::kAtTimestamp &&
+               have.starting_position_timestamp_ms !=
+                   want.starting_position_timestamp_ms) {
+      which = "starting_position_timestamp";
+    } else {
+      return Status::Ok();
+    }
+    return Fail(
+        FailedPrecondition(fmt::format(
+            "mapping {} -> {}: {} cannot change for an existing mapping (it "
+            "is {}, the file declares {}); delete the mapping (aws lambda "
+            "delete-event-source-mapping --uuid {}), then apply again",
+            m.stream, want.function_name, which, StartingPositionText(have),
+            StartingPositionText(want), have.uuid)),
+        field + "." + which);
   }
 
   Status Schemas() {
@@ -473,8 +544,7 @@ class Applier {
         Changed("created", "would create", what + uuid);
         continue;
       }
-      // The starting position only matters at creation (AWS cannot change
-      // it either), so it is not compared.
+      // The starting position cannot change (CheckUnchangeable).
       std::vector<std::string> changes;
       auto diff = [&](const char* field, auto a, auto b) {
         if (a != b) changes.push_back(fmt::format("{} {} -> {}", field, a, b));

@@ -384,6 +384,68 @@ TEST_F(StackApplyTest, ErrorsNameFileLineAndField) {
       << r.status().message();
 }
 
+// A starting position cannot change (Lambda cannot either): another one in
+// the file is an error on its line, found before anything is changed, in
+// a dry run too; an equal timestamp is unchanged.
+TEST_F(StackApplyTest, StartingPositionCannotChange) {
+  constexpr char kTimed[] = R"(
+streams:
+  in: {shards: 1}
+functions:
+  f: {runtime: provided.al2, code: fn}
+mappings:
+  - function: f
+    stream: in
+    starting_position: AT_TIMESTAMP
+    starting_position_timestamp: "1714564800.123"
+)";
+  Apply(Parse(kTimed));
+  ASSERT_EQ(backend_.mappings.size(), 1u);
+  EXPECT_EQ(backend_.mappings[0].starting_position_timestamp_ms, 1714564800123);
+  backend_.calls.clear();
+  auto lines = Apply(Parse(kTimed));
+  EXPECT_TRUE(backend_.calls.empty());
+  EXPECT_EQ(lines.back(), "unchanged: mapping in -> f");
+
+  auto expect_refused = [&](const std::string& text, const std::string& want) {
+    for (bool dry : {false, true}) {
+      std::vector<std::string> report;
+      ApplyOptions options;
+      options.dry_run = dry;
+      auto r = ApplyStack(Parse(text), backend_, options,
+                          [&](const std::string& l) { report.push_back(l); });
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+      EXPECT_NE(r.status().message().find(want), std::string::npos)
+          << r.status().message();
+      EXPECT_TRUE(report.empty());
+      EXPECT_TRUE(backend_.calls.empty());
+    }
+  };
+  // The stream's change comes first in the file but is not made.
+  std::string later = kTimed;
+  later.replace(later.find("{shards: 1}"), 11, "{shards: 2}");
+  later.replace(later.find("\"1714564800.123\""), 16,
+                "2024-05-01T12:00:00.124Z");
+  expect_refused(later,
+                 "stack.yaml:10: mappings[0].starting_position_timestamp: "
+                 "mapping in -> f: starting_position_timestamp cannot change "
+                 "for an existing mapping (it is AT_TIMESTAMP "
+                 "2024-05-01T12:00:00.123Z, the file declares AT_TIMESTAMP "
+                 "2024-05-01T12:00:00.124Z); delete the mapping (aws lambda "
+                 "delete-event-source-mapping --uuid uuid-1), then apply "
+                 "again");
+  std::string latest = kTimed;
+  latest.replace(latest.find("AT_TIMESTAMP"), 12, "LATEST");
+  latest.resize(latest.find("    starting_position_timestamp"));
+  expect_refused(latest,
+                 "stack.yaml:9: mappings[0].starting_position: mapping in -> "
+                 "f: starting_position cannot change for an existing mapping "
+                 "(it is AT_TIMESTAMP 2024-05-01T12:00:00.123Z, the file "
+                 "declares LATEST)");
+  EXPECT_EQ(backend_.streams["in"].open_shards, 1);
+}
+
 constexpr char kWindowed[] = R"(
 streams:
   in: {shards: 1}

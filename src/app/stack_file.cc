@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -27,7 +28,8 @@ std::optional<int64_t> ParseTimestampMs(const std::string& text) {
   if (auto v = json::Parse(text); v.ok() && v->is_number()) {
     std::optional<double> secs = v->AsDouble();
     if (!secs || *secs < 0) return std::nullopt;
-    return static_cast<int64_t>(*secs * 1000);
+    // Rounded: 1714564800.123 * 1000 is a hair below ...123 in binary.
+    return std::llround(*secs * 1000);
   }
   int y, mo, d, h, mi, s, used = 0;
   if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h,
@@ -617,6 +619,13 @@ class Parser {
     for (const auto& body : n) {
       std::string field = fmt::format("mappings[{}]", i++);
       stack_.item_lines[field] = body.Mark().line + 1;
+      // Apply names these lines when an existing mapping has another.
+      for (const char* key :
+           {"starting_position", "starting_position_timestamp"}) {
+        if (body.IsMap() && body[key]) {
+          stack_.item_lines[field + "." + key] = body[key].Mark().line + 1;
+        }
+      }
       if (!Map(body, field,
                {"function", "stream", "starting_position",
                 "starting_position_timestamp", "batch_size",

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <memory>
 
 #include "core/base64.h"
@@ -201,7 +202,8 @@ Result<MappingConfig> ApplyMappingFields(const Fields& f, MappingConfig m,
       if (!secs)
         return InvalidArgument(
             "StartingPositionTimestamp is required with AT_TIMESTAMP");
-      m.starting_position_timestamp_ms = static_cast<int64_t>(*secs * 1000);
+      // Rounded: 1714564800.123 * 1000 is a hair below ...123 in binary.
+      m.starting_position_timestamp_ms = std::llround(*secs * 1000);
     }
   }
   if (m.function_name.empty())
