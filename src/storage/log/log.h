@@ -145,6 +145,10 @@ struct JournalOptions {
   // thread), so that appends overwrite allocated blocks and an fdatasync
   // flushes data only, not the file system's metadata as well.
   bool preallocate = true;
+  // Write the journal with O_DIRECT (whole 4 KiB blocks), which spares a
+  // flush the page cache's writeback work; buffered writes where the file
+  // system refuses O_DIRECT, or when false.
+  bool direct_io = true;
 };
 
 // Owns the thread that writes the appends of every Log of a process and

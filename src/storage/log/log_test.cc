@@ -1149,6 +1149,25 @@ TEST_F(JournalTest, ALogReplacedAtTheSamePathIsLeftAlone) {
   EXPECT_EQ(got[0].key, "key100");
 }
 
+// Buffered journal writes (direct_io off, as where the file system lacks
+// O_DIRECT) replay the same.
+TEST_F(JournalTest, BufferedWritesReplayTheSame) {
+  journal_options_.direct_io = false;
+  syncer_.reset();
+  OpenSyncer(root_);
+  auto a = OpenLog(root_ / "a");
+  AppendToAll({a.get()}, 20);
+  auto want = ReadLog(a.get());
+  fs::path copy = CrashCopy();
+  fs::resize_file(copy / "a" / log_format::SegmentFileName(0, ".log"), 0);
+  a.reset();
+  syncer_.reset();
+  OpenSyncer(copy);
+  EXPECT_EQ(syncer_->replayed_batches(), 20u);
+  auto a2 = OpenLog(copy / "a");
+  ExpectRecords(ReadLog(a2.get()), want);
+}
+
 TEST_F(JournalTest, ReplayStopsALogAtAGap) {
   syncer_.reset();
   // A log, and a journal (written by hand) holding its batches at offsets
