@@ -75,6 +75,12 @@ class TablesClient {
     (void)hash_key;
     return Unimplemented("this tables client cannot create tables");
   }
+  // Deletes `table` with its items; Ok when there is no such table. Items
+  // written afterwards fail with NotFound until someone creates it again.
+  virtual Status DeleteTableIfExists(const std::string& table) {
+    (void)table;
+    return Unimplemented("this tables client cannot delete tables");
+  }
   // The item with key `key` (a strongly consistent read); an empty optional
   // when there is none; NotFound when the table does not exist.
   virtual Result<std::optional<tables::Item>> GetItem(const std::string& table,

@@ -110,11 +110,39 @@ tables::Item LeaseCoordinator::KeyOf(const std::string& shard_id) const {
   return key;
 }
 
+Status LeaseCoordinator::Check(Status s) {
+  if (s.code() != StatusCode::kNotFound) return s;
+  std::lock_guard l(mu_);
+  if (!table_gone_) {
+    table_gone_ = true;
+    stats_.lost += held_.size();
+    held_.clear();
+    RLOG_WARN(
+        "lease table {} is gone (its mapping was deleted): {} stops "
+        "the mapping's shards",
+        options_.table, options_.worker_id);
+  }
+  return s;
+}
+
+Status LeaseCoordinator::GoneError() const {
+  return FailedPrecondition("lease table " + options_.table +
+                            " was deleted (its mapping was deleted)");
+}
+
+bool LeaseCoordinator::table_gone() const {
+  std::lock_guard l(mu_);
+  return table_gone_;
+}
+
 Status LeaseCoordinator::Initialize() {
+  // Never again once it was deleted: that would revive the mapping here.
+  if (table_gone()) return GoneError();
   return tables_.CreateTableIfMissing(options_.table, "leaseKey");
 }
 
 Status LeaseCoordinator::SyncShards(const std::vector<ShardInfo>& shards) {
+  if (table_gone()) return GoneError();
   for (const auto& s : shards) {
     {
       std::lock_guard l(mu_);
@@ -126,7 +154,7 @@ Status LeaseCoordinator::SyncShards(const std::vector<ShardInfo>& shards) {
     lease.parents = s.parents;
     TablesClient::Expressions e;
     e.condition = "attribute_not_exists(leaseKey)";
-    Status st = tables_.PutItem(options_.table, LeaseToItem(lease), e);
+    Status st = Check(tables_.PutItem(options_.table, LeaseToItem(lease), e));
     if (!st.ok() && st.code() != StatusCode::kAborted) return st;
   }
   return Status::Ok();
@@ -140,7 +168,7 @@ Status LeaseCoordinator::Seed(
     lease.checkpoint = CheckpointString(cp, options_.initial_position);
     TablesClient::Expressions e;
     e.condition = "attribute_not_exists(leaseKey)";
-    Status st = tables_.PutItem(options_.table, LeaseToItem(lease), e);
+    Status st = Check(tables_.PutItem(options_.table, LeaseToItem(lease), e));
     if (!st.ok() && st.code() != StatusCode::kAborted) return st;
   }
   return Status::Ok();
@@ -157,7 +185,7 @@ bool LeaseCoordinator::Renew(const std::string& shard_id, HeldLease& held) {
   e.values[":one"] = Int(1);
   e.values[":me"] = AttributeValue::S(options_.worker_id);
   e.values[":counter"] = Int(held.counter);
-  Status s = tables_.UpdateItem(options_.table, KeyOf(shard_id), e);
+  Status s = Check(tables_.UpdateItem(options_.table, KeyOf(shard_id), e));
   if (s.ok()) {
     ++held.counter;
     held.last_renewed_ms = now;
@@ -170,6 +198,10 @@ bool LeaseCoordinator::Renew(const std::string& shard_id, HeldLease& held) {
   if (s.code() == StatusCode::kAborted) {
     RLOG_INFO("lease {} of {}: lost to another worker", shard_id,
               options_.table);
+    held.lost = true;
+    return false;
+  }
+  if (s.code() == StatusCode::kNotFound) {  // the table is gone
     held.lost = true;
     return false;
   }
@@ -195,9 +227,9 @@ bool LeaseCoordinator::Take(const Lease& lease, bool steal) {
   e.values[":one"] = Int(1);
   e.values[":zero"] = Int(0);
   e.values[":counter"] = Int(lease.counter);
-  Status s = tables_.UpdateItem(options_.table, KeyOf(lease.key), e);
+  Status s = Check(tables_.UpdateItem(options_.table, KeyOf(lease.key), e));
   if (!s.ok()) {
-    if (s.code() != StatusCode::kAborted)
+    if (s.code() != StatusCode::kAborted && s.code() != StatusCode::kNotFound)
       RLOG_WARN("lease {} of {}: take failed: {}", lease.key, options_.table,
                 s.ToString());
     return false;
@@ -226,8 +258,13 @@ void LeaseCoordinator::Drop(const std::string& shard_id) {
 }
 
 Status LeaseCoordinator::Tick() {
-  ASSIGN_OR_RETURN(std::vector<tables::Item> items,
-                   tables_.ScanAll(options_.table));
+  if (table_gone()) return GoneError();
+  Result<std::vector<tables::Item>> scanned = tables_.ScanAll(options_.table);
+  if (!scanned.ok()) {
+    if (!Check(scanned.status()).ok() && table_gone()) return GoneError();
+    return scanned.status();
+  }
+  std::vector<tables::Item> items = std::move(*scanned);
   const int64_t now = Now();
   std::vector<std::pair<std::string, std::shared_ptr<HeldLease>>> held;
   {
@@ -436,8 +473,8 @@ Status LeaseCoordinator::Save(const std::string& shard_id,
   e.values[":one"] = Int(1);
   e.values[":me"] = AttributeValue::S(options_.worker_id);
   e.values[":counter"] = Int(h->counter);
-  Status s = tables_.UpdateItem(options_.table, KeyOf(shard_id), e);
-  if (s.code() == StatusCode::kAborted) {
+  Status s = Check(tables_.UpdateItem(options_.table, KeyOf(shard_id), e));
+  if (s.code() == StatusCode::kAborted || s.code() == StatusCode::kNotFound) {
     h->lost = true;
     Drop(shard_id);
     return Aborted("the lease of " + shard_id + " was lost: " + s.message());

@@ -19,6 +19,12 @@
 // writes, on leaseOwner), so two workers never both believe they hold a
 // lease, and a worker that lost a lease cannot move its checkpoint.
 //
+// The table goes with its mapping (Service::DeleteMapping deletes it once
+// its own runner stopped). A worker that finds it gone (NotFound from any
+// read or write) takes that as the end of the mapping: every held lease is
+// lost at once, so the shard processors stop, and the coordinator neither
+// creates the table again nor writes to it any more (table_gone()).
+//
 // Expiry is observed locally, as KCL does: clocks of different machines are
 // never compared. A lease owned by another worker is expired once this
 // worker has seen its leaseCounter unchanged for `failover_ms`; holders
@@ -130,6 +136,9 @@ class LeaseCoordinator : public CheckpointStore {
   // Every lease as of the last Tick (and this worker's own writes since).
   std::vector<Lease> Leases() const;
   LeaseStats stats() const;
+  // True once the table was found deleted: nothing is held any more and
+  // every later call fails with FailedPrecondition.
+  bool table_gone() const;
 
   // Gives up every held lease (leaseOwner removed), so that other workers
   // take them at their next Tick instead of after the failover time. Call
@@ -166,6 +175,10 @@ class LeaseCoordinator : public CheckpointStore {
   // Takes `lease` (as last read) for this worker.
   bool Take(const Lease& lease, bool steal);
   void Drop(const std::string& shard_id);
+  // Returns `s`; a NotFound (the table is gone) first marks the table gone
+  // and drops every held lease.
+  Status Check(Status s);
+  Status GoneError() const;
 
   const LeaseOptions options_;
   TablesClient& tables_;
@@ -175,6 +188,7 @@ class LeaseCoordinator : public CheckpointStore {
   std::map<std::string, Lease> leases_;  // as of the last Tick
   std::map<std::string, Observed> observed_;
   LeaseStats stats_;
+  bool table_gone_ = false;  // sticky
   std::mt19937 random_;
 };
 

@@ -10,6 +10,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "functions/mapping_runner.h"
@@ -38,6 +39,12 @@ class MemoryTablesClient : public TablesClient {
                               const std::string& hash_key) override {
     std::lock_guard l(mu_);
     keys_.emplace(table, hash_key);
+    return Status::Ok();
+  }
+  Status DeleteTableIfExists(const std::string& table) override {
+    std::lock_guard l(mu_);
+    keys_.erase(table);
+    items_.erase(table);
     return Status::Ok();
   }
   Result<std::optional<tables::Item>> GetItem(
@@ -364,6 +371,46 @@ TEST_F(LeaseTest, UnreachableTableDropsLeasesAfterFailover) {
   tables_.set_unavailable(false);
   ASSERT_TRUE(a->Tick().ok());
   EXPECT_TRUE(a->Holds("shardId-000000000000"));
+}
+
+// The mapping was deleted, and its table with it, while workers ran: one
+// that notices at a checkpoint and one that notices at a Tick both drop
+// every lease at once (their shards stop), and neither creates the table
+// again nor writes to it, even after someone else re-creates it.
+TEST_F(LeaseTest, DeletedTableEndsTheMappingForEveryWorker) {
+  auto a = Worker("a");
+  auto b = Worker("b");
+  ASSERT_TRUE(a->SyncShards(Shards(4)).ok());
+  ASSERT_TRUE(a->Tick().ok());
+  ASSERT_TRUE(b->Tick().ok());
+  ASSERT_TRUE(a->Tick().ok());
+  ASSERT_TRUE(b->Tick().ok());
+  ASSERT_TRUE(a->Tick().ok());  // a sees what b stole
+  std::set<std::string> held_by_a = a->Held();
+  const size_t held_by_b = b->Held().size();
+  ASSERT_FALSE(held_by_a.empty());
+  ASSERT_GT(held_by_b, 0u);
+  ASSERT_TRUE(a->Save(*held_by_a.begin(), {"7", false}).ok());
+
+  ASSERT_TRUE(tables_.DeleteTableIfExists("riffle-leases-test").ok());
+  Status saved = a->Save(*held_by_a.begin(), {"8", false});
+  EXPECT_EQ(saved.code(), StatusCode::kAborted) << saved.ToString();
+  EXPECT_TRUE(a->table_gone());
+  EXPECT_TRUE(a->Held().empty());
+  EXPECT_TRUE(a->Processable().empty());
+  EXPECT_EQ(b->Tick().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(b->table_gone());
+  EXPECT_TRUE(b->Held().empty());
+  EXPECT_EQ(b->stats().lost, held_by_b);
+  EXPECT_TRUE(b->ReleaseAll().ok());  // nothing left to release
+
+  EXPECT_EQ(a->Initialize().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a->SyncShards(Shards(4)).code(), StatusCode::kFailedPrecondition);
+  auto c = Worker("c");  // a new mapping's worker, say, on the same name
+  ASSERT_TRUE(c->SyncShards(Shards(1)).ok());
+  EXPECT_EQ(a->Tick().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(a->Held().empty());
+  EXPECT_EQ(Read("shardId-000000000000").checkpoint, "TRIM_HORIZON");
 }
 
 TEST_F(LeaseTest, SeedKeepsExistingLeases) {

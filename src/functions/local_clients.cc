@@ -82,6 +82,12 @@ Status LocalTablesClient::CreateTableIfMissing(const std::string& table,
   return r.status();
 }
 
+Status LocalTablesClient::DeleteTableIfExists(const std::string& table) {
+  Result<tables::TableDescription> r = tables_.DeleteTable(table);
+  if (r.ok() || r.status().code() == StatusCode::kNotFound) return Status::Ok();
+  return r.status();
+}
+
 Result<std::optional<tables::Item>> LocalTablesClient::GetItem(
     const std::string& table, const tables::Item& key) {
   return tables_.GetItem(table, key, std::nullopt);

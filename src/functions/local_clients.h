@@ -43,6 +43,7 @@ class LocalTablesClient : public TablesClient {
   // CreateTable is a durable metadata write: these block.
   Status CreateTableIfMissing(const std::string& table,
                               const std::string& hash_key) override;
+  Status DeleteTableIfExists(const std::string& table) override;
   Result<std::optional<tables::Item>> GetItem(const std::string& table,
                                               const tables::Item& key) override;
   Result<std::vector<tables::Item>> ScanAll(const std::string& table) override;

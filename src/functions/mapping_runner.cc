@@ -307,6 +307,24 @@ void MappingRunner::Discover() {
     std::lock_guard l(mu_);
     if (stopping_) return;
   }
+  // The mapping was deleted (its lease table with it), seen by a Tick or a
+  // shard's checkpoint: the shard threads stop, having lost their leases,
+  // and nothing starts again. The process stays up for its other
+  // mappings; this is no error to crash on.
+  auto stopped_for_good = [this] {
+    if (!leases_.table_gone()) return false;
+    Reap();
+    leases_metric_->Set(0);
+    std::lock_guard l(mu_);
+    if (!last_result_.ends_with("was deleted with its mapping")) {
+      RLOG_INFO("mapping {}: its lease table {} was deleted; stopped",
+                options_.mapping.uuid, leases_.options().table);
+      last_result_ = "PROBLEM: lease table " + leases_.options().table +
+                     " was deleted with its mapping";
+    }
+    return true;
+  };
+  if (stopped_for_good()) return;
   if (!prepared_) {
     if (!Prepare()) return;
     std::lock_guard l(mu_);
@@ -318,16 +336,18 @@ void MappingRunner::Discover() {
     if (!shards.ok()) {
       std::lock_guard l(mu_);
       last_result_ = "PROBLEM: " + shards.status().message();
-    } else if (Status s = leases_.SyncShards(*shards); !s.ok()) {
+    } else if (Status s = leases_.SyncShards(*shards);
+               !s.ok() && !leases_.table_gone()) {
       RLOG_WARN("mapping {}: creating leases: {}", options_.mapping.uuid,
                 s.ToString());
     } else {
       next_shard_sync_ms_ = now + options_.shard_refresh_ms;
     }
   }
-  if (Status s = leases_.Tick(); !s.ok())
+  if (Status s = leases_.Tick(); !s.ok() && !leases_.table_gone())
     RLOG_WARN("mapping {}: lease table: {}", options_.mapping.uuid,
               s.ToString());
+  if (stopped_for_good()) return;
   Reap();
   std::map<std::string, std::optional<ShardCheckpoint>> ready =
       leases_.Processable();

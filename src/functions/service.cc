@@ -1077,6 +1077,17 @@ Result<MappingStatus> Service::DeleteMapping(const std::string& uuid) {
   StopMapping(*m);
   MappingStatus s = StatusOf(*m);
   s.state = "Deleting";
+  // The runner has released its leases; the lease table goes too, so that
+  // no checkpoint outlives its mapping. `riffle worker`s still running the
+  // mapping see the table gone and stop its shards (lease_table.h). A
+  // failure leaves only an orphan table behind: a new mapping gets a new
+  // UUID, so a new table, and starts at its own starting position.
+  if (options_.tables) {
+    if (Status d = options_.tables->DeleteTableIfExists(LeaseTableName(uuid));
+        !d.ok())
+      RLOG_WARN("mapping {}: deleting lease table {}: {}", uuid,
+                LeaseTableName(uuid), d.ToString());
+  }
   std::error_code ec;
   fs::remove(options_.dir / "mappings" / (uuid + ".json"), ec);
   fs::remove(options_.dir / "mappings" / (uuid + ".checkpoints.json"), ec);

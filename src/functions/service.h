@@ -153,6 +153,8 @@ class Service {
   Result<MappingStatus> UpdateMapping(
       const std::string& uuid,
       const std::function<Status(MappingConfig&)>& apply);
+  // Stops the mapping (its leases released), then deletes it with its
+  // lease table. Blocking.
   Result<MappingStatus> DeleteMapping(const std::string& uuid);
 
  private:

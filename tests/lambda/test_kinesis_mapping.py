@@ -208,3 +208,57 @@ def test_checkpoints_survive_a_restart(riffle_factory, tmp_path):
     lines = read_lines(out, 10)
     assert [l["data"] for l in lines] == [f"a{i}" for i in range(5)] + [
         f"b{i}" for i in range(5)]
+
+
+def table_names(dynamodb):
+    return [n for page in dynamodb.get_paginator("list_tables").paginate()
+            for n in page["TableNames"]]
+
+
+def test_deleting_a_mapping_deletes_its_lease_table(riffle, lam, kinesis,
+                                                    functions, stream,
+                                                    tmp_path):
+    """The lease table (checkpoints) goes with its mapping, and a mapping
+    made again for the same function and stream starts at its own
+    starting position, not at the old checkpoint."""
+    dynamodb = lh.client("dynamodb", riffle.aws)
+    name, arn = stream()
+    out = tmp_path / "out.jsonl"
+    fn = functions.create(handler="kinesis_to_file",
+                          Environment={"Variables": {"OUT_FILE": str(out)}})
+    for i in range(3):
+        kinesis.put_record(StreamName=name, PartitionKey="a",
+                           Data=f"first-{i}".encode())
+    m = lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=fn, StartingPosition="TRIM_HORIZON")
+    table = f"riffle-leases-{m['UUID']}"
+    assert [l["data"] for l in read_lines(out, 3)] == [
+        "first-0", "first-1", "first-2"]
+    assert table in table_names(dynamodb)
+    lease = dynamodb.scan(TableName=table)["Items"][0]
+    assert lease["checkpoint"]["S"].isdigit()  # a sequence number
+
+    lam.delete_event_source_mapping(UUID=m["UUID"])
+    assert table not in table_names(dynamodb)
+    with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
+        dynamodb.describe_table(TableName=table)
+
+    # Made again from the start: every record again, the old ones first.
+    kinesis.put_record(StreamName=name, PartitionKey="a", Data=b"second-0")
+    again = lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=fn, StartingPosition="TRIM_HORIZON")
+    assert again["UUID"] != m["UUID"]
+    lines = read_lines(out, 7)
+    assert [l["data"] for l in lines[3:]] == [
+        "first-0", "first-1", "first-2", "second-0"]
+    lam.delete_event_source_mapping(UUID=again["UUID"])
+    assert f"riffle-leases-{again['UUID']}" not in table_names(dynamodb)
+
+    # And from LATEST: only what comes after.
+    out.unlink()
+    latest = lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=fn, StartingPosition="LATEST")
+    time.sleep(0.05)
+    kinesis.put_record(StreamName=name, PartitionKey="a", Data=b"third-0")
+    assert [l["data"] for l in read_lines(out, 1)] == ["third-0"]
+    lam.delete_event_source_mapping(UUID=latest["UUID"])

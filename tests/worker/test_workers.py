@@ -233,3 +233,45 @@ def test_three_workers_one_killed(riffle_factory, tmp_path):
             w.stop()
         ls = leases(ddb, lease_table)
         assert all(l["owner"] is None for l in ls.values()), ls
+
+
+def test_deleting_the_mapping_stops_its_workers_cleanly(riffle_factory, tmp_path):
+    """DeleteEventSourceMapping deletes the lease table; a worker running
+    the mapping sees it gone, stops the mapping's shards, does not create
+    the table again, stays up, and still stops cleanly on SIGTERM."""
+    tag = uuid.uuid4().hex[:8]
+    stack = tmp_path / "stack.yaml"
+    stream, table, function = write_stack(stack, tag)
+    server = riffle_factory(["--stack", str(stack)])
+    ddb = ph.client("dynamodb", server.aws)
+    lam = ph.client("lambda", server.aws)
+    mapping = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+    lease_table = f"riffle-leases-{mapping[0]['UUID']}"
+
+    worker = Worker(tmp_path, "w0", stack, server)
+    with watched([worker], server):
+        worker.wait_ready()
+
+        def all_held():
+            try:
+                ls = leases(ddb, lease_table)
+            except ddb.exceptions.ResourceNotFoundException:
+                return None
+            return len(ls) == SHARDS and all(l["owner"] == "w0" for l in ls.values())
+        wait_for("the worker to hold every lease", all_held, 20)
+
+        lam.delete_event_source_mapping(UUID=mapping[0]["UUID"])
+        with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+            ddb.describe_table(TableName=lease_table)
+        wait_for("the worker to stop the mapping",
+                 lambda: "was deleted; stopped" in worker.log(), 10)
+        # Its shard threads are gone, it lives on, and the table stays gone
+        # (a few lease refreshes later).
+        wait_for("its shards to stop",
+                 lambda: worker.log().count("lease lost, stopping") == SHARDS, 10)
+        time.sleep(2.5)
+        assert worker.proc.poll() is None, worker.log()
+        with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+            ddb.describe_table(TableName=lease_table)
+        assert "lease table: " not in worker.log()  # no warning per refresh
+        worker.stop()
