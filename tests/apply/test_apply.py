@@ -10,41 +10,21 @@ import base64
 import json
 import os
 import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-import boto3
 import pytest
 
 HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE.parent.parent / "examples" / "payments"
 
 
-import riffle_harness as harness  # noqa: E402 (on sys.path by tests/conftest.py)
 pytestmark = pytest.mark.needs_binary
 
 
-def run(*args, stdin=None, timeout=120):
-    return subprocess.run([harness.RIFFLE_BIN, *args], input=stdin,
-                          capture_output=True, timeout=timeout)
-
-
-def apply(server, stack, *extra):
-    """(exit code, the item lines, stdout, stderr) of `riffle apply`."""
-    r = run("apply", str(stack), "--endpoint", server.aws,
-            "--registry", server.endpoints["registry"],
-            "--http", server.http, *extra)
-    out = r.stdout.decode()
-    items = [line[2:] for line in out.splitlines() if line.startswith("  ")]
-    return r.returncode, items, out, r.stderr.decode()
-
-
-def client(server, service):
-    return boto3.client(service, endpoint_url=server.aws,
-                        region_name="us-east-1")
+from apply_helpers import apply, client, run  # noqa: E402
 
 
 def http_json(url, method="GET", body=None):

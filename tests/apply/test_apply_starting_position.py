@@ -8,10 +8,9 @@ anything else in the file is changed.
 
 import subprocess
 
-import boto3
 import pytest
 
-import riffle_harness as harness  # noqa: E402 (on sys.path by tests/conftest.py)
+import apply_helpers  # noqa: E402
 
 pytestmark = pytest.mark.needs_binary
 
@@ -37,18 +36,11 @@ mappings:
 
 def apply(server, stack, *extra):
     """(exit code, the item lines, stdout + stderr) of `riffle apply`."""
-    r = subprocess.run(
-        [harness.RIFFLE_BIN, "apply", str(stack), "--endpoint", server.aws,
-         "--registry", server.endpoints["registry"], "--http", server.http,
-         *extra], capture_output=True, timeout=120)
-    out = r.stdout.decode()
-    items = [line[2:] for line in out.splitlines() if line.startswith("  ")]
-    return r.returncode, items, out + r.stderr.decode()
+    code, items, out, err = apply_helpers.apply(server, stack, *extra)
+    return code, items, out + err
 
 
-def client(server, service):
-    return boto3.client(service, endpoint_url=server.aws,
-                        region_name="us-east-1")
+client = apply_helpers.client
 
 
 def mappings(server):
