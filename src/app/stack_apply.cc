@@ -8,6 +8,7 @@
 #include <set>
 
 #include "app/local_stack_backend.h"
+#include "core/clock.h"
 #include "json/json.h"
 
 namespace riffle::app {
@@ -109,13 +110,7 @@ std::set<std::string> CanonicalFilters(const std::vector<std::string>& list) {
 
 // A starting timestamp as the stack file may write it, in UTC.
 std::string TimestampText(int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return ms % 1000 == 0 ? fmt::format("{}Z", buf)
-                        : fmt::format("{}.{:03d}Z", buf, ms % 1000);
+  return FormatUtc(ms, FractionDigits::kMillisIfAny, "Z");
 }
 
 std::string StartingPositionText(const functions::MappingConfig& m) {

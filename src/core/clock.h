@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace riffle {
 
@@ -26,5 +28,14 @@ inline int64_t MonotonicNanos() {
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+
+// Whether FormatUtc writes the milliseconds.
+enum class FractionDigits { kNone, kMillis, kMillisIfAny };
+
+// `millis` since the epoch as "2024-01-31T12:00:00" in UTC, then ".123" as
+// `fraction` says, then `suffix` ("Z", "+0000"): the shapes AWS writes
+// times in.
+std::string FormatUtc(int64_t millis, FractionDigits fraction,
+                      std::string_view suffix = {});
 
 }  // namespace riffle

@@ -2,6 +2,7 @@
 
 #include "core/base64.h"
 #include "core/bytes.h"
+#include "core/clock.h"
 #include "core/crc32c.h"
 #include "core/metrics.h"
 #include "core/status.h"
@@ -93,6 +94,20 @@ TEST(Metrics, GaugesGoUpAndDown) {
   EXPECT_NE(text.find("# TYPE riffle_age_ms gauge"), std::string::npos);
   EXPECT_NE(text.find("riffle_age_ms{shard=\"s-0\"} 200"), std::string::npos);
   EXPECT_NE(text.find("riffle_age_ms{shard=\"s-1\"} -3"), std::string::npos);
+}
+
+TEST(Clock, FormatUtc) {
+  int64_t t = 1714564800123;  // 2024-05-01T12:00:00.123Z
+  EXPECT_EQ(FormatUtc(t, FractionDigits::kMillis), "2024-05-01T12:00:00.123");
+  EXPECT_EQ(FormatUtc(t, FractionDigits::kNone, "Z"), "2024-05-01T12:00:00Z");
+  EXPECT_EQ(FormatUtc(t, FractionDigits::kMillisIfAny, "Z"),
+            "2024-05-01T12:00:00.123Z");
+  EXPECT_EQ(FormatUtc(t - 123, FractionDigits::kMillisIfAny, "Z"),
+            "2024-05-01T12:00:00Z");
+  EXPECT_EQ(FormatUtc(5, FractionDigits::kMillis, "+0000"),
+            "1970-01-01T00:00:00.005+0000");
+  // Before the epoch the fraction still counts up from the second before.
+  EXPECT_EQ(FormatUtc(-1, FractionDigits::kMillis), "1969-12-31T23:59:59.999");
 }
 
 }  // namespace

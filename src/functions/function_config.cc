@@ -4,6 +4,8 @@
 
 #include <ctime>
 
+#include "core/clock.h"
+
 namespace riffle::functions {
 namespace {
 
@@ -37,15 +39,6 @@ std::map<std::string, std::string> GetStringMap(const json::Value& v,
   for (const auto& [k, val] : m->members())
     if (val.is_string()) out[k] = val.text();
   return out;
-}
-
-std::string FormatUtc(int64_t millis, const char* tail) {
-  std::time_t secs = static_cast<std::time_t>(millis / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}{}", buf, static_cast<int>(millis % 1000), tail);
 }
 
 }  // namespace
@@ -127,9 +120,11 @@ Result<std::string> ParseFunctionName(std::string_view s) {
 }
 
 std::string LambdaTimestamp(int64_t millis) {
-  return FormatUtc(millis, "+0000");
+  return FormatUtc(millis, FractionDigits::kMillis, "+0000");
 }
-std::string IsoTimestamp(int64_t millis) { return FormatUtc(millis, "Z"); }
+std::string IsoTimestamp(int64_t millis) {
+  return FormatUtc(millis, FractionDigits::kMillis, "Z");
+}
 
 json::Value FunctionConfigurationJson(const FunctionConfig& c,
                                       const ArnContext& ctx) {

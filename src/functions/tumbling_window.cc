@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "core/clock.h"
 #include "json/json.h"
 
 namespace riffle::functions {
@@ -15,12 +16,7 @@ WindowBounds WindowOf(int64_t arrival_ms, int seconds) {
 }
 
 std::string WindowTimestamp(int64_t millis) {
-  std::time_t secs = static_cast<std::time_t>(millis / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return FormatUtc(millis, FractionDigits::kNone, "Z");
 }
 
 void WriteWindowFields(json::Writer& w, const WindowEventFields& f) {

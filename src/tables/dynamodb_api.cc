@@ -233,12 +233,7 @@ std::string TableId(uint64_t id) {
 // "2024-01-31T12:00:00.000", the creation time in UTC, as AWS labels
 // streams.
 std::string StreamLabel(int64_t ms) {
-  time_t secs = static_cast<time_t>(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, ms % 1000);
+  return FormatUtc(ms, FractionDigits::kMillis);
 }
 
 void WriteTableDescription(Writer& w, const TableDescription& t,
