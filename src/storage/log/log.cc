@@ -392,8 +392,9 @@ class Journal {
   Fd dir_lock_;
   uint64_t seq_;
   Fd fd_;
-  bool direct_ = false;  // fd_ has O_DIRECT: writes whole blocks
-  uint64_t size_ = 0;    // bytes of entries in the current file
+  bool direct_ = false;          // fd_ has O_DIRECT: writes whole blocks
+  bool direct_refused_ = false;  // a direct write failed: buffered for good
+  uint64_t size_ = 0;            // bytes of entries in the current file
   // With direct_: the bytes of the current file's last, partial block
   // (tail_size_ of them), at the start of an aligned buffer.
   std::unique_ptr<char, decltype(&std::free)> block_{nullptr, &std::free};
@@ -787,6 +788,18 @@ Status Journal::WriteEntries() {
   do {
     n = ::pwrite(fd_.get(), buf, padded, static_cast<off_t>(start));
   } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EINVAL) {
+    // The file system took O_DIRECT at open but not these blocks (a larger
+    // alignment): the same bytes, buffered, from now on.
+    RLOG_WARN("journal {}: direct writes refused, writing buffered",
+              dir_.string());
+    ASSIGN_OR_RETURN(fd_, OpenFile(FilePath(seq_), O_RDWR));
+    direct_ = false;
+    direct_refused_ = true;
+    RETURN_IF_ERROR(WriteAll(fd_.get(), FilePath(seq_), buf, used, start));
+    size_ += entries_.size();
+    return Status::Ok();
+  }
   if (n < 0) return IoError("write", FilePath(seq_), errno);
   if (static_cast<size_t>(n) != padded) {
     return Unavailable("write " + FilePath(seq_).string() + ": short write");
@@ -803,7 +816,9 @@ Result<Fd> Journal::OpenJournalFile(const fs::path& path, int flags) {
   // larger part of a flush's CPU here); file systems without it (tmpfs)
   // get buffered writes.
   Result<Fd> fd = Unavailable("no direct I/O");
-  if (options_.direct_io) fd = OpenFile(path, O_RDWR | O_DIRECT | flags);
+  if (options_.direct_io && !direct_refused_) {
+    fd = OpenFile(path, O_RDWR | O_DIRECT | flags);
+  }
   direct_ = fd.ok();
   if (!direct_) fd = OpenFile(path, O_RDWR | flags);
   return fd;
