@@ -63,20 +63,12 @@ Result<Stack> ParseRoutesDocument(const std::string& source,
   return stack;
 }
 
-http::Response JsonReply(int status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.SetHeader("content-type", "application/json");
-  r.body = std::move(body);
-  return r;
-}
-
 http::Response Message(int status, std::string_view message) {
   std::string body;
   json::Writer w(&body);
   w.BeginObject().Key("message").String(message);
   w.EndObject();
-  return JsonReply(status, std::move(body));
+  return http::JsonResponse(status, std::move(body));
 }
 
 }  // namespace
@@ -129,7 +121,7 @@ http::Handler RoutesStore::Wrap(http::Handler next, ThreadPool& blocking) {
       return next(std::move(req), std::move(respond));
     if (req.method == "GET") {
       std::string doc = Document();
-      return respond(JsonReply(200, doc.empty() ? "{}" : doc));
+      return respond(http::JsonResponse(200, doc.empty() ? "{}" : doc));
     }
     if (req.method != "PUT") {
       http::Response r = Message(405, "use GET or PUT");
@@ -143,7 +135,7 @@ http::Handler RoutesStore::Wrap(http::Handler next, ThreadPool& blocking) {
         int status = s.code() == StatusCode::kInvalidArgument ? 400 : 500;
         return respond(Message(status, s.message()));
       }
-      respond(JsonReply(200, Document()));
+      respond(http::JsonResponse(200, Document()));
     });
   };
 }

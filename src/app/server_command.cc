@@ -116,11 +116,7 @@ Status WriteEndpoints(const fs::path& dir, const std::string& aws,
 }
 
 http::Response JsonNotFound() {
-  http::Response r;
-  r.status = 404;
-  r.SetHeader("content-type", "application/json");
-  r.body = R"({"message":"Not Found"})";
-  return r;
+  return http::JsonResponse(404, R"({"message":"Not Found"})");
 }
 
 // `stack`, when given, adds its read-API routes: the curl commands of each

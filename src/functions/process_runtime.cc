@@ -109,14 +109,6 @@ int SpawnProcess(char* const argv[], char* const envp[], const char* cwd,
   return 0;
 }
 
-http::Response JsonReply(int status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.SetHeader("content-type", "application/json");
-  r.body = std::move(body);
-  return r;
-}
-
 std::string ErrorDocument(std::string_view type, std::string_view message) {
   json::Value v = json::Value::Object();
   v.Set("errorType", json::Value::String(std::string(type)));
@@ -262,7 +254,7 @@ void ProcessRuntime::AssignLocked(Instance& inst, http::Responder respond,
   AppendLogLocked(&inst, fmt::format("START RequestId: {} Version: $LATEST",
                                      inv->request_id));
 
-  http::Response r = JsonReply(200, inv->payload);
+  http::Response r = http::JsonResponse(200, inv->payload);
   r.SetHeader("lambda-runtime-aws-request-id", inv->request_id);
   r.SetHeader(
       "lambda-runtime-deadline-ms",
@@ -375,14 +367,15 @@ void ProcessRuntime::OnRuntimeRequest(int instance_id, http::Request req,
     std::lock_guard l(mu_);
     auto it = instances_.find(instance_id);
     if (it == instances_.end() || it->second->killed) {
-      respond(JsonReply(
+      respond(http::JsonResponse(
           500, ErrorDocument("Runtime.Gone", "this runtime has been stopped")));
       return;
     }
     Instance& inst = *it->second;
     std::string_view path = req.path;
     if (path.substr(0, kApiPrefix.size()) != kApiPrefix) {
-      respond(JsonReply(404, ErrorDocument("NotFound", "unknown path")));
+      respond(
+          http::JsonResponse(404, ErrorDocument("NotFound", "unknown path")));
       return;
     }
     path.remove_prefix(kApiPrefix.size());
@@ -392,7 +385,8 @@ void ProcessRuntime::OnRuntimeRequest(int instance_id, http::Request req,
         // Old code: stop it; Poll starts a replacement if work is queued.
         KillLocked(inst);
         after.push_back([respond] {
-          respond(JsonReply(500, ErrorDocument("Runtime.Gone", "updated")));
+          respond(http::JsonResponse(500,
+                                     ErrorDocument("Runtime.Gone", "updated")));
         });
       } else if (!queue_.empty()) {
         AssignLocked(inst, std::move(respond), &after);
@@ -411,8 +405,9 @@ void ProcessRuntime::OnRuntimeRequest(int instance_id, http::Request req,
       // A runtime that reported an init error is done; Poll fails the
       // waiting invocation with this document once the process is reaped.
       KillLocked(inst);
-      after.push_back(
-          [respond] { respond(JsonReply(202, R"({"status":"OK"})")); });
+      after.push_back([respond] {
+        respond(http::JsonResponse(202, R"({"status":"OK"})"));
+      });
     } else if (req.method == "POST" && path.substr(0, 11) == "invocation/") {
       std::string_view rest = path.substr(11);
       size_t slash = rest.find('/');
@@ -420,11 +415,12 @@ void ProcessRuntime::OnRuntimeRequest(int instance_id, http::Request req,
       std::string_view verb =
           slash == std::string_view::npos ? "" : rest.substr(slash + 1);
       if ((verb != "response" && verb != "error")) {
-        respond(JsonReply(404, ErrorDocument("NotFound", "unknown path")));
+        respond(
+            http::JsonResponse(404, ErrorDocument("NotFound", "unknown path")));
         return;
       }
       if (!inst.current || inst.current->request_id != id) {
-        respond(JsonReply(
+        respond(http::JsonResponse(
             400, ErrorDocument("InvalidRequestID", "Invalid request ID")));
         return;
       }
@@ -445,10 +441,12 @@ void ProcessRuntime::OnRuntimeRequest(int instance_id, http::Request req,
         result.payload = std::move(body);
       }
       CompleteLocked(inst, std::move(result), &after);
-      after.push_back(
-          [respond] { respond(JsonReply(202, R"({"status":"OK"})")); });
+      after.push_back([respond] {
+        respond(http::JsonResponse(202, R"({"status":"OK"})"));
+      });
     } else {
-      respond(JsonReply(404, ErrorDocument("NotFound", "unknown path")));
+      respond(
+          http::JsonResponse(404, ErrorDocument("NotFound", "unknown path")));
       return;
     }
   }
@@ -473,7 +471,8 @@ Status ProcessRuntime::SpawnLocked() {
         if (auto self = weak.lock()) {
           self->OnRuntimeRequest(id, std::move(req), std::move(respond));
         } else {
-          respond(JsonReply(500, ErrorDocument("Runtime.Gone", "stopped")));
+          respond(http::JsonResponse(500,
+                                     ErrorDocument("Runtime.Gone", "stopped")));
         }
       });
   RETURN_IF_ERROR(inst->server->Listen());

@@ -349,19 +349,11 @@ http::Response HttpApiResponse(std::string_view payload, std::string* why) {
 }
 
 http::Response HttpApiInternalError() {
-  http::Response r;
-  r.status = 500;
-  r.SetHeader("content-type", "application/json");
-  r.body = R"({"message":"Internal Server Error"})";
-  return r;
+  return http::JsonResponse(500, R"({"message":"Internal Server Error"})");
 }
 
 http::Response HttpApiServiceUnavailable() {
-  http::Response r;
-  r.status = 503;
-  r.SetHeader("content-type", "application/json");
-  r.body = R"({"message":"Service Unavailable"})";
-  return r;
+  return http::JsonResponse(503, R"({"message":"Service Unavailable"})");
 }
 
 std::string NewHttpApiRequestId() {

@@ -32,6 +32,14 @@ const std::string* Request::FindHeader(std::string_view lower_name) const {
   return nullptr;
 }
 
+Response JsonResponse(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.SetHeader("content-type", "application/json");
+  r.body = std::move(body);
+  return r;
+}
+
 Response& Response::SetHeader(std::string name, std::string value) {
   for (char& c : name) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

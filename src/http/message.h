@@ -40,6 +40,9 @@ struct Response {
   Response& SetHeader(std::string name, std::string value);
 };
 
+// A response with `status`, content-type application/json and `body`.
+Response JsonResponse(int status, std::string body);
+
 // Completes a request. Call exactly once, from any thread.
 using Responder = std::function<void(Response)>;
 
