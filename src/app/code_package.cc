@@ -1,6 +1,5 @@
 #include "app/code_package.h"
 
-#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <zip.h>
 
@@ -10,19 +9,9 @@
 #include <sstream>
 #include <vector>
 
-#include "core/base64.h"
-
 namespace riffle::app {
 
 namespace fs = std::filesystem;
-
-std::string Sha256Base64(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         digest);
-  return base64::Encode(
-      std::string_view(reinterpret_cast<char*>(digest), sizeof digest));
-}
 
 namespace {
 

@@ -9,11 +9,12 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "functions/function_config.h"
 
 namespace riffle::app {
 
-// Base64 of the SHA-256 of `data`: Lambda's CodeSha256 of a zip file.
-std::string Sha256Base64(std::string_view data);
+// Lambda's CodeSha256 of a zip file, as the function service computes it.
+using functions::Sha256Base64;
 
 // Zips every regular file under `dir` (symlinks followed), named by its
 // path relative to `dir`. Deterministic: entries sorted by name, a fixed

@@ -1,9 +1,11 @@
 #include "functions/function_config.h"
 
 #include <fmt/format.h>
+#include <openssl/sha.h>
 
 #include <ctime>
 
+#include "core/base64.h"
 #include "core/clock.h"
 
 namespace riffle::functions {
@@ -122,6 +124,14 @@ Result<std::string> ParseFunctionName(std::string_view s) {
 std::string LambdaTimestamp(int64_t millis) {
   return FormatUtc(millis, FractionDigits::kMillis, "+0000");
 }
+std::string Sha256Base64(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         digest);
+  return base64::Encode(
+      std::string_view(reinterpret_cast<char*>(digest), sizeof digest));
+}
+
 std::string IsoTimestamp(int64_t millis) {
   return FormatUtc(millis, FractionDigits::kMillis, "Z");
 }

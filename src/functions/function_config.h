@@ -92,6 +92,9 @@ std::string LambdaTimestamp(int64_t millis);
 // "2024-01-02T03:04:05.123Z" (ISO 8601, UTC), for failure records.
 std::string IsoTimestamp(int64_t millis);
 
+// Base64 of the SHA-256 of `data`: Lambda's CodeSha256 of a zip file.
+std::string Sha256Base64(std::string_view data);
+
 enum class StartingPosition { kTrimHorizon, kLatest, kAtTimestamp };
 std::string_view StartingPositionName(StartingPosition p);
 std::optional<StartingPosition> ParseStartingPosition(std::string_view s);

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <openssl/sha.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,14 +31,6 @@ namespace {
 
 // Lambda's quota on unzipped code.
 constexpr uint64_t kMaxUnzippedBytes = 262144000;
-
-std::string Sha256Base64(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         digest);
-  return base64::Encode(
-      std::string_view(reinterpret_cast<char*>(digest), sizeof digest));
-}
 
 Result<std::string> ReadFile(const fs::path& path) {
   FILE* f = std::fopen(path.c_str(), "rb");
