@@ -546,6 +546,14 @@ class LogCore {
                                                      uint64_t size,
                                                      uint64_t next_base);
   Result<std::shared_ptr<Segment>> RecoverActiveSegment(uint64_t base);
+  // The clean-close marker left by the last Close, removed from the
+  // directory (it vouches for the segment only until the next append).
+  std::optional<log_format::CleanClose> TakeCleanClose();
+  // Sets up `seg`, whose file is `clean.size` bytes, from its index and the
+  // marker without scanning it; false (and `seg` untouched) when the index
+  // or the segment's last batch does not match the marker.
+  bool ResumeCleanSegment(Segment* seg, const log_format::CleanClose& clean);
+  void WriteCleanClose(const Segment& seg);
   Status Roll(uint64_t new_base);
   void FlushIndex(Segment* seg);
   void Refuse(Log::AppendCallback done, Status error);
@@ -1079,6 +1087,15 @@ Result<std::shared_ptr<Segment>> LogCore::RecoverActiveSegment(uint64_t base) {
       std::make_shared<Segment>(base, dir_, options_.index_interval_bytes);
   ASSIGN_OR_RETURN(seg->log_fd, OpenFile(seg->log_path, O_RDWR | O_CREAT));
   ASSIGN_OR_RETURN(uint64_t size, FileSize(seg->log_fd.get(), seg->log_path));
+  // After a clean close the segment was synced whole and nothing was
+  // appended since (an append would have grown the file past the marker's
+  // size): it is taken as it is, like a sealed segment, and readers still
+  // check every batch's CRC. After a crash, the scan below.
+  std::optional<log_format::CleanClose> clean = TakeCleanClose();
+  if (clean && clean->base_offset == base && clean->size == size &&
+      ResumeCleanSegment(seg.get(), *clean)) {
+    return seg;
+  }
   BatchScanner scanner(seg->log_fd.get(), 0, size, kScanChunk, kScanChunk);
   uint64_t expected = base;
   uint64_t valid = 0;  // end of the last good batch
@@ -1136,6 +1153,69 @@ Result<std::shared_ptr<Segment>> LogCore::RecoverActiveSegment(uint64_t base) {
       WriteAll(seg->idx_fd.get(), seg->idx_path, file.data(), file.size(), 0));
   seg->idx_size = file.size();
   return seg;
+}
+
+std::optional<log_format::CleanClose> LogCore::TakeCleanClose() {
+  fs::path path = dir_ / log_format::kCleanCloseFile;
+  Result<std::string> file = ReadWholeFile(path);
+  if (!file.ok()) return std::nullopt;
+  // Not synced: a marker that comes back after a crash no longer matches
+  // the segment's size, or describes it as it still is.
+  std::error_code ec;
+  fs::remove(path, ec);
+  return log_format::ParseCleanClose(*file);
+}
+
+bool LogCore::ResumeCleanSegment(Segment* seg,
+                                 const log_format::CleanClose& clean) {
+  Result<std::string> file = ReadWholeFile(seg->idx_path);
+  if (!file.ok()) return false;
+  std::optional<std::vector<IndexEntry>> entries =
+      log_format::ParseIndexFile(*file);
+  const IndexEntry& last = clean.last_batch;
+  if (!entries || entries->empty() ||
+      entries->front().offset != seg->base_offset ||
+      entries->front().position != 0 || entries->back().offset > last.offset ||
+      entries->back().position > last.position) {
+    return false;
+  }
+  char header[log_format::kBatchHeaderSize];
+  ssize_t n = ::pread(seg->log_fd.get(), header, sizeof(header),
+                      static_cast<off_t>(last.position));
+  if (n != static_cast<ssize_t>(sizeof(header))) return false;
+  std::optional<log_format::BatchHeader> h =
+      log_format::ParseBatchHeader(header);
+  if (!h || h->base_offset != last.offset ||
+      h->timestamp_ms != last.timestamp_ms ||
+      last.position + h->length != clean.size) {
+    return false;
+  }
+  Result<Fd> idx = OpenFile(seg->idx_path, O_RDWR);
+  if (!idx.ok()) return false;
+  seg->idx_fd = std::move(*idx);
+  seg->idx_size = file->size();
+  seg->index = std::move(*entries);
+  seg->indexer.Resume(seg->index.back(), last);
+  seg->first_timestamp_ms = seg->index.front().timestamp_ms;
+  seg->max_timestamp_ms = last.timestamp_ms;
+  seg->end_offset = last.offset + h->record_count;
+  seg->written_size = seg->readable_size = clean.size;
+  return true;
+}
+
+void LogCore::WriteCleanClose(const Segment& seg) {
+  fs::path path = dir_ / log_format::kCleanCloseFile;
+  const std::optional<IndexEntry>& last = seg.indexer.last_batch();
+  if (seg.written_size == 0 || !last) return;  // nothing to scan anyway
+  std::string file = log_format::EncodeCleanClose(
+      log_format::CleanClose{.base_offset = seg.base_offset,
+                             .size = seg.written_size,
+                             .last_batch = *last});
+  // Not synced: losing it costs the next open a scan, nothing more.
+  Result<Fd> fd = OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC);
+  Status s = fd.status();
+  if (s.ok()) s = WriteAll(fd->get(), path, file.data(), file.size(), 0);
+  if (!s.ok()) RLOG_WARN("log {}: {}", dir_.string(), s.ToString());
 }
 
 void LogCore::Refuse(Log::AppendCallback done, Status error) {
@@ -1556,14 +1636,18 @@ void LogCore::Close(bool sync) {
   // flight keep theirs open through their shared_ptr).
   segments_.clear();
   std::shared_ptr<Segment> active = std::move(active_);
+  bool healthy = failed_.ok();
   lock.unlock();
-  if (sync && active && journaled()) {
+  if (sync && active) {
     // Its latest appends may be durable only in the journal, which stops
-    // covering this log's files once they close: sync them now, so that a
-    // journal file retired later does not take them along.
+    // covering this log's files once they close, or (relaxed) only in the
+    // page cache: sync them now, so that a journal file retired later does
+    // not take them along, and so that the next open can trust the
+    // segment without scanning it.
     Status s = SyncFile(active->log_fd.get(), active->log_path);
     queue_->CountSync();
-    if (!s.ok()) queue_->journal()->Fail(s);
+    if (!s.ok() && journaled()) queue_->journal()->Fail(s);
+    if (s.ok() && healthy) WriteCleanClose(*active);
   }
   dir_lock_.Reset();
 }

@@ -261,6 +261,49 @@ std::optional<IndexEntry> SparseIndexer::OnSeal() {
   return last_batch_;
 }
 
+void SparseIndexer::Resume(const IndexEntry& last_indexed,
+                           const IndexEntry& last_batch) {
+  last_indexed_ = last_indexed;
+  last_batch_ = last_batch;
+}
+
+namespace {
+constexpr char kCleanCloseMagic[4] = {'R', 'C', 'L', 'N'};
+constexpr uint32_t kCleanCloseVersion = 1;
+}  // namespace
+
+std::string EncodeCleanClose(const CleanClose& c) {
+  std::string out(kCleanCloseMagic, sizeof(kCleanCloseMagic));
+  bytes::PutFixed32(&out, kCleanCloseVersion);
+  bytes::PutFixed64(&out, c.base_offset);
+  bytes::PutFixed64(&out, c.size);
+  bytes::PutFixed64(&out, c.last_batch.offset);
+  bytes::PutFixed64(&out, c.last_batch.position);
+  bytes::PutFixed64(&out, static_cast<uint64_t>(c.last_batch.timestamp_ms));
+  bytes::PutFixed32(&out, crc32c::Value(out.data(), out.size()));
+  return out;
+}
+
+std::optional<CleanClose> ParseCleanClose(std::string_view file) {
+  if (file.size() != kCleanCloseSize ||
+      file.substr(0, sizeof(kCleanCloseMagic)) !=
+          std::string_view(kCleanCloseMagic, sizeof(kCleanCloseMagic)) ||
+      bytes::DecodeFixed32(file.data() + 4) != kCleanCloseVersion ||
+      bytes::DecodeFixed32(file.data() + 48) !=
+          crc32c::Value(file.data(), 48)) {
+    return std::nullopt;
+  }
+  const char* p = file.data();
+  CleanClose c;
+  c.base_offset = bytes::DecodeFixed64(p + 8);
+  c.size = bytes::DecodeFixed64(p + 16);
+  c.last_batch.offset = bytes::DecodeFixed64(p + 24);
+  c.last_batch.position = bytes::DecodeFixed64(p + 32);
+  c.last_batch.timestamp_ms =
+      static_cast<int64_t>(bytes::DecodeFixed64(p + 40));
+  return c;
+}
+
 std::string SegmentFileName(uint64_t base_offset, std::string_view extension) {
   std::string digits = std::to_string(base_offset);
   std::string name(20 - digits.size(), '0');

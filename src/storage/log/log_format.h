@@ -173,12 +173,41 @@ class SparseIndexer {
                                     int64_t timestamp_ms);
   // The entry for the last batch, unless it is indexed already.
   std::optional<IndexEntry> OnSeal();
+  // Picks up where an indexer of the same segment left off: its last
+  // indexed batch and its last batch.
+  void Resume(const IndexEntry& last_indexed, const IndexEntry& last_batch);
+  const std::optional<IndexEntry>& last_batch() const { return last_batch_; }
 
  private:
   uint32_t interval_bytes_;
   std::optional<IndexEntry> last_indexed_;
   std::optional<IndexEntry> last_batch_;
 };
+
+// Clean-close marker: the file `kCleanCloseFile` in a log's directory,
+// written when the log closed with its active segment synced, so that the
+// next open can take that segment as it is instead of scanning it. 52
+// bytes, little-endian:
+//   0 "RCLN"  4 u32 version 1
+//   8 u64 base_offset        the active segment's
+//  16 u64 size               its length in bytes
+//  24 u64 last_offset        base offset of its last batch
+//  32 u64 last_position      byte position of that batch
+//  40 i64 last_timestamp_ms  that batch's timestamp
+//  48 u32 crc                CRC32C of bytes 0..47
+inline constexpr char kCleanCloseFile[] = "clean";
+inline constexpr size_t kCleanCloseSize = 52;
+
+struct CleanClose {
+  uint64_t base_offset = 0;
+  uint64_t size = 0;
+  IndexEntry last_batch;
+  friend bool operator==(const CleanClose&, const CleanClose&) = default;
+};
+
+std::string EncodeCleanClose(const CleanClose& c);
+// nullopt unless `file` is exactly one marker with a matching CRC.
+std::optional<CleanClose> ParseCleanClose(std::string_view file);
 
 // "00000000000000001234.log": the 20-digit base offset and an extension.
 std::string SegmentFileName(uint64_t base_offset, std::string_view extension);

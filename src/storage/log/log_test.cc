@@ -332,6 +332,9 @@ class RecoveryTest : public LogTest {
       sizes_.push_back(fs::file_size(Path()));
     }
     log_.reset();
+    // The damage below stands for what a crash leaves, and a crash leaves
+    // no clean-close marker (CleanCloseTest covers the marker).
+    ASSERT_TRUE(fs::remove(dir_ / log_format::kCleanCloseFile));
   }
   fs::path Path() { return SegmentPath(0, ".log"); }
   // Reopens and checks that exactly batches [0, kept) survived and that the
@@ -408,6 +411,107 @@ TEST_F(RecoveryTest, GarbageTail) {
   data.append(std::string(1000, '\x7f'));
   WriteFile(Path(), data);
   ExpectKept(10);
+}
+
+// A clean close syncs the active segment and leaves a marker, so that the
+// next open takes the segment as it is instead of scanning it.
+class CleanCloseTest : public LogTest {
+ protected:
+  // Batches spread over several index intervals; closes the log.
+  void Fill(int batches = 40) {
+    Reopen();
+    for (int i = 0; i < batches; ++i) {
+      firsts_.push_back(AppendBatch(3, 100 + i, 60));
+      sizes_.push_back(fs::file_size(Path()));
+    }
+    log_.reset();
+    ASSERT_TRUE(fs::exists(Marker()));
+  }
+  fs::path Path() { return SegmentPath(0, ".log"); }
+  fs::path Marker() { return dir_ / log_format::kCleanCloseFile; }
+  std::vector<uint64_t> firsts_;
+  std::vector<uint64_t> sizes_;
+};
+
+TEST_F(CleanCloseTest, ReopensWithoutScanningAndGoesOn) {
+  Fill();
+  Reopen();
+  EXPECT_FALSE(fs::exists(Marker()));  // vouches only until the next append
+  EXPECT_EQ(log_->end_offset(), expected_.back().offset + 1);
+  EXPECT_EQ(log_->last_timestamp_ms(), 139);
+  ExpectRecords(ReadAll(), expected_);
+  // From the middle too, through the index it kept (offsets are dense).
+  uint64_t from = firsts_[25] + 1;
+  ExpectRecords(ReadAll(from), std::vector<StoredRecord>(
+                                   expected_.begin() + from, expected_.end()));
+  EXPECT_EQ(*log_->OffsetForTimestamp(120), firsts_[20]);
+  // Appends continue after the last batch, and the index continues as a
+  // scan would have built it: the same .idx either way.
+  for (int i = 0; i < 20; ++i) AppendBatch(2, 200 + i, 60);
+  log_.reset();
+  std::string resumed_index = ReadFile(SegmentPath(0, ".idx"));
+  fs::remove(Marker());
+  Reopen();  // scans, and rewrites the index from the scan
+  ExpectRecords(ReadAll(), expected_);
+  log_.reset();
+  EXPECT_EQ(ReadFile(SegmentPath(0, ".idx")), resumed_index);
+}
+
+TEST_F(CleanCloseTest, DamageAfterACleanCloseIsReportedNotTruncated) {
+  // A closed segment was synced: damage found in it later is the disk's,
+  // and the records after it were acknowledged. Like a sealed segment, it
+  // is kept whole, and reading the damaged batch fails with DataLoss.
+  Fill();
+  FlipByte(Path(), sizes_[4] + 50);  // inside batch 5
+  Reopen();
+  EXPECT_EQ(fs::file_size(Path()), sizes_.back());
+  EXPECT_EQ(log_->end_offset(), expected_.back().offset + 1);
+  auto damaged = log_->Read(firsts_[5], 100, 1 << 20);
+  EXPECT_EQ(damaged.status().code(), StatusCode::kDataLoss);
+  auto after = log_->Read(firsts_[30], 3, 1 << 20);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  ASSERT_EQ(after->size(), 3u);
+  EXPECT_EQ((*after)[0].offset, firsts_[30]);
+}
+
+TEST_F(CleanCloseTest, AMarkerThatNoLongerMatchesMeansAScan) {
+  Fill();
+  std::string marker = ReadFile(Marker());
+  Reopen();
+  AppendBatch(3, 500, 60);
+  log_.reset();
+  // A stale marker (the process crashed after appending; its removal of
+  // the marker was not durable): the size differs, the segment is scanned.
+  WriteFile(Marker(), marker);
+  fs::resize_file(Path(), fs::file_size(Path()) - 5);  // and a torn tail
+  Reopen();
+  expected_.resize(expected_.size() - 3);
+  EXPECT_EQ(log_->end_offset(), expected_.back().offset + 1);
+  ExpectRecords(ReadAll(), expected_);
+  log_.reset();
+
+  // The right size, but not the last batch where the marker says.
+  auto wrong = *log_format::ParseCleanClose(ReadFile(Marker()));
+  wrong.last_batch.position -= 1;
+  WriteFile(Marker(), log_format::EncodeCleanClose(wrong));
+  FlipByte(Path(), sizes_[7] + 50);  // inside batch 8: a scan stops there
+  Reopen();
+  EXPECT_EQ(log_->end_offset(), firsts_[8]);
+  log_.reset();
+
+  // A torn marker.
+  std::string whole = ReadFile(Marker());
+  WriteFile(Marker(), whole.substr(0, 20));
+  FlipByte(Path(), sizes_[3] + 50);  // inside batch 4
+  Reopen();
+  EXPECT_EQ(log_->end_offset(), firsts_[4]);
+}
+
+TEST_F(CleanCloseTest, RelaxedLogsToo) {
+  options_.sync = false;
+  Fill(5);
+  Reopen();
+  ExpectRecords(ReadAll(), expected_);
 }
 
 TEST_F(LogTest, EmptyLastSegmentLeftByARoll) {
@@ -744,8 +848,9 @@ TEST_F(LogTest, ManyLogsShareOneSyncer) {
   for (auto& th : threads) th.join();
   gate.Open();
   for (auto& log : logs) log->Close();  // waits for the appends
-  // One group: one sync per log.
-  EXPECT_EQ(syncer_->sync_count() - syncs_before, static_cast<uint64_t>(kLogs));
+  // One group: one sync per log; then each log syncs as it closes.
+  EXPECT_EQ(syncer_->sync_count() - syncs_before,
+            static_cast<uint64_t>(2 * kLogs));
   for (int l = 0; l < kLogs; ++l) {
     ASSERT_EQ(offsets[l].size(), static_cast<size_t>(kPerLog));
     for (int i = 0; i < kPerLog; ++i) EXPECT_EQ(offsets[l][i], 2u * i);
