@@ -264,12 +264,16 @@ class LogCore;
 // drop a segment while a reader still preads it (an unlinked file lives
 // until its last close).
 struct Segment {
-  Segment(uint64_t base, const fs::path& dir, uint32_t index_interval)
-      : base_offset(base),
+  Segment(uint64_t base, const fs::path& dir, uint32_t index_interval,
+          uint64_t log_id)
+      : log_id(log_id),
+        base_offset(base),
         log_path(dir / log_format::SegmentFileName(base, ".log")),
         idx_path(dir / log_format::SegmentFileName(base, ".idx")),
         end_offset(base),
         indexer(index_interval) {}
+
+  const uint64_t log_id;  // its log's, for the synced mark
 
   void AddIndexEntry(const IndexEntry& e) {
     log_format::AppendIndexEntry(&idx_pending, e);
@@ -301,6 +305,46 @@ struct Segment {
   std::string idx_pending;         // encoded, not yet written entries
   std::vector<IndexEntry> staged;  // not yet moved to `unpublished`
   uint64_t journal_seq = 0;        // the last journal file that covers it
+
+  // The synced mark of this segment, as it stands after a sync that
+  // covered all it had then (the writer thread's state, so taken there or
+  // once the writer is done with the segment); nullopt while empty.
+  std::optional<log_format::SyncedMark> Mark() const {
+    const std::optional<IndexEntry>& last = indexer.last_batch();
+    const std::optional<IndexEntry>& indexed = indexer.last_indexed();
+    if (written_size == 0 || !last || !indexed) return std::nullopt;
+    return log_format::SyncedMark{.log_id = log_id,
+                                  .base_offset = base_offset,
+                                  .size = written_size,
+                                  .last_batch = *last,
+                                  .last_indexed = *indexed};
+  }
+
+  // Writes `mark` (taken from this segment before a sync that succeeded)
+  // unless a larger one was written already: the log's close and a journal
+  // file's retirement may race. Not synced: losing the mark only costs the
+  // next open a scan. Any thread.
+  void WriteMark(const log_format::SyncedMark& mark) {
+    std::lock_guard<std::mutex> lock(mark_mu);
+    if (mark.size <= marked_size) return;
+    fs::path path = log_path.parent_path() / log_format::kSyncedMarkFile;
+    fs::path tmp = path;
+    tmp += ".tmp";
+    std::string file = log_format::EncodeSyncedMark(mark);
+    Result<Fd> fd = OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+    Status s = fd.status();
+    if (s.ok()) s = WriteAll(fd->get(), tmp, file.data(), file.size(), 0);
+    if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+      s = IoError("rename", tmp, errno);
+    }
+    if (!s.ok()) {
+      RLOG_WARN("log {}: {}", log_path.parent_path().string(), s.ToString());
+      return;
+    }
+    marked_size = mark.size;
+  }
+  std::mutex mark_mu;
+  uint64_t marked_size = 0;  // guarded by mark_mu
 };
 
 // One Append on its way through the writer thread. `log` is null for an
@@ -372,9 +416,16 @@ class Journal {
   struct Retiring {
     fs::path path;
     // Weak: a log syncs its active segment when it closes, so the
-    // journal keeps no closed log's files (or descriptors) alive.
-    std::vector<std::weak_ptr<Segment>> segments;
+    // journal keeps no closed log's files (or descriptors) alive. Each
+    // with the synced mark it earns once synced, taken when the file was
+    // retired.
+    std::vector<std::pair<std::weak_ptr<Segment>,
+                          std::optional<log_format::SyncedMark>>>
+        segments;
   };
+  // The current file and what it covers, to retire (writer thread, or
+  // once it has stopped).
+  Retiring TakeRetiring();
   fs::path FilePath(uint64_t seq) const {
     return dir_ / log_format::SegmentFileName(seq, ".jnl");
   }
@@ -546,14 +597,13 @@ class LogCore {
                                                      uint64_t size,
                                                      uint64_t next_base);
   Result<std::shared_ptr<Segment>> RecoverActiveSegment(uint64_t base);
-  // The clean-close marker left by the last Close, removed from the
-  // directory (it vouches for the segment only until the next append).
-  std::optional<log_format::CleanClose> TakeCleanClose();
-  // Sets up `seg`, whose file is `clean.size` bytes, from its index and the
-  // marker without scanning it; false (and `seg` untouched) when the index
-  // or the segment's last batch does not match the marker.
-  bool ResumeCleanSegment(Segment* seg, const log_format::CleanClose& clean);
-  void WriteCleanClose(const Segment& seg);
+  // Sets up `seg` for the prefix that `mark` says was synced, from its
+  // index and without reading the prefix: true when the index and the
+  // batch header at the mark's last position agree with the mark (then
+  // `*index_current` says whether the .idx holds exactly the prefix's
+  // entries); false, with `seg` untouched, otherwise.
+  bool ResumeSyncedPrefix(Segment* seg, const log_format::SyncedMark& mark,
+                          bool* index_current);
   Status Roll(uint64_t new_base);
   void FlushIndex(Segment* seg);
   void Refuse(Log::AppendCallback done, Status error);
@@ -662,9 +712,7 @@ Journal::~Journal() {
   if (fd_.get() >= 0) {
     // After the files retiring already, in order.
     maintenance_->Post(
-        [this, r = Retiring{FilePath(seq_), std::move(covered_)}]() mutable {
-          Retire(std::move(r));
-        });
+        [this, r = TakeRetiring()]() mutable { Retire(std::move(r)); });
   }
   maintenance_.reset();  // runs the jobs still queued
   std::error_code ec;
@@ -738,10 +786,7 @@ void Journal::MaybeRoll() {
     fd = std::move(*opened);
   }
   maintenance_->Post(
-      [this, r = Retiring{FilePath(seq_), std::move(covered_)}]() mutable {
-        Retire(std::move(r));
-      });
-  covered_.clear();
+      [this, r = TakeRetiring()]() mutable { Retire(std::move(r)); });
   seq_ = next;
   fd_ = std::move(fd);
   size_ = 0;
@@ -861,6 +906,16 @@ void Journal::PrepareSpare() {
   }
 }
 
+Journal::Retiring Journal::TakeRetiring() {
+  Retiring r{.path = FilePath(seq_), .segments = {}};
+  for (const auto& weak : covered_) {
+    std::shared_ptr<Segment> seg = weak.lock();
+    r.segments.emplace_back(weak, seg ? seg->Mark() : std::nullopt);
+  }
+  covered_.clear();
+  return r;
+}
+
 void Journal::Retire(Retiring r) {
   // The file may go once every segment it covers is durable on its own.
   Status s;
@@ -870,10 +925,13 @@ void Journal::Retire(Retiring r) {
     // sync its segment on Close has no other copy of its tail.
     if (!maintenance_status_.ok() || !status_.ok()) return;
   }
-  for (const auto& weak : r.segments) {
+  for (const auto& [weak, mark] : r.segments) {
     // Gone: its log closed (and synced it) or was deleted.
     std::shared_ptr<Segment> seg = weak.lock();
-    if (seg && s.ok()) s = SyncFile(seg->log_fd.get(), seg->log_path);
+    if (!seg || !s.ok()) continue;
+    s = SyncFile(seg->log_fd.get(), seg->log_path);
+    // Its next open need not scan what this sync made durable.
+    if (s.ok() && mark) seg->WriteMark(*mark);
   }
   if (s.ok() && ::unlink(r.path.c_str()) != 0) {
     s = IoError("unlink", r.path, errno);
@@ -950,8 +1008,8 @@ Result<std::unique_ptr<LogCore>> LogCore::Open(const fs::path& dir,
 }
 
 Result<std::shared_ptr<Segment>> LogCore::CreateSegment(uint64_t base) {
-  auto seg =
-      std::make_shared<Segment>(base, dir_, options_.index_interval_bytes);
+  auto seg = std::make_shared<Segment>(base, dir_,
+                                       options_.index_interval_bytes, log_id_);
   ASSIGN_OR_RETURN(seg->log_fd,
                    OpenFile(seg->log_path, O_RDWR | O_CREAT | O_TRUNC));
   ASSIGN_OR_RETURN(seg->idx_fd,
@@ -965,8 +1023,8 @@ Result<std::shared_ptr<Segment>> LogCore::CreateSegment(uint64_t base) {
 
 Result<std::shared_ptr<Segment>> LogCore::LoadSealedSegment(
     uint64_t base, uint64_t next_base) {
-  auto seg =
-      std::make_shared<Segment>(base, dir_, options_.index_interval_bytes);
+  auto seg = std::make_shared<Segment>(base, dir_,
+                                       options_.index_interval_bytes, log_id_);
   ASSIGN_OR_RETURN(seg->log_fd, OpenFile(seg->log_path, O_RDONLY));
   ASSIGN_OR_RETURN(uint64_t size, FileSize(seg->log_fd.get(), seg->log_path));
   std::optional<std::vector<IndexEntry>> entries;
@@ -1083,22 +1141,31 @@ Result<std::vector<IndexEntry>> LogCore::RebuildSealedIndex(
 }
 
 Result<std::shared_ptr<Segment>> LogCore::RecoverActiveSegment(uint64_t base) {
-  auto seg =
-      std::make_shared<Segment>(base, dir_, options_.index_interval_bytes);
+  auto seg = std::make_shared<Segment>(base, dir_,
+                                       options_.index_interval_bytes, log_id_);
   ASSIGN_OR_RETURN(seg->log_fd, OpenFile(seg->log_path, O_RDWR | O_CREAT));
   ASSIGN_OR_RETURN(uint64_t size, FileSize(seg->log_fd.get(), seg->log_path));
-  // After a clean close the segment was synced whole and nothing was
-  // appended since (an append would have grown the file past the marker's
-  // size): it is taken as it is, like a sealed segment, and readers still
-  // check every batch's CRC. After a crash, the scan below.
-  std::optional<log_format::CleanClose> clean = TakeCleanClose();
-  if (clean && clean->base_offset == base && clean->size == size &&
-      ResumeCleanSegment(seg.get(), *clean)) {
-    return seg;
+  // A synced mark says how much of the segment a sync made durable: that
+  // prefix is taken as it is, like a sealed segment (readers still check
+  // every batch's CRC), and only what follows it is scanned; after a clean
+  // close, nothing. The prefix survives a crash, and recovery never cuts
+  // into it, so a mark stays true until the segment is sealed.
+  uint64_t from = 0;
+  bool index_current = false;
+  Result<std::string> mark_file =
+      ReadWholeFile(dir_ / log_format::kSyncedMarkFile);
+  std::optional<log_format::SyncedMark> mark;
+  if (mark_file.ok()) mark = log_format::ParseSyncedMark(*mark_file);
+  if (mark && mark->log_id == log_id_ && mark->base_offset == base &&
+      mark->size <= size &&
+      ResumeSyncedPrefix(seg.get(), *mark, &index_current)) {
+    from = mark->size;
+    // Already true on disk: the same mark is not written again.
+    seg->marked_size = mark->size;
   }
-  BatchScanner scanner(seg->log_fd.get(), 0, size, kScanChunk, kScanChunk);
-  uint64_t expected = base;
-  uint64_t valid = 0;  // end of the last good batch
+  BatchScanner scanner(seg->log_fd.get(), from, size, kScanChunk, kScanChunk);
+  uint64_t expected = from == 0 ? base : seg->end_offset;
+  uint64_t valid = from;  // end of the last good batch
   std::string problem;
   for (;;) {
     BatchView v;
@@ -1145,7 +1212,15 @@ Result<std::shared_ptr<Segment>> LogCore::RecoverActiveSegment(uint64_t base) {
   }
   seg->written_size = seg->readable_size = valid;
   seg->end_offset = expected;
-  // The active segment's index was rebuilt by the scan: rewrite it whole.
+  if (index_current && valid == from) {
+    // Nothing after the synced prefix, whose entries the .idx holds
+    // exactly: appends go on adding to it.
+    ASSIGN_OR_RETURN(seg->idx_fd, OpenFile(seg->idx_path, O_RDWR));
+    ASSIGN_OR_RETURN(seg->idx_size, FileSize(seg->idx_fd.get(), seg->idx_path));
+    return seg;
+  }
+  // The active segment's index was rebuilt by the scan (after the synced
+  // prefix's entries, if any): rewrite it whole.
   ASSIGN_OR_RETURN(seg->idx_fd,
                    OpenFile(seg->idx_path, O_RDWR | O_CREAT | O_TRUNC));
   std::string file = EncodeIndexFile(seg->index);
@@ -1155,28 +1230,24 @@ Result<std::shared_ptr<Segment>> LogCore::RecoverActiveSegment(uint64_t base) {
   return seg;
 }
 
-std::optional<log_format::CleanClose> LogCore::TakeCleanClose() {
-  fs::path path = dir_ / log_format::kCleanCloseFile;
-  Result<std::string> file = ReadWholeFile(path);
-  if (!file.ok()) return std::nullopt;
-  // Not synced: a marker that comes back after a crash no longer matches
-  // the segment's size, or describes it as it still is.
-  std::error_code ec;
-  fs::remove(path, ec);
-  return log_format::ParseCleanClose(*file);
-}
-
-bool LogCore::ResumeCleanSegment(Segment* seg,
-                                 const log_format::CleanClose& clean) {
+bool LogCore::ResumeSyncedPrefix(Segment* seg,
+                                 const log_format::SyncedMark& mark,
+                                 bool* index_current) {
   Result<std::string> file = ReadWholeFile(seg->idx_path);
   if (!file.ok()) return false;
   std::optional<std::vector<IndexEntry>> entries =
       log_format::ParseIndexFile(*file);
-  const IndexEntry& last = clean.last_batch;
   if (!entries || entries->empty() ||
       entries->front().offset != seg->base_offset ||
-      entries->front().position != 0 || entries->back().offset > last.offset ||
-      entries->back().position > last.position) {
+      entries->front().position != 0) {
+    return false;
+  }
+  // The prefix's entries end with the mark's last indexed one; any after
+  // it describe batches written after the sync, which the scan redoes.
+  auto end = std::find(entries->begin(), entries->end(), mark.last_indexed);
+  if (end == entries->end()) return false;
+  const IndexEntry& last = mark.last_batch;
+  if (end->offset > last.offset || end->position > last.position) {
     return false;
   }
   char header[log_format::kBatchHeaderSize];
@@ -1187,35 +1258,17 @@ bool LogCore::ResumeCleanSegment(Segment* seg,
       log_format::ParseBatchHeader(header);
   if (!h || h->base_offset != last.offset ||
       h->timestamp_ms != last.timestamp_ms ||
-      last.position + h->length != clean.size) {
+      last.position + h->length != mark.size) {
     return false;
   }
-  Result<Fd> idx = OpenFile(seg->idx_path, O_RDWR);
-  if (!idx.ok()) return false;
-  seg->idx_fd = std::move(*idx);
-  seg->idx_size = file->size();
+  *index_current = end + 1 == entries->end();
+  entries->erase(end + 1, entries->end());
   seg->index = std::move(*entries);
-  seg->indexer.Resume(seg->index.back(), last);
+  seg->indexer.Resume(mark.last_indexed, last);
   seg->first_timestamp_ms = seg->index.front().timestamp_ms;
   seg->max_timestamp_ms = last.timestamp_ms;
   seg->end_offset = last.offset + h->record_count;
-  seg->written_size = seg->readable_size = clean.size;
   return true;
-}
-
-void LogCore::WriteCleanClose(const Segment& seg) {
-  fs::path path = dir_ / log_format::kCleanCloseFile;
-  const std::optional<IndexEntry>& last = seg.indexer.last_batch();
-  if (seg.written_size == 0 || !last) return;  // nothing to scan anyway
-  std::string file = log_format::EncodeCleanClose(
-      log_format::CleanClose{.base_offset = seg.base_offset,
-                             .size = seg.written_size,
-                             .last_batch = *last});
-  // Not synced: losing it costs the next open a scan, nothing more.
-  Result<Fd> fd = OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC);
-  Status s = fd.status();
-  if (s.ok()) s = WriteAll(fd->get(), path, file.data(), file.size(), 0);
-  if (!s.ok()) RLOG_WARN("log {}: {}", dir_.string(), s.ToString());
 }
 
 void LogCore::Refuse(Log::AppendCallback done, Status error) {
@@ -1644,10 +1697,11 @@ void LogCore::Close(bool sync) {
     // page cache: sync them now, so that a journal file retired later does
     // not take them along, and so that the next open can trust the
     // segment without scanning it.
+    std::optional<log_format::SyncedMark> mark = active->Mark();
     Status s = SyncFile(active->log_fd.get(), active->log_path);
     queue_->CountSync();
     if (!s.ok() && journaled()) queue_->journal()->Fail(s);
-    if (s.ok() && healthy) WriteCleanClose(*active);
+    if (s.ok() && healthy && mark) active->WriteMark(*mark);
   }
   dir_lock_.Reset();
 }

@@ -268,40 +268,50 @@ void SparseIndexer::Resume(const IndexEntry& last_indexed,
 }
 
 namespace {
-constexpr char kCleanCloseMagic[4] = {'R', 'C', 'L', 'N'};
-constexpr uint32_t kCleanCloseVersion = 1;
+constexpr char kSyncedMarkMagic[4] = {'R', 'S', 'Y', 'N'};
+constexpr uint32_t kSyncedMarkVersion = 1;
+
+void PutEntry(std::string* out, const IndexEntry& e) {
+  bytes::PutFixed64(out, e.offset);
+  bytes::PutFixed64(out, e.position);
+  bytes::PutFixed64(out, static_cast<uint64_t>(e.timestamp_ms));
+}
+
+IndexEntry DecodeEntry(const char* p) {
+  return IndexEntry{bytes::DecodeFixed64(p), bytes::DecodeFixed64(p + 8),
+                    static_cast<int64_t>(bytes::DecodeFixed64(p + 16))};
+}
 }  // namespace
 
-std::string EncodeCleanClose(const CleanClose& c) {
-  std::string out(kCleanCloseMagic, sizeof(kCleanCloseMagic));
-  bytes::PutFixed32(&out, kCleanCloseVersion);
-  bytes::PutFixed64(&out, c.base_offset);
-  bytes::PutFixed64(&out, c.size);
-  bytes::PutFixed64(&out, c.last_batch.offset);
-  bytes::PutFixed64(&out, c.last_batch.position);
-  bytes::PutFixed64(&out, static_cast<uint64_t>(c.last_batch.timestamp_ms));
+std::string EncodeSyncedMark(const SyncedMark& m) {
+  std::string out(kSyncedMarkMagic, sizeof(kSyncedMarkMagic));
+  bytes::PutFixed32(&out, kSyncedMarkVersion);
+  bytes::PutFixed64(&out, m.log_id);
+  bytes::PutFixed64(&out, m.base_offset);
+  bytes::PutFixed64(&out, m.size);
+  PutEntry(&out, m.last_batch);
+  PutEntry(&out, m.last_indexed);
   bytes::PutFixed32(&out, crc32c::Value(out.data(), out.size()));
   return out;
 }
 
-std::optional<CleanClose> ParseCleanClose(std::string_view file) {
-  if (file.size() != kCleanCloseSize ||
-      file.substr(0, sizeof(kCleanCloseMagic)) !=
-          std::string_view(kCleanCloseMagic, sizeof(kCleanCloseMagic)) ||
-      bytes::DecodeFixed32(file.data() + 4) != kCleanCloseVersion ||
-      bytes::DecodeFixed32(file.data() + 48) !=
-          crc32c::Value(file.data(), 48)) {
+std::optional<SyncedMark> ParseSyncedMark(std::string_view file) {
+  if (file.size() != kSyncedMarkSize ||
+      file.substr(0, sizeof(kSyncedMarkMagic)) !=
+          std::string_view(kSyncedMarkMagic, sizeof(kSyncedMarkMagic)) ||
+      bytes::DecodeFixed32(file.data() + 4) != kSyncedMarkVersion ||
+      bytes::DecodeFixed32(file.data() + 80) !=
+          crc32c::Value(file.data(), 80)) {
     return std::nullopt;
   }
   const char* p = file.data();
-  CleanClose c;
-  c.base_offset = bytes::DecodeFixed64(p + 8);
-  c.size = bytes::DecodeFixed64(p + 16);
-  c.last_batch.offset = bytes::DecodeFixed64(p + 24);
-  c.last_batch.position = bytes::DecodeFixed64(p + 32);
-  c.last_batch.timestamp_ms =
-      static_cast<int64_t>(bytes::DecodeFixed64(p + 40));
-  return c;
+  SyncedMark m;
+  m.log_id = bytes::DecodeFixed64(p + 8);
+  m.base_offset = bytes::DecodeFixed64(p + 16);
+  m.size = bytes::DecodeFixed64(p + 24);
+  m.last_batch = DecodeEntry(p + 32);
+  m.last_indexed = DecodeEntry(p + 56);
+  return m;
 }
 
 std::string SegmentFileName(uint64_t base_offset, std::string_view extension) {

@@ -177,6 +177,9 @@ class SparseIndexer {
   // indexed batch and its last batch.
   void Resume(const IndexEntry& last_indexed, const IndexEntry& last_batch);
   const std::optional<IndexEntry>& last_batch() const { return last_batch_; }
+  const std::optional<IndexEntry>& last_indexed() const {
+    return last_indexed_;
+  }
 
  private:
   uint32_t interval_bytes_;
@@ -184,30 +187,39 @@ class SparseIndexer {
   std::optional<IndexEntry> last_batch_;
 };
 
-// Clean-close marker: the file `kCleanCloseFile` in a log's directory,
-// written when the log closed with its active segment synced, so that the
-// next open can take that segment as it is instead of scanning it. 52
-// bytes, little-endian:
-//   0 "RCLN"  4 u32 version 1
-//   8 u64 base_offset        the active segment's
-//  16 u64 size               its length in bytes
-//  24 u64 last_offset        base offset of its last batch
-//  32 u64 last_position      byte position of that batch
-//  40 i64 last_timestamp_ms  that batch's timestamp
-//  48 u32 crc                CRC32C of bytes 0..47
-inline constexpr char kCleanCloseFile[] = "clean";
-inline constexpr size_t kCleanCloseSize = 52;
+// Synced mark: the file `kSyncedMarkFile` in a log's directory. It says
+// that the first `size` bytes of the active segment were synced, and where
+// its last batch and its last indexed batch in that prefix are, so that the
+// next open scans only what follows (nothing, after a clean close). Written
+// after each sync of the active segment (a log's close, a journal file's
+// retirement). 84 bytes, little-endian:
+//   0 "RSYN"  4 u32 version 1
+//   8 u64 log_id             the log's (its log.id), so that a mark left
+//                            by a deleted log at the same path is ignored
+//  16 u64 base_offset        the active segment's
+//  24 u64 size               bytes of it known durable
+//  32 u64 last_offset        base offset of the last batch in them
+//  40 u64 last_position      its byte position
+//  48 i64 last_timestamp_ms  its timestamp
+//  56 u64 indexed_offset     the last index entry of the prefix:
+//  64 u64 indexed_position     offset, position
+//  72 i64 indexed_timestamp_ms and timestamp
+//  80 u32 crc                CRC32C of bytes 0..79
+inline constexpr char kSyncedMarkFile[] = "synced";
+inline constexpr size_t kSyncedMarkSize = 84;
 
-struct CleanClose {
+struct SyncedMark {
+  uint64_t log_id = 0;
   uint64_t base_offset = 0;
   uint64_t size = 0;
   IndexEntry last_batch;
-  friend bool operator==(const CleanClose&, const CleanClose&) = default;
+  IndexEntry last_indexed;
+  friend bool operator==(const SyncedMark&, const SyncedMark&) = default;
 };
 
-std::string EncodeCleanClose(const CleanClose& c);
-// nullopt unless `file` is exactly one marker with a matching CRC.
-std::optional<CleanClose> ParseCleanClose(std::string_view file);
+std::string EncodeSyncedMark(const SyncedMark& m);
+// nullopt unless `file` is exactly one mark with a matching CRC.
+std::optional<SyncedMark> ParseSyncedMark(std::string_view file);
 
 // "00000000000000001234.log": the 20-digit base offset and an extension.
 std::string SegmentFileName(uint64_t base_offset, std::string_view extension);

@@ -150,29 +150,36 @@ TEST(LogFormatTest, IndexRoundTripAndRejects) {
   EXPECT_FALSE(ParseIndexFile(unordered));
 }
 
-TEST(LogFormatTest, CleanCloseRoundTripAndRejects) {
-  CleanClose c{
-      .base_offset = 4096, .size = 70000, .last_batch = {5000, 69000, -3}};
-  std::string file = EncodeCleanClose(c);
-  ASSERT_EQ(file.size(), kCleanCloseSize);
-  EXPECT_EQ(file.substr(0, 8), std::string("RCLN\x01\x00\x00\x00", 8));
-  EXPECT_EQ(bytes::DecodeFixed64(file.data() + 8), 4096u);
-  EXPECT_EQ(bytes::DecodeFixed64(file.data() + 16), 70000u);
-  EXPECT_EQ(bytes::DecodeFixed64(file.data() + 24), 5000u);
-  EXPECT_EQ(bytes::DecodeFixed64(file.data() + 32), 69000u);
-  EXPECT_EQ(static_cast<int64_t>(bytes::DecodeFixed64(file.data() + 40)), -3);
-  EXPECT_EQ(bytes::DecodeFixed32(file.data() + 48),
-            crc32c::Value(file.data(), 48));
-  EXPECT_EQ(ParseCleanClose(file), c);
+TEST(LogFormatTest, SyncedMarkRoundTripAndRejects) {
+  SyncedMark m{.log_id = 0xfeedULL,
+               .base_offset = 4096,
+               .size = 70000,
+               .last_batch = {5000, 69000, -3},
+               .last_indexed = {4990, 68000, -4}};
+  std::string file = EncodeSyncedMark(m);
+  ASSERT_EQ(file.size(), kSyncedMarkSize);
+  EXPECT_EQ(file.substr(0, 8), std::string("RSYN\x01\x00\x00\x00", 8));
+  EXPECT_EQ(bytes::DecodeFixed64(file.data() + 8), 0xfeedu);
+  EXPECT_EQ(bytes::DecodeFixed64(file.data() + 16), 4096u);
+  EXPECT_EQ(bytes::DecodeFixed64(file.data() + 24), 70000u);
+  EXPECT_EQ(bytes::DecodeFixed64(file.data() + 32), 5000u);
+  EXPECT_EQ(bytes::DecodeFixed64(file.data() + 40), 69000u);
+  EXPECT_EQ(static_cast<int64_t>(bytes::DecodeFixed64(file.data() + 48)), -3);
+  EXPECT_EQ(bytes::DecodeFixed64(file.data() + 56), 4990u);
+  EXPECT_EQ(bytes::DecodeFixed64(file.data() + 64), 68000u);
+  EXPECT_EQ(static_cast<int64_t>(bytes::DecodeFixed64(file.data() + 72)), -4);
+  EXPECT_EQ(bytes::DecodeFixed32(file.data() + 80),
+            crc32c::Value(file.data(), 80));
+  EXPECT_EQ(ParseSyncedMark(file), m);
 
   for (size_t i = 0; i < file.size(); ++i) {
     std::string bad = file;
     bad[i] ^= 0x10;
-    EXPECT_EQ(ParseCleanClose(bad), std::nullopt) << i;
+    EXPECT_EQ(ParseSyncedMark(bad), std::nullopt) << i;
   }
-  EXPECT_EQ(ParseCleanClose(file.substr(0, 40)), std::nullopt);
-  EXPECT_EQ(ParseCleanClose(file + "x"), std::nullopt);
-  EXPECT_EQ(ParseCleanClose(""), std::nullopt);
+  EXPECT_EQ(ParseSyncedMark(file.substr(0, 40)), std::nullopt);
+  EXPECT_EQ(ParseSyncedMark(file + "x"), std::nullopt);
+  EXPECT_EQ(ParseSyncedMark(""), std::nullopt);
 }
 
 TEST(LogFormatTest, IndexLookup) {

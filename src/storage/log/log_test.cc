@@ -332,9 +332,10 @@ class RecoveryTest : public LogTest {
       sizes_.push_back(fs::file_size(Path()));
     }
     log_.reset();
-    // The damage below stands for what a crash leaves, and a crash leaves
-    // no clean-close marker (CleanCloseTest covers the marker).
-    ASSERT_TRUE(fs::remove(dir_ / log_format::kCleanCloseFile));
+    // The damage below stands for what a crash leaves before any sync of
+    // the segment, so without the synced mark the close left
+    // (SyncedMarkTest covers the mark).
+    ASSERT_TRUE(fs::remove(dir_ / log_format::kSyncedMarkFile));
   }
   fs::path Path() { return SegmentPath(0, ".log"); }
   // Reopens and checks that exactly batches [0, kept) survived and that the
@@ -413,9 +414,10 @@ TEST_F(RecoveryTest, GarbageTail) {
   ExpectKept(10);
 }
 
-// A clean close syncs the active segment and leaves a marker, so that the
-// next open takes the segment as it is instead of scanning it.
-class CleanCloseTest : public LogTest {
+// A sync of the active segment (a clean close, a journal file's retirement)
+// leaves a mark of how much it made durable, so that the next open takes
+// that prefix as it is and scans only what follows.
+class SyncedMarkTest : public LogTest {
  protected:
   // Batches spread over several index intervals; closes the log.
   void Fill(int batches = 40) {
@@ -425,18 +427,28 @@ class CleanCloseTest : public LogTest {
       sizes_.push_back(fs::file_size(Path()));
     }
     log_.reset();
-    ASSERT_TRUE(fs::exists(Marker()));
+    ASSERT_TRUE(fs::exists(Mark()));
   }
   fs::path Path() { return SegmentPath(0, ".log"); }
-  fs::path Marker() { return dir_ / log_format::kCleanCloseFile; }
+  fs::path Mark() { return dir_ / log_format::kSyncedMarkFile; }
+  // The end offset after reopening, and checks it reads back as expected.
+  uint64_t ReopenedEnd() {
+    Reopen();
+    uint64_t end = log_->end_offset();
+    ExpectRecords(ReadAll(), ExpectedPrefix(end));
+    return end;
+  }
   std::vector<uint64_t> firsts_;
   std::vector<uint64_t> sizes_;
 };
 
-TEST_F(CleanCloseTest, ReopensWithoutScanningAndGoesOn) {
+TEST_F(SyncedMarkTest, ACleanCloseMeansNoScanAndAppendsGoOn) {
   Fill();
+  auto mark = log_format::ParseSyncedMark(ReadFile(Mark()));
+  ASSERT_TRUE(mark.has_value());
+  EXPECT_EQ(mark->size, sizes_.back());
+  EXPECT_EQ(mark->last_batch.offset, firsts_.back());
   Reopen();
-  EXPECT_FALSE(fs::exists(Marker()));  // vouches only until the next append
   EXPECT_EQ(log_->end_offset(), expected_.back().offset + 1);
   EXPECT_EQ(log_->last_timestamp_ms(), 139);
   ExpectRecords(ReadAll(), expected_);
@@ -450,17 +462,18 @@ TEST_F(CleanCloseTest, ReopensWithoutScanningAndGoesOn) {
   for (int i = 0; i < 20; ++i) AppendBatch(2, 200 + i, 60);
   log_.reset();
   std::string resumed_index = ReadFile(SegmentPath(0, ".idx"));
-  fs::remove(Marker());
+  fs::remove(Mark());
   Reopen();  // scans, and rewrites the index from the scan
   ExpectRecords(ReadAll(), expected_);
   log_.reset();
   EXPECT_EQ(ReadFile(SegmentPath(0, ".idx")), resumed_index);
 }
 
-TEST_F(CleanCloseTest, DamageAfterACleanCloseIsReportedNotTruncated) {
-  // A closed segment was synced: damage found in it later is the disk's,
-  // and the records after it were acknowledged. Like a sealed segment, it
-  // is kept whole, and reading the damaged batch fails with DataLoss.
+TEST_F(SyncedMarkTest, DamageInTheSyncedPrefixIsReportedNotTruncated) {
+  // A synced prefix survives a crash: damage found in it later is the
+  // disk's, and the records after it were acknowledged. Like a sealed
+  // segment, it is kept whole, and reading the damaged batch fails with
+  // DataLoss.
   Fill();
   FlipByte(Path(), sizes_[4] + 50);  // inside batch 5
   Reopen();
@@ -474,40 +487,89 @@ TEST_F(CleanCloseTest, DamageAfterACleanCloseIsReportedNotTruncated) {
   EXPECT_EQ((*after)[0].offset, firsts_[30]);
 }
 
-TEST_F(CleanCloseTest, AMarkerThatNoLongerMatchesMeansAScan) {
-  Fill();
-  std::string marker = ReadFile(Marker());
+TEST_F(SyncedMarkTest, ACrashScansOnlyWhatFollowsTheMark) {
+  Fill(30);
+  std::string mark = ReadFile(Mark());
+  // More batches, then the files as a crash would leave them: the mark is
+  // still the one of the last sync.
   Reopen();
-  AppendBatch(3, 500, 60);
+  for (int i = 0; i < 6; ++i) {
+    firsts_.push_back(AppendBatch(3, 300 + i, 60));
+    sizes_.push_back(fs::file_size(Path()));
+  }
   log_.reset();
-  // A stale marker (the process crashed after appending; its removal of
-  // the marker was not durable): the size differs, the segment is scanned.
-  WriteFile(Marker(), marker);
-  fs::resize_file(Path(), fs::file_size(Path()) - 5);  // and a torn tail
-  Reopen();
-  expected_.resize(expected_.size() - 3);
-  EXPECT_EQ(log_->end_offset(), expected_.back().offset + 1);
-  ExpectRecords(ReadAll(), expected_);
-  log_.reset();
+  WriteFile(Mark(), mark);
+  std::string segment = ReadFile(Path());
+  std::string index = ReadFile(SegmentPath(0, ".idx"));
 
-  // The right size, but not the last batch where the marker says.
-  auto wrong = *log_format::ParseCleanClose(ReadFile(Marker()));
-  wrong.last_batch.position -= 1;
-  WriteFile(Marker(), log_format::EncodeCleanClose(wrong));
-  FlipByte(Path(), sizes_[7] + 50);  // inside batch 8: a scan stops there
-  Reopen();
-  EXPECT_EQ(log_->end_offset(), firsts_[8]);
+  // Nothing damaged: the tail is scanned and the index comes out as a
+  // full scan's.
+  EXPECT_EQ(ReopenedEnd(), expected_.back().offset + 1);
   log_.reset();
+  std::string after_tail_scan = ReadFile(SegmentPath(0, ".idx"));
+  fs::remove(Mark());
+  EXPECT_EQ(ReopenedEnd(), expected_.back().offset + 1);
+  log_.reset();
+  EXPECT_EQ(ReadFile(SegmentPath(0, ".idx")), after_tail_scan);
 
-  // A torn marker.
-  std::string whole = ReadFile(Marker());
-  WriteFile(Marker(), whole.substr(0, 20));
-  FlipByte(Path(), sizes_[3] + 50);  // inside batch 4
+  // A torn batch after the mark is cut off, the batches before it kept;
+  // damage before the mark is not looked for (a scan of the whole file
+  // would have stopped at batch 5).
+  WriteFile(Path(), segment);
+  WriteFile(SegmentPath(0, ".idx"), index);
+  WriteFile(Mark(), mark);
+  FlipByte(Path(), sizes_[32] + 50);  // inside batch 33, after the mark
+  FlipByte(Path(), sizes_[4] + 50);   // inside batch 5, before it
   Reopen();
-  EXPECT_EQ(log_->end_offset(), firsts_[4]);
+  EXPECT_EQ(log_->end_offset(), firsts_[33]);
+  EXPECT_EQ(fs::file_size(Path()), sizes_[32]);
+  auto tail = log_->Read(firsts_[30], 100, 1 << 20);
+  ASSERT_TRUE(tail.ok()) << tail.status().ToString();
+  EXPECT_EQ(tail->size(), 9u);  // batches 30, 31 and 32
+  EXPECT_EQ(log_->Read(firsts_[5], 1, 1 << 20).status().code(),
+            StatusCode::kDataLoss);
 }
 
-TEST_F(CleanCloseTest, RelaxedLogsToo) {
+TEST_F(SyncedMarkTest, AMarkThatDoesNotFitMeansAFullScan) {
+  Fill();
+  const std::string good = ReadFile(Mark());
+  const auto mark = *log_format::ParseSyncedMark(good);
+  const std::string segment = ReadFile(Path());
+  const std::string index = ReadFile(SegmentPath(0, ".idx"));
+  // Each case starts from the files Fill left, with another mark, and
+  // damages batch `k`: a full scan stops there, a trusted mark would not.
+  int k = 30;
+  auto expect_full_scan = [&](const std::string& mark_file) {
+    WriteFile(Path(), segment);
+    WriteFile(SegmentPath(0, ".idx"), index);
+    WriteFile(Mark(), mark_file);
+    FlipByte(Path(), sizes_[k - 1] + 50);
+    EXPECT_EQ(ReopenedEnd(), firsts_[k]);
+    log_.reset();
+    --k;
+  };
+  // The good mark itself is trusted: the damage goes unnoticed until read.
+  WriteFile(Mark(), good);
+  FlipByte(Path(), sizes_[34] + 50);
+  Reopen();
+  EXPECT_EQ(log_->end_offset(), expected_.back().offset + 1);
+  log_.reset();
+  auto other_log = mark;
+  other_log.log_id ^= 1;  // left by a deleted log at the same path
+  expect_full_scan(log_format::EncodeSyncedMark(other_log));
+  auto bigger = mark;
+  bigger.size = sizes_.back() + 1;
+  expect_full_scan(log_format::EncodeSyncedMark(bigger));
+  auto misplaced = mark;
+  misplaced.last_batch.position -= 1;
+  expect_full_scan(log_format::EncodeSyncedMark(misplaced));
+  auto unindexed = mark;
+  unindexed.last_indexed.position += 1;
+  expect_full_scan(log_format::EncodeSyncedMark(unindexed));
+  expect_full_scan(good.substr(0, 20));  // torn
+}
+
+TEST_F(SyncedMarkTest, RelaxedLogsToo) {
   options_.sync = false;
   Fill(5);
   Reopen();
@@ -1327,6 +1389,33 @@ TEST_F(JournalTest, FullFilesAreRetiredAndACleanCloseLeavesNone) {
   OpenSyncer(root_);
   EXPECT_EQ(syncer_->replayed_batches(), 0u);
   auto a2 = OpenLog(root_ / "a");
+  ExpectRecords(ReadLog(a2.get()), want);
+}
+
+TEST_F(JournalTest, RetiringAFileMarksTheSegmentsItSynced) {
+  journal_options_.file_bytes = 8 << 10;
+  syncer_.reset();
+  OpenSyncer(root_);
+  auto a = OpenLog(root_ / "a");
+  for (int i = 0; i < 10; ++i) AppendToAll({a.get()}, 10);
+  fs::path mark = root_ / "a" / log_format::kSyncedMarkFile;
+  for (int i = 0; i < 200 && !fs::exists(mark); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto parsed = log_format::ParseSyncedMark(ReadFile(mark));
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_GT(parsed->size, 0u);
+  EXPECT_LE(
+      parsed->size,
+      fs::file_size(root_ / "a" / log_format::SegmentFileName(0, ".log")));
+  // A crash now: the copy reopens on the marked prefix plus a scan of the
+  // rest, and holds every record.
+  auto want = ReadLog(a.get());
+  fs::path copy = CrashCopy();
+  a.reset();
+  syncer_.reset();
+  OpenSyncer(copy);
+  auto a2 = OpenLog(copy / "a");
   ExpectRecords(ReadLog(a2.get()), want);
 }
 
