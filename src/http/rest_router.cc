@@ -148,6 +148,7 @@ void RestRouter::DispatchTo(const Routes& routes, Request request,
   };
   const Route* best = nullptr;
   const Route* best_any_method = nullptr;
+  bool wildcard_matched = false;
   std::vector<std::string> allowed;
   for (const Route& route : routes.routes) {
     if (route.segments.size() != segments.size()) continue;
@@ -159,14 +160,23 @@ void RestRouter::DispatchTo(const Routes& routes, Request request,
     if (!best_any_method || more_specific(route, *best_any_method)) {
       best_any_method = &route;
     }
-    if (route.method == request.method &&
-        (!best || more_specific(route, *best))) {
+    bool wildcard = route.method == kAnyMethod;
+    wildcard_matched |= wildcard;
+    if (!wildcard && route.method != request.method) continue;
+    // Two matching patterns that are not more specific than each other
+    // are the same pattern: there the request's own method wins.
+    if (!best || more_specific(route, *best) ||
+        (!more_specific(*best, route) && best->method == kAnyMethod &&
+         !wildcard)) {
       best = &route;
     }
   }
-  if (best && best_any_method && more_specific(*best_any_method, *best)) {
+  if (best && !wildcard_matched && best_any_method &&
+      more_specific(*best_any_method, *best)) {
     // A more specific pattern exists under other methods: that pattern is
-    // the resource the client addressed.
+    // the resource the client addressed. Not where a route of any method
+    // matches the path: every method is served there, and the best match
+    // by method and path answers, as in API Gateway.
     best = nullptr;
   }
   if (!best) {

@@ -52,8 +52,13 @@ class RestRouter {
 
   // `pattern` starts with '/'; a segment "{name}" matches any one non-empty
   // segment. When several patterns match, the one with a literal segment
-  // earliest wins ("/schemas/types" over "/schemas/{x}").
+  // earliest wins ("/schemas/types" over "/schemas/{x}"). `method` is
+  // kAnyMethod for a route that serves every method: among matches of the
+  // same pattern a route of the request's own method beats it, and a
+  // request it matches is never a 405 (API Gateway's ANY routes).
   void Add(std::string method, std::string_view pattern, RestHandler handler);
+
+  static constexpr std::string_view kAnyMethod = "*";
   void SetNotFound(Handler handler);
   void SetMethodNotAllowed(MethodNotAllowedHandler handler);
 

@@ -112,6 +112,45 @@ TEST_F(RouterTest, NotFoundAndMethodNotAllowed) {
   EXPECT_EQ(Call("POST", "/").body, "1");
 }
 
+// Routes of any method: a route of the request's method wins on the same
+// pattern, a more specific pattern wins whatever its method, and a path
+// they match is never a 405.
+TEST(RestRouterAnyMethod, SpecificMethodThenAny) {
+  RestRouter router;
+  auto named = [](std::string name) {
+    return [name](Request, RouteMatch m, Responder respond) {
+      Response r;
+      r.body = name;
+      for (const auto& [k, v] : m.params) r.body += "|" + k + "=" + v;
+      respond(std::move(r));
+    };
+  };
+  router.Add(std::string(RestRouter::kAnyMethod), "/orders/{id}", named("any"));
+  router.Add("GET", "/orders/{id}", named("get"));
+  router.Add("DELETE", "/orders/special", named("delete-special"));
+  router.Add(std::string(RestRouter::kAnyMethod), "/things/{x}/y",
+             named("any-things"));
+  router.Add("GET", "/things/a/y", named("get-a"));
+  auto call = [&](std::string method, std::string target) {
+    Response out;
+    router.Dispatch(Make(std::move(method), std::move(target)),
+                    [&](Response r) { out = std::move(r); });
+    return out;
+  };
+  EXPECT_EQ(call("GET", "/orders/1").body, "get|id=1");
+  EXPECT_EQ(call("POST", "/orders/1").body, "any|id=1");
+  EXPECT_EQ(call("PROPFIND", "/orders/1").body, "any|id=1");
+  EXPECT_EQ(call("DELETE", "/orders/special").body, "delete-special");
+  // /orders/special is DELETE's alone, but ANY /orders/{id} matches the
+  // others by method and path: no 405.
+  EXPECT_EQ(call("GET", "/orders/special").body, "get|id=special");
+  EXPECT_EQ(call("PUT", "/orders/special").body, "any|id=special");
+  EXPECT_EQ(call("GET", "/things/a/y").body, "get-a");
+  EXPECT_EQ(call("POST", "/things/a/y").body, "any-things|x=a");
+  EXPECT_EQ(call("GET", "/things/b/y").body, "any-things|x=b");
+  EXPECT_EQ(call("GET", "/orders").status, 404);
+}
+
 TEST(SplitPath, Forms) {
   std::vector<std::string> s;
   ASSERT_TRUE(SplitPath("/a//b/?q=1", &s));

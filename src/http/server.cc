@@ -430,7 +430,10 @@ struct H2Stream {
   bool headers_too_large = false;
   bool headers_done = false;
   bool dispatched = false;
-  bool rejected = false;  // answered before its request was complete
+  bool rejected = false;           // answered before its request was complete
+  bool early_answer_sent = false;  // the whole early answer has gone out
+  size_t discarded = 0;  // request bytes dropped after rejected was set
+  bool reset = false;    // RST_STREAM submitted
   bool head = false;
   Response response;
   size_t sent = 0;
@@ -700,6 +703,9 @@ class Connection final : public ConnectionBase {
     RLOG_DEBUG("http {}: {} ({})", server_->options.name, status, ec.message());
     keep_alive_ = false;
     head_ = false;
+    if (status == 413 && server_->options.body_too_large) {
+      return H1Write(*server_->options.body_too_large);
+    }
     H1Write(PlainResponse(status, text));
   }
 
@@ -929,11 +935,24 @@ class Connection final : public ConnectionBase {
     InvokeHandler(*this, static_cast<uint64_t>(id), std::move(s->request));
   }
 
+  // Stops the upload of a rejected stream whose client sent more than a
+  // lingering HTTP/1 connection would read, once its answer is out.
+  void H2ResetIfLingeredEnough(int32_t id, H2Stream* s) {
+    if (!s->early_answer_sent || s->reset || s->discarded <= kLingerMaxBytes) {
+      return;
+    }
+    s->reset = true;
+    nghttp2_submit_rst_stream(h2_, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+  }
+
   // Answers a stream before its request is complete (413, 431, 400).
   void H2Reject(int32_t id, H2Stream* s, int status, std::string_view text) {
     if (s->rejected || s->dispatched) return;
     s->rejected = true;
     s->request.body.clear();
+    if (status == 413 && server_->options.body_too_large) {
+      return H2Submit(id, s, *server_->options.body_too_large);
+    }
     H2Submit(id, s, PlainResponse(status, text));
   }
 
@@ -1075,7 +1094,12 @@ class Connection final : public ConnectionBase {
                          const uint8_t* data, size_t len, void* user) {
     auto* self = static_cast<Connection*>(user);
     H2Stream* s = self->GetStream(id);
-    if (!s || s->rejected || s->dispatched) return 0;
+    if (s && s->rejected) {
+      s->discarded += len;
+      self->H2ResetIfLingeredEnough(id, s);
+      return 0;
+    }
+    if (!s || s->dispatched) return 0;
     if (s->request.body.size() + len > self->server_->options.max_body_bytes) {
       self->H2Reject(id, s, 413, "request body too large");
       return 0;
@@ -1089,13 +1113,16 @@ class Connection final : public ConnectionBase {
     auto* self = static_cast<Connection*>(user);
     if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
     H2Stream* s = self->GetStream(f->hd.stream_id);
-    // An early answer is complete; tell the client to stop sending the
-    // rest of its request (RFC 9113 8.1).
+    // An early answer is complete. RFC 9113 8.1 lets the server reset the
+    // stream now (NO_ERROR) to stop the upload, but curl 7.88 and Node 20
+    // then drop the answer they hold (curl reports no status at all): the
+    // rest is read and discarded instead, as HTTP/1 lingers, up to
+    // kLingerMaxBytes.
     if (s && s->rejected &&
         nghttp2_session_get_stream_remote_close(session, f->hd.stream_id) ==
             0) {
-      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, f->hd.stream_id,
-                                NGHTTP2_NO_ERROR);
+      s->early_answer_sent = true;
+      self->H2ResetIfLingeredEnough(f->hd.stream_id, s);
     }
     return 0;
   }

@@ -58,6 +58,9 @@ struct ServerOptions {
   // A request whose body exceeds this is answered 413 before the body is
   // read whole (Content-Length checked first, then while reading).
   size_t max_body_bytes = 8u << 20;
+  // That 413's reply, when the protocol served has its own (the read API
+  // answers API Gateway's JSON); else text/plain "request body too large".
+  std::optional<Response> body_too_large;
   // Header block limit; larger is answered 431.
   size_t max_header_bytes = 64u << 10;
   // Idle keep-alive connections close after this long.
@@ -77,7 +80,9 @@ struct ServerOptions {
 // Replies: every response gets content-length; HTTP/1 requests with a body
 // over max_body_bytes get 413, oversized headers 431, malformed requests
 // 400, each followed by closing the connection; HTTP/2 streams get the same
-// statuses and a RST_STREAM(NO_ERROR) instead. A handler that throws, or
+// statuses, and the rest of their upload is read and dropped (up to 16
+// MiB, then RST_STREAM(NO_ERROR)): curl and Node lose an answer whose
+// stream is reset while they still send. A handler that throws, or
 // drops its Responder without calling it, yields a 500.
 //
 // Lifetime: the Server must be destroyed before its IoPool. After ~Server no

@@ -131,6 +131,29 @@ TEST(Http1, BodyTooLargeByContentLength) {
   EXPECT_EQ(r.status, 200);
 }
 
+// A server whose protocol has its own 413 (the read API: API Gateway's
+// JSON) answers it on both protocols, still before reading the body.
+TEST(Http1, BodyTooLargeWithTheProtocolsOwnReply) {
+  ServerOptions o;
+  o.max_body_bytes = 1000;
+  o.body_too_large = JsonResponse(413, R"({"message":"too big"})");
+  TestServer ts(Echo, o);
+  H1Client c(ts.port());
+  auto r = c.Request("POST / HTTP/1.1\r\nContent-Length: 1001\r\n\r\n");
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.body, R"({"message":"too big"})");
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  EXPECT_TRUE(c.PeerClosed());
+
+  H2Client h2(ts.port());
+  int32_t by_length = h2.Submit("POST", "/", std::string(1001, 'a'));
+  int32_t by_data = h2.Submit("POST", "/", std::string(5000, 'a'), {}, false);
+  ASSERT_TRUE(h2.Run());
+  EXPECT_EQ(h2.responses[by_length].status, 413);
+  EXPECT_EQ(h2.responses[by_length].body, R"({"message":"too big"})");
+  EXPECT_EQ(h2.responses[by_data].body, R"({"message":"too big"})");
+}
+
 TEST(Http1, BodyTooLargeChunked) {
   ServerOptions o;
   o.max_body_bytes = 1000;
