@@ -65,8 +65,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{10}, int64_t{86'400'000}));
   server
-      ->add_option("--max-body-bytes", config.max_body_bytes,
-                   "Largest request body accepted (413 beyond)")
+      ->add_option(
+          "--max-body-bytes", config.max_body_bytes,
+          "Largest request body the AWS and registry ports accept (413 "
+          "beyond; the read API takes API Gateway's 10 MB)")
       ->capture_default_str();
   server->add_option("--tls-cert", config.tls_cert,
                      "PEM certificate chain: serve https and h2");

@@ -27,6 +27,7 @@
 #include "functions/service.h"
 #include "gateway/cursor.h"
 #include "gateway/functions_client.h"
+#include "gateway/http_api_event.h"
 #include "gateway/read_api.h"
 #include "gateway/tables_client.h"
 #include "http/aws_json.h"
@@ -320,8 +321,14 @@ int RunServer(const ServerConfig& config) {
   http::Server registry(
       io, options("registry", config.registry_port),
       http::MakeOpsHandler(registry::MakeConfluentApi(*schema_registry)));
+  // The read API takes what API Gateway's HTTP APIs take, whatever
+  // --max-body-bytes says for the AWS ports, and refuses the rest with
+  // API Gateway's own 413 before reading it.
+  http::ServerOptions web_options = options("http", config.http_port);
+  web_options.max_body_bytes = gateway::kHttpApiMaxBodyBytes;
+  web_options.body_too_large = gateway::HttpApiPayloadTooLarge();
   http::Server web(
-      io, options("http", config.http_port),
+      io, web_options,
       http::MakeOpsHandler(routes.Wrap(read_api.AsHandler(), *blocking)));
   for (http::Server* s : {&aws, &registry, &web}) {
     if (Status st = s->Listen(); !st.ok()) {

@@ -757,6 +757,16 @@ class Parser {
         !StringList(body, field, "projection", &r.projection)) {
       return false;
     }
+    // API Gateway's $default route key has no method: it takes every one.
+    if (r.path == gateway::kDefaultRoute) {
+      if (!body["method"]) {
+        r.method = gateway::kAnyMethod;
+      } else if (r.method != gateway::kAnyMethod) {
+        return Fail(body["method"], field + ".method",
+                    "the $default route serves every method: leave method "
+                    "out or write ANY");
+      }
+    }
     if (body["timeout_ms"] && !function) {
       return Fail(body["timeout_ms"], field + ".timeout_ms",
                   "applies to function routes");

@@ -152,6 +152,31 @@ routes:
   EXPECT_EQ(s->route_examples["hello"], std::vector<std::string>{"/hello/ann"});
 }
 
+// API Gateway's route keys "ANY /path" and "$default".
+TEST_F(StackFileTest, AnyAndDefaultRoutes) {
+  auto s = Parse(R"(
+routes:
+  orders:
+    method: ANY
+    path: /orders/{id}
+    function: api
+  fallback:
+    path: $default
+    function: api
+  fallback2:
+    method: ANY
+    path: /other
+    function: api
+)");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->read_api.routes.size(), 3u);
+  EXPECT_EQ(s->read_api.routes[0].method, "ANY");
+  EXPECT_EQ(gateway::RouteKey(s->read_api.routes[0]), "ANY /orders/{id}");
+  EXPECT_EQ(s->read_api.routes[1].method, "ANY");
+  EXPECT_EQ(s->read_api.routes[1].path, "$default");
+  EXPECT_EQ(gateway::RouteKey(s->read_api.routes[1]), "$default");
+}
+
 // Every mapping option, and the Lambda names they become.
 TEST_F(StackFileTest, EveryMappingOption) {
   auto s = Parse(R"(
@@ -293,7 +318,24 @@ TEST_F(StackFileTest, ErrorsNameFileLineAndField) {
       {"routes:\n  r:\n    path: /a\n    function: f\n    table: t\n",
        "5: routes.r.table: does not apply to a function route"},
       {"routes:\n  r:\n    path: /a\n    method: OPTIONS\n    function: f\n",
-       "3: routes.r: route r: method must be GET, POST, PUT, PATCH or DELETE"},
+       "3: routes.r: route r: method must be GET, POST, PUT, PATCH, DELETE "
+       "or ANY"},
+      {"routes:\n  r:\n    path: $default\n    method: GET\n"
+       "    function: f\n",
+       "4: routes.r.method: the $default route serves every method: leave "
+       "method out or write ANY"},
+      {"routes:\n  r:\n    path: $default\n    action: get_item\n"
+       "    table: t\n",
+       "3: routes.r: route r: the $default route invokes a function"},
+      {"routes:\n  r:\n    path: /a\n    method: ANY\n    action: get_item\n"
+       "    table: t\n",
+       "3: routes.r: route r: method must be GET (table routes only read)"},
+      {"routes:\n  r:\n    path: /a\n    method: any\n    function: f\n",
+       "3: routes.r: route r: method must be GET, POST, PUT, PATCH, DELETE "
+       "or ANY"},
+      {"routes:\n  r:\n    path: $default\n    function: f\n"
+       "  s:\n    path: $default\n    method: ANY\n    function: g\n",
+       "6: routes.s.path: route r serves it already"},
       {"routes:\n  r:\n    path: /a\n    function: \"\"\n",
        "4: routes.r.function: must not be empty"},
       {"routes:\n  r:\n    path: /a\n    method: POST\n    action: get_item\n"

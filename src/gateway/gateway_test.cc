@@ -861,6 +861,169 @@ TEST_F(FunctionRouteTest, TimeoutAnswers503AndTheLateReplyIsDropped) {
   EXPECT_EQ(answers, 1);
 }
 
+// API Gateway's ANY and $default routes: a route of the request's method
+// beats ANY on the same path, a more specific path beats both, and
+// $default takes what nothing else matches (405s included).
+class RouteKeyTest : public FunctionRouteTest {
+ protected:
+  void SetUp() override {
+    FunctionRouteTest::SetUp();
+    Route any = FunctionRoute("ANY", "/orders/{id}");
+    any.name = "anyOrder";
+    any.function = "any-fn";
+    Route get = FunctionRoute("GET", "/orders/{id}");
+    get.name = "getOrder";
+    get.function = "get-fn";
+    Route special = FunctionRoute("ANY", "/orders/special");
+    special.name = "special";
+    special.function = "special-fn";
+    Route fallback = FunctionRoute("ANY", "$default");
+    fallback.name = "fallback";
+    fallback.function = "default-fn";
+    Route table;
+    table.name = "getPayment";
+    table.path = "/payments/{paymentId}";
+    table.table = "payments";
+    config_.routes = {any, get, special, fallback, table};
+    config_.cors.allowed_origins = {"*"};
+    ASSERT_TRUE(api_->SetConfig(config_).ok());
+    functions_.next =
+        FunctionReply{R"({"statusCode":200,"body":"ok"})", false, "r"};
+  }
+  // The function and routeKey of the last invocation.
+  std::pair<std::string, std::string> Last() {
+    if (functions_.events.empty()) return {};
+    auto event = json::Parse(functions_.events.back());
+    EXPECT_TRUE(event.ok());
+    return {functions_.names.back(),
+            event.ok() ? event->Find("routeKey")->text() : ""};
+  }
+  Config config_;
+};
+
+TEST_F(RouteKeyTest, SpecificMethodThenAnyThenDefault) {
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(Call("GET", "/orders/1").status, 200);
+  EXPECT_EQ(Last(), (P{"get-fn", "GET /orders/{id}"}));
+  EXPECT_EQ(CallWithBody("POST", "/orders/1", "x").status, 200);
+  EXPECT_EQ(Last(), (P{"any-fn", "ANY /orders/{id}"}));
+  auto event = json::Parse(functions_.events.back());
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->Find("requestContext")->Find("http")->Find("method")->text(),
+            "POST");
+  EXPECT_EQ(event->Find("requestContext")->Find("routeKey")->text(),
+            "ANY /orders/{id}");
+  EXPECT_EQ(event->Find("pathParameters")->Find("id")->text(), "1");
+  Call("DELETE", "/orders/2");
+  EXPECT_EQ(Last(), (P{"any-fn", "ANY /orders/{id}"}));
+  // HEAD reaches ANY (the server sends the reply's length, not its body).
+  EXPECT_EQ(Call("HEAD", "/orders/3").status, 200);
+  EXPECT_EQ(Last(), (P{"any-fn", "ANY /orders/{id}"}));
+  // A literal path beats a parameter whatever the methods.
+  Call("GET", "/orders/special");
+  EXPECT_EQ(Last(), (P{"special-fn", "ANY /orders/special"}));
+
+  // $default: an unknown path, a path too long, a method the table route
+  // does not serve; no path parameters, the query as sent.
+  size_t before = functions_.events.size();
+  EXPECT_EQ(Call("GET", "/nothing/here?a=1&a=2").status, 200);
+  EXPECT_EQ(Last(), (P{"default-fn", "$default"}));
+  event = json::Parse(functions_.events.back());
+  ASSERT_TRUE(event.ok());
+  EXPECT_FALSE(event->Find("pathParameters"));
+  EXPECT_EQ(event->Find("rawPath")->text(), "/nothing/here");
+  EXPECT_EQ(event->Find("queryStringParameters")->Find("a")->text(), "1,2");
+  EXPECT_EQ(event->Find("requestContext")->Find("routeKey")->text(),
+            "$default");
+  Call("GET", "/orders/1/items");
+  EXPECT_EQ(Last(), (P{"default-fn", "$default"}));
+  CallWithBody("POST", "/payments/p1", "x");
+  EXPECT_EQ(Last(), (P{"default-fn", "$default"}));
+  EXPECT_EQ(functions_.events.size(), before + 3);
+  // Table routes and /openapi.json are unchanged.
+  EXPECT_EQ(Call("GET", "/payments/p1").status, 200);
+  EXPECT_EQ(Call("GET", "/payments/none").status, 404);
+  EXPECT_EQ(Call("GET", "/openapi.json").status, 200);
+  EXPECT_EQ(functions_.events.size(), before + 3);
+}
+
+TEST_F(RouteKeyTest, PreflightWithAndWithoutCors) {
+  // CORS configured: riffle answers every preflight, as API Gateway does.
+  size_t before = functions_.events.size();
+  http::Response pre =
+      Call("OPTIONS", "/orders/1", {{"origin", "https://app.example"}});
+  EXPECT_EQ(pre.status, 204);
+  EXPECT_EQ(Header(pre, "allow"),
+            "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+  EXPECT_EQ(Header(pre, "access-control-allow-origin"), "*");
+  pre = Call("OPTIONS", "/unrouted", {{"origin", "https://app.example"}});
+  EXPECT_EQ(pre.status, 204);
+  EXPECT_EQ(Header(pre, "access-control-allow-methods"),
+            "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+  EXPECT_EQ(functions_.events.size(), before);
+  // No CORS: OPTIONS is a method like any other, for ANY and $default.
+  config_.cors = Cors{};
+  ASSERT_TRUE(api_->SetConfig(config_).ok());
+  Call("OPTIONS", "/orders/1");
+  EXPECT_EQ(Last(), (std::pair<std::string, std::string>{"any-fn",
+                                                         "ANY /orders/{id}"}));
+  Call("OPTIONS", "/unrouted");
+  EXPECT_EQ(Last(),
+            (std::pair<std::string, std::string>{"default-fn", "$default"}));
+  // A path without ANY keeps its own preflight.
+  EXPECT_EQ(Header(Call("OPTIONS", "/payments/p1"), "allow"),
+            "GET, HEAD, OPTIONS");
+}
+
+TEST_F(RouteKeyTest, WithoutDefaultUnmatchedIsStill404And405) {
+  config_.routes.erase(config_.routes.begin() + 3);  // $default
+  ASSERT_TRUE(api_->SetConfig(config_).ok());
+  http::Response r = Call("GET", "/nothing");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(Body(r).Find("code")->text(), "NotFound");
+  r = Call("POST", "/payments/p1");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(Header(r, "allow"), "GET, HEAD, OPTIONS");
+}
+
+TEST_F(RouteKeyTest, OpenApiWritesAnyAndDefaultAsApiGatewayExportsThem) {
+  json::Value doc = Body(Call("GET", "/openapi.json"));
+  const json::Value* paths = doc.Find("paths");
+  const json::Value* any =
+      paths->Find("/orders/{id}")->Find("x-amazon-apigateway-any-method");
+  ASSERT_TRUE(any);
+  EXPECT_EQ(any->Find("operationId")->text(), "anyOrder");
+  EXPECT_EQ(
+      paths->Find("/orders/{id}")->Find("get")->Find("operationId")->text(),
+      "getOrder");
+  const json::Value* fallback =
+      paths->Find("$default")->Find("x-amazon-apigateway-any-method");
+  ASSERT_TRUE(fallback);
+  EXPECT_TRUE(fallback->Find("isDefaultRoute")->bool_value());
+  EXPECT_EQ(fallback->Find("operationId")->text(), "fallback");
+}
+
+TEST_F(RouteKeyTest, AnEventOverLambdasLimitIs413) {
+  size_t before = functions_.events.size();
+  // Text stays text: the event is the body plus ~1 KB.
+  http::Response r =
+      CallWithBody("POST", "/orders/1", std::string(6 << 20, 'a'));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.body, R"({"message":"Request Entity Too Large"})");
+  EXPECT_EQ(Header(r, "apigw-requestid").size(), 16u);
+  EXPECT_EQ(functions_.events.size(), before);
+  // Binary bodies are base64 in the event: 4.5 MB is over 6 MB there.
+  std::optional<http::Response> out;
+  api_->Handle(MakeRequest("POST", "/orders/1",
+                           {{"content-type", "application/octet-stream"}},
+                           std::string(4608 << 10, '\xff')),
+               [&](http::Response resp) { out = resp; });
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->status, 413);
+  EXPECT_EQ(CallWithBody("POST", "/orders/1", std::string(5 << 20, 'a')).status,
+            200);
+}
+
 TEST(DeadlineTimer, RunsInDeadlineOrderAndCancels) {
   DeadlineTimer timer;
   std::mutex mu;
@@ -913,6 +1076,33 @@ TEST(FunctionRouteConfig, Validation) {
   table.function = "";
   table.method = "POST";
   EXPECT_FALSE(ValidateRoute(table).ok());
+  table.method = "ANY";
+  EXPECT_FALSE(ValidateRoute(table).ok());
+
+  Route any = FunctionRoute("ANY", "/x/{id}");
+  EXPECT_TRUE(ValidateRoute(any).ok());
+  Route fallback = FunctionRoute("ANY", "$default");
+  EXPECT_TRUE(ValidateRoute(fallback).ok());
+  fallback.method = "GET";
+  Status s = ValidateRoute(fallback);
+  EXPECT_NE(s.message().find("its method is ANY"), std::string::npos)
+      << s.message();
+  Route table_default = table;
+  table_default.method = "GET";
+  table_default.path = "$default";
+  s = ValidateRoute(table_default);
+  EXPECT_NE(s.message().find("$default route invokes a function"),
+            std::string::npos)
+      << s.message();
+  // Only the whole path is special.
+  EXPECT_FALSE(ValidateRoute(FunctionRoute("ANY", "/$default/{x}/")).ok());
+  EXPECT_FALSE(ValidateRoute(FunctionRoute("any", "/x")).ok());
+}
+
+TEST(FunctionRouteConfig, RouteKeys) {
+  EXPECT_EQ(RouteKey(FunctionRoute("GET", "/a/{b}")), "GET /a/{b}");
+  EXPECT_EQ(RouteKey(FunctionRoute("ANY", "/a/{b}")), "ANY /a/{b}");
+  EXPECT_EQ(RouteKey(FunctionRoute("ANY", "$default")), "$default");
 }
 
 }  // namespace

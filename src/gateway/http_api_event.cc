@@ -164,7 +164,7 @@ std::string HttpApiEvent(const http::Request& request, const Route& route,
                          const HttpApiContext& context) {
   std::string_view raw_path = request.target;
   raw_path = raw_path.substr(0, raw_path.find('?'));
-  std::string route_key = route.method + " " + route.path;
+  std::string route_key = RouteKey(route);
 
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::string> cookies;
@@ -354,6 +354,10 @@ http::Response HttpApiInternalError() {
 
 http::Response HttpApiServiceUnavailable() {
   return http::JsonResponse(503, R"({"message":"Service Unavailable"})");
+}
+
+http::Response HttpApiPayloadTooLarge() {
+  return http::JsonResponse(413, R"({"message":"Request Entity Too Large"})");
 }
 
 std::string NewHttpApiRequestId() {

@@ -60,6 +60,16 @@ http::Response HttpApiInternalError();
 // route's timeout: 503 {"message":"Service Unavailable"}.
 http::Response HttpApiServiceUnavailable();
 
+// API Gateway's reply to a request whose body is over its payload limit
+// (10 MB for HTTP APIs), or whose event is over Lambda's (6 MB): 413
+// {"message":"Request Entity Too Large"}.
+http::Response HttpApiPayloadTooLarge();
+
+// The largest request body API Gateway takes on an HTTP API: its 10 MB
+// payload quota (docs.aws.amazon.com/apigateway/latest/developerguide/
+// http-api-quotas.html), which cannot be raised.
+inline constexpr size_t kHttpApiMaxBodyBytes = 10u << 20;
+
 // A fresh API Gateway style request id (16 base64 characters).
 std::string NewHttpApiRequestId();
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -26,6 +27,9 @@ struct ReadApi::State {
   Config config;
   http::RestRouter router;
   std::string api_id;  // requestContext.apiId of function routes
+  // The $default route (in config.routes), or null: serves what the
+  // router matches to no route.
+  const Route* default_route = nullptr;
 };
 
 namespace {
@@ -148,11 +152,39 @@ bool IsCorsAllowed(const Cors& cors, const std::string& origin) {
 
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
-  for (const std::string& s : v) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (std::find(v.begin(), v.begin() + i, v[i]) != v.begin() + i) continue;
     if (!out.empty()) out += ", ";
-    out += s;
+    out += v[i];
   }
   return out;
+}
+
+// What an ANY route or the $default route serves, for Allow headers.
+const std::vector<std::string>& AnyMethods() {
+  static const std::vector<std::string> kMethods = {
+      "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  return kMethods;
+}
+
+// Lambda's limit on a synchronous invocation's request payload
+// (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); the
+// Lambda API's Invoke refuses the same (functions/lambda_api.cc).
+constexpr size_t kMaxEventBytes = 6 * 1024 * 1024;
+
+// The answer to a CORS preflight (OPTIONS) on a path serving `allow`.
+http::Response Preflight(const Cors& cors, const http::Request& request,
+                         const std::string& allow) {
+  http::Response r;
+  r.status = 204;
+  r.SetHeader("allow", allow);
+  const std::string* origin = request.FindHeader("origin");
+  if (origin && IsCorsAllowed(cors, *origin)) {
+    r.SetHeader("access-control-allow-methods", allow);
+    r.SetHeader("access-control-allow-headers", Join(cors.allowed_headers));
+    r.SetHeader("access-control-max-age", std::to_string(cors.max_age_seconds));
+  }
+  return r;
 }
 
 // Adds the CORS response headers for an allowed Origin.
@@ -252,6 +284,16 @@ class RouteCall : public std::enable_shared_from_this<RouteCall> {
       return reply(HttpApiInternalError());
     }
     std::string event = HttpApiEvent(request_, route_, match_, context);
+    if (event.size() > kMaxEventBytes) {
+      // Lambda would refuse the invocation; API Gateway passes that on
+      // as its own 413 (a body under the port's 10 MB limit can still
+      // make an event over 6 MB, base64 making binary bodies 4/3 larger).
+      RLOG_WARN(
+          "read API: route {}: the event of {} bytes exceeds Lambda's "
+          "{}-byte payload limit",
+          route_.name, event.size(), kMaxEventBytes);
+      return reply(HttpApiPayloadTooLarge());
+    }
     // API Gateway's integration timeout: the client gets a 503 while the
     // function runs on to its own timeout.
     DeadlineTimer::Ticket ticket = deadlines_.At(
@@ -536,11 +578,18 @@ Status ValidateRoute(const Route& route) {
     return InvalidArgument(fmt::format("route {}: {}", route.name, why));
   };
   if (route.name.empty()) return InvalidArgument("a route has no name");
+  const bool is_default = route.path == kDefaultRoute;
+  if (is_default && route.kind != RouteKind::kFunction) {
+    return bad("the $default route invokes a function");
+  }
+  if (is_default && route.method != kAnyMethod) {
+    return bad("the $default route serves every method: its method is ANY");
+  }
   if (route.kind == RouteKind::kFunction) {
-    static const std::set<std::string> kMethods = {"GET", "POST", "PUT",
-                                                   "PATCH", "DELETE"};
+    static const std::set<std::string, std::less<>> kMethods = {
+        "GET", "POST", "PUT", "PATCH", "DELETE", std::string(kAnyMethod)};
     if (!kMethods.count(route.method)) {
-      return bad("method must be GET, POST, PUT, PATCH or DELETE");
+      return bad("method must be GET, POST, PUT, PATCH, DELETE or ANY");
     }
     if (route.function.empty()) return bad("no function");
     if (route.timeout_ms < 50 || route.timeout_ms > 30000) {
@@ -558,6 +607,7 @@ Status ValidateRoute(const Route& route) {
   } else if (!route.function.empty()) {
     return bad("a table route invokes no function");
   }
+  if (is_default) return Status::Ok();
   std::vector<std::string> params;
   if (!PathParams(route.path, &params)) {
     return bad(
@@ -642,15 +692,23 @@ Status ReadApi::SetConfig(Config config) {
   DeadlineTimer* deadlines = &deadlines_;
   const CursorCodec* cursors = &cursors_;
   http::RestRouter& router = state->router;
-  // The methods each path shape serves, for the preflight's Allow, and
-  // the first template of that shape, where the preflight is routed.
-  std::map<std::string, std::pair<std::string, std::vector<std::string>>>
-      methods;
-  for (size_t i = 0; i < state->config.routes.size(); ++i) {
-    const Route& route = state->config.routes[i];
-    auto serve = [weak, &route, tables, functions, deadlines, cursors](
-                     http::Request request, http::RouteMatch match,
-                     http::Responder respond) {
+  // API Gateway answers preflights itself only where CORS is configured;
+  // elsewhere an OPTIONS request is the ANY and $default routes' to serve.
+  const bool cors = !state->config.cors.allowed_origins.empty();
+  // The methods each path shape serves, for the preflight's Allow, the
+  // first template of that shape, where the preflight is routed, and
+  // whether an ANY route serves it.
+  struct Shape {
+    std::string path;
+    std::vector<std::string> methods;
+    bool any = false;
+  };
+  std::map<std::string, Shape> shapes;
+  auto serve_route = [weak, tables, functions, deadlines,
+                      cursors](const Route& route) {
+    return [weak, &route, tables, functions, deadlines, cursors](
+               http::Request request, http::RouteMatch match,
+               http::Responder respond) {
       auto state = weak.lock();
       if (!state) return respond(Error(503, "Unavailable", "reconfiguring"));
       std::make_shared<RouteCall>(state, route, *tables, functions->load(),
@@ -658,48 +716,73 @@ Status ReadApi::SetConfig(Config config) {
                                   std::move(match), std::move(respond))
           ->Run();
     };
-    auto& [first_path, m] = methods[PathShape(route.path)];
-    if (first_path.empty()) first_path = route.path;
+  };
+  for (const Route& route : state->config.routes) {
+    if (route.path == kDefaultRoute) {
+      state->default_route = &route;
+      continue;
+    }
+    http::RestHandler serve = serve_route(route);
+    Shape& shape = shapes[PathShape(route.path)];
+    if (shape.path.empty()) shape.path = route.path;
+    if (route.method == kAnyMethod) {
+      router.Add(std::string(http::RestRouter::kAnyMethod), route.path, serve);
+      shape.any = true;
+      const std::vector<std::string>& all = AnyMethods();
+      shape.methods.insert(shape.methods.end(), all.begin(), all.end() - 1);
+      continue;
+    }
     router.Add(route.method, route.path, serve);
-    m.push_back(route.method);
+    shape.methods.push_back(route.method);
     // HEAD is GET without the body for the table routes; a function
     // decides for itself what its methods mean (API Gateway routes HEAD
     // only where it is declared).
     if (route.kind != RouteKind::kFunction) {
       router.Add("HEAD", route.path, serve);
-      m.push_back("HEAD");
+      shape.methods.push_back("HEAD");
     }
   }
   // Preflight for every path a route serves.
-  for (auto& [shape, path_and_methods] : methods) {
-    auto& [path, allowed] = path_and_methods;
-    allowed.push_back("OPTIONS");
+  for (auto& [key, shape] : shapes) {
+    if (shape.any && !cors) continue;
+    shape.methods.push_back("OPTIONS");
     router.Add(
-        "OPTIONS", path,
-        [weak, allow = Join(allowed)](http::Request request, http::RouteMatch,
-                                      http::Responder respond) {
+        "OPTIONS", shape.path,
+        [weak, allow = Join(shape.methods)](
+            http::Request request, http::RouteMatch, http::Responder respond) {
           auto state = weak.lock();
-          http::Response r;
-          r.status = 204;
-          r.SetHeader("allow", allow);
-          const std::string* origin = request.FindHeader("origin");
-          if (state && origin && IsCorsAllowed(state->config.cors, *origin)) {
-            const Cors& cors = state->config.cors;
-            r.SetHeader("access-control-allow-methods", allow);
-            r.SetHeader("access-control-allow-headers",
-                        Join(cors.allowed_headers));
-            r.SetHeader("access-control-max-age",
-                        std::to_string(cors.max_age_seconds));
-          }
-          respond(std::move(r));
+          respond(state ? Preflight(state->config.cors, request, allow)
+                        : Preflight(Cors{}, request, allow));
         });
   }
-  router.SetNotFound([](http::Request, http::Responder respond) {
-    respond(Error(404, "NotFound", "no route for this path"));
-  });
-  router.SetMethodNotAllowed([](http::Request request,
-                                std::vector<std::string> allowed,
-                                http::Responder respond) {
+  // What no route matches goes to $default, 405s included: API Gateway
+  // matches a route by method and path together and has no 405.
+  std::optional<http::RestHandler> fallback;
+  if (state->default_route) {
+    http::RestHandler serve = serve_route(*state->default_route);
+    fallback = [serve, cors, weak](http::Request request, http::RouteMatch,
+                                   http::Responder respond) {
+      auto state = weak.lock();
+      if (cors && state && request.method == "OPTIONS") {
+        return respond(
+            Preflight(state->config.cors, request, Join(AnyMethods())));
+      }
+      http::RouteMatch match;
+      match.query = http::ParseQuery(request.query);
+      serve(std::move(request), std::move(match), std::move(respond));
+    };
+  }
+  router.SetNotFound(
+      [fallback](http::Request request, http::Responder respond) {
+        if (fallback)
+          return (*fallback)(std::move(request), {}, std::move(respond));
+        respond(Error(404, "NotFound", "no route for this path"));
+      });
+  router.SetMethodNotAllowed([fallback](http::Request request,
+                                        std::vector<std::string> allowed,
+                                        http::Responder respond) {
+    if (fallback)
+      return (*fallback)(std::move(request), {}, std::move(respond));
     http::Response r =
         Error(405, "MethodNotAllowed",
               fmt::format("{} is not allowed here", request.method));
@@ -717,14 +800,12 @@ void ReadApi::Handle(http::Request request, http::Responder respond) const {
   // the error from the page.
   std::string origin;
   if (const std::string* o = request.FindHeader("origin")) origin = *o;
-  bool head = request.method == "HEAD";
-  http::Responder reply = [state, origin, head,
+  // A HEAD reply keeps its body here: the server sends its length as
+  // Content-Length and drops the bytes (a header set here would be
+  // replaced by the length of an empty body).
+  http::Responder reply = [state, origin,
                            respond = std::move(respond)](http::Response r) {
     AddCors(state->config.cors, origin.empty() ? nullptr : &origin, r);
-    if (head) {
-      r.SetHeader("content-length", std::to_string(r.body.size()));
-      r.body.clear();
-    }
     respond(std::move(r));
   };
   if (request.path == kOpenApiPath) {
@@ -781,7 +862,11 @@ std::string ReadApi::OpenApiJson() const {
       if (r.path != path) continue;
       std::string method = r.method;
       for (char& c : method) c = static_cast<char>(std::tolower(c));
+      // API Gateway's own export of an HTTP API writes ANY routes, and the
+      // $default route under the path "$default", with this extension.
+      if (r.method == kAnyMethod) method = "x-amazon-apigateway-any-method";
       w.Key(method).BeginObject().Key("operationId").String(r.name);
+      if (r.path == kDefaultRoute) w.Key("isDefaultRoute").Bool(true);
       w.Key("summary").String(
           !r.description.empty() ? r.description
           : r.kind == RouteKind::kGetItem

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace riffle::gateway {
@@ -34,13 +35,22 @@ struct SortKeyParams {
   std::string prefix;
 };
 
+// API Gateway's method of a route that serves every method no other route
+// of its path names ("ANY /orders/{id}"); function routes only.
+inline constexpr std::string_view kAnyMethod = "ANY";
+// API Gateway's catch-all route key: the path of the function route that
+// serves every request no other route matches (its method is kAnyMethod).
+inline constexpr std::string_view kDefaultRoute = "$default";
+
 struct Route {
   // The OpenAPI operationId, and part of what a cursor is bound to: unique
   // among the routes.
   std::string name;
-  // GET for table routes; GET, POST, PUT, PATCH or DELETE for functions.
+  // GET for table routes; GET, POST, PUT, PATCH, DELETE or ANY for
+  // functions.
   std::string method = "GET";
-  // Literal segments and {param} segments: "/accounts/{accountId}/payments".
+  // Literal segments and {param} segments: "/accounts/{accountId}/payments";
+  // or kDefaultRoute.
   std::string path;
   RouteKind kind = RouteKind::kGetItem;
   std::string table;     // kGetItem, kQuery
@@ -65,6 +75,13 @@ struct Cors {
   std::vector<std::string> allowed_headers = {"content-type", "if-none-match"};
   int max_age_seconds = 600;  // how long a browser caches a preflight
 };
+
+// API Gateway's route key: "GET /orders/{id}", "ANY /orders/{id}" or
+// "$default" (the event's routeKey).
+inline std::string RouteKey(const Route& route) {
+  if (route.path == kDefaultRoute) return std::string(kDefaultRoute);
+  return route.method + " " + route.path;
+}
 
 struct Config {
   std::vector<Route> routes;
