@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <future>
 
 #include "app/code_package.h"
@@ -73,6 +74,18 @@ Result<SchemaRef> LocalStackBackend::RegisterSchema(const std::string& subject,
   return SchemaRef{r->version, r->id};
 }
 
+Result<std::vector<std::string>> LocalStackBackend::TestCompatibility(
+    const std::string& subject, const std::string& schema) {
+  registry::SchemaInput input;
+  input.schema = schema;
+  ASSIGN_OR_RETURN(
+      registry::CompatibilityReport report,
+      t_.registry->TestCompatibility(subject, std::nullopt, input));
+  if (report.compatible) return std::vector<std::string>();
+  if (report.messages.empty()) report.messages.push_back("incompatible");
+  return std::move(report.messages);
+}
+
 Result<std::optional<StreamState>> LocalStackBackend::DescribeStream(
     const std::string& name) {
   auto d = t_.streams->DescribeStream(name);
@@ -95,8 +108,17 @@ Status LocalStackBackend::UpdateStreamMode(const std::string& name,
 }
 
 Status LocalStackBackend::UpdateShardCount(const std::string& name,
-                                           int shards) {
-  return ToStatus(t_.streams->UpdateShardCount(name, shards));
+                                           int target) {
+  // One call scales by at most a factor of two (as on AWS), so larger
+  // changes go in steps, as the remote backend makes them.
+  while (true) {
+    ASSIGN_OR_RETURN(streams::StreamDescription d,
+                     t_.streams->DescribeStream(name));
+    int now = d.open_shard_count;
+    if (now == target || now == 0) return Status::Ok();
+    int step = std::clamp(target, (now + 1) / 2, now * 2);
+    RETURN_IF_ERROR(ToStatus(t_.streams->UpdateShardCount(name, step)));
+  }
 }
 
 Status LocalStackBackend::SetRetention(const std::string& name, int hours,
@@ -136,6 +158,11 @@ Status LocalStackBackend::UpdateTimeToLive(const std::string& table,
 
 Result<CodePackage> LocalStackBackend::PackageCode(
     const std::filesystem::path& dir) {
+  // What the functions service would refuse (Code.Directory), with the
+  // words ZipDirectory uses for the remote backend.
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    return InvalidArgument(dir.string() + " is not a directory");
   // Runs in place: the service records the digest of the directory's path
   // (functions/service.cc, InstallCode).
   CodePackage p;

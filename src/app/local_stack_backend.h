@@ -26,6 +26,8 @@ class LocalStackBackend : public StackBackend {
       const std::string& subject, const std::string& schema) override;
   Result<SchemaRef> RegisterSchema(const std::string& subject,
                                    const std::string& schema) override;
+  Result<std::vector<std::string>> TestCompatibility(
+      const std::string& subject, const std::string& schema) override;
 
   Result<std::optional<StreamState>> DescribeStream(
       const std::string& name) override;

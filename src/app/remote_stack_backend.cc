@@ -281,6 +281,11 @@ Result<SchemaRef> RemoteStackBackend::RegisterSchema(
   return SchemaRef{found.ok() ? found->version : 0, r.id};
 }
 
+Result<std::vector<std::string>> RemoteStackBackend::TestCompatibility(
+    const std::string& subject, const std::string& schema) {
+  return registry_->TestCompatibility(subject, schema);
+}
+
 // --- streams ---------------------------------------------------------------
 
 Result<std::optional<StreamState>> RemoteStackBackend::DescribeStream(

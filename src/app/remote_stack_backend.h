@@ -53,6 +53,8 @@ class RemoteStackBackend : public StackBackend {
       const std::string& subject, const std::string& schema) override;
   Result<SchemaRef> RegisterSchema(const std::string& subject,
                                    const std::string& schema) override;
+  Result<std::vector<std::string>> TestCompatibility(
+      const std::string& subject, const std::string& schema) override;
 
   Result<std::optional<StreamState>> DescribeStream(
       const std::string& name) override;

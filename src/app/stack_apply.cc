@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <map>
 #include <set>
 
 #include "app/local_stack_backend.h"
@@ -124,6 +125,11 @@ std::string FiltersText(size_t n) {
   return fmt::format("{} pattern{}", n, n == 1 ? "" : "s");
 }
 
+// DynamoDB's per-table index limits
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-secondary-indexes).
+constexpr int kMaxGlobalIndexes = 20;
+constexpr int kMaxLocalIndexes = 5;
+
 // One apply: the decisions, made against a backend. Owns nothing but the
 // running counts; not thread-safe (one per apply).
 class Applier {
@@ -133,7 +139,7 @@ class Applier {
       : stack_(stack), b_(backend), dry_(options.dry_run), report_(report) {}
 
   Result<ApplySummary> Run() {
-    RETURN_IF_ERROR(CheckUnchangeable());
+    RETURN_IF_ERROR(CheckBeforeChanging());
     RETURN_IF_ERROR(Schemas());
     RETURN_IF_ERROR(Streams());
     RETURN_IF_ERROR(Tables());
@@ -183,21 +189,230 @@ class Applier {
     }
   }
 
-  // What no update can fix is looked for before anything changes, so that
-  // such a file fails whole, dry run or not, rather than after the items
-  // before it were applied. Reads only.
-  Status CheckUnchangeable() {
+  // Every error that depends only on the file and on what exists now (no
+  // update can fix it, or a reference leads nowhere) is looked for here,
+  // before anything changes, so that such a file fails whole, dry run or
+  // not, rather than after the items before it were applied. Reads only,
+  // besides packaging function code, which the apply then sends. What the
+  // file itself creates counts as there (a mapping of a stream the file
+  // declares). The apply steps keep their own checks: the same functions,
+  // in case the system changed in between.
+  Status CheckBeforeChanging() {
+    RETURN_IF_ERROR(CheckSchemas());
+    RETURN_IF_ERROR(CheckTables());
+    RETURN_IF_ERROR(PackageFunctionCode());
+    RETURN_IF_ERROR(CheckMappings());
+    return CheckRoutes();
+  }
+
+  // A schema the subject does not hold yet must be one the registry would
+  // register: valid, and compatible with the versions the subject's level
+  // selects (the registry's own compatibility test). Where the file also
+  // changes the subject's level, the new level is what judges the schema,
+  // and no registry can be asked that before the level is set: registering
+  // checks it then.
+  Status CheckSchemas() {
+    for (const StackSchema& s : stack_.schemas) {
+      std::string field = "schemas." + s.subject;
+      auto found = b_.LookupSchema(s.subject, s.schema);
+      if (!found.ok()) return Fail(found.status(), field);
+      if (*found) continue;
+      if (s.compatibility) {
+        auto current = b_.SubjectCompatibility(s.subject);
+        if (!current.ok()) return Fail(current.status(), field);
+        if (*current != *s.compatibility) continue;
+      }
+      auto reasons = b_.TestCompatibility(s.subject, s.schema);
+      if (!reasons.ok()) return Fail(reasons.status(), field);
+      if (!reasons->empty()) {
+        // The registry's words when it refuses to register.
+        return Fail(FailedPrecondition(fmt::format(
+                        "Schema being registered is incompatible with an "
+                        "earlier schema for subject \"{}\", details: [{}]",
+                        s.subject, JoinList(*reasons))),
+                    field);
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status CheckTables() {
+    for (const StackTable& t : stack_.tables) {
+      auto d = b_.DescribeTable(t.spec.name);
+      if (!d.ok()) return Fail(d.status(), "tables." + t.spec.name);
+      RETURN_IF_ERROR(CheckTable(t, *d ? &**d : nullptr));
+    }
+    return Status::Ok();
+  }
+
+  // Zips (or otherwise prepares) each function's code once, for the apply
+  // to send: a code directory that is missing or empty fails the file
+  // here.
+  Status PackageFunctionCode() {
+    for (const StackFunction& f : stack_.functions) {
+      if (!f.code) continue;
+      auto p = b_.PackageCode(*f.code);
+      if (!p.ok()) return Fail(p.status(), "functions." + f.config.name);
+      code_.emplace(f.config.name, std::move(*p));
+    }
+    return Status::Ok();
+  }
+
+  bool DeclaresStream(const std::string& name) const {
+    for (const StackStream& s : stack_.streams)
+      if (s.name == name) return true;
+    return false;
+  }
+  const StackTable* DeclaredTable(const std::string& name) const {
+    for (const StackTable& t : stack_.tables)
+      if (t.spec.name == name) return &t;
+    return nullptr;
+  }
+  bool DeclaresFunction(const std::string& name) const {
+    for (const StackFunction& f : stack_.functions)
+      if (f.config.name == name) return true;
+    return false;
+  }
+  static Status Missing(std::string_view kind, const std::string& name) {
+    return NotFound(fmt::format(
+        "{} {} does not exist and the file does not declare it", kind, name));
+  }
+
+  // Each mapping's streams and function exist or are declared; an existing
+  // mapping keeps its starting position.
+  Status CheckMappings() {
     for (size_t n = 0; n < stack_.mappings.size(); ++n) {
       const StackMapping& m = stack_.mappings[n];
       std::string field = fmt::format("mappings[{}]", n);
       auto stream = b_.DescribeStream(m.stream);
       if (!stream.ok()) return Fail(stream.status(), field);
+      if (!*stream && !DeclaresStream(m.stream))
+        return Fail(Missing("stream", m.stream), field + ".stream");
+      if (!m.on_failure_stream.empty()) {
+        auto dest = b_.DescribeStream(m.on_failure_stream);
+        if (!dest.ok()) return Fail(dest.status(), field + ".on_failure");
+        if (!*dest && !DeclaresStream(m.on_failure_stream)) {
+          return Fail(Missing("stream", m.on_failure_stream),
+                      field + ".on_failure");
+        }
+      }
+      const std::string& function = m.config.function_name;
+      if (!DeclaresFunction(function)) {
+        auto f = b_.GetFunction(function);
+        if (!f.ok()) return Fail(f.status(), field + ".function");
+        if (!*f)
+          return Fail(Missing("function", function), field + ".function");
+      }
       // No stream yet, so no mapping from it yet.
       if (!*stream) continue;
-      auto have = b_.FindMapping(m.config.function_name, (*stream)->arn);
+      auto have = b_.FindMapping(function, (*stream)->arn);
       if (!have.ok()) return Fail(have.status(), field);
       if (!*have) continue;
       RETURN_IF_ERROR(CheckStartingPosition(m, **have, field));
+    }
+    return Status::Ok();
+  }
+
+  // A route reads a table, or invokes a function, that exists or that the
+  // file declares; an index of a table the file does not declare must
+  // exist (the parser checks the indexes of declared ones).
+  Status CheckRoutes() {
+    for (const gateway::Route& r : stack_.read_api.routes) {
+      std::string field = "routes." + r.name;
+      if (r.kind == gateway::RouteKind::kFunction) {
+        if (DeclaresFunction(r.function)) continue;
+        auto f = b_.GetFunction(r.function);
+        if (!f.ok()) return Fail(f.status(), field + ".function");
+        if (!*f)
+          return Fail(Missing("function", r.function), field + ".function");
+        continue;
+      }
+      if (DeclaredTable(r.table) != nullptr) continue;
+      auto t = b_.DescribeTable(r.table);
+      if (!t.ok()) return Fail(t.status(), field + ".table");
+      if (!*t) return Fail(Missing("table", r.table), field + ".table");
+      if (!r.index.empty() && (*t)->FindIndex(r.index) == nullptr) {
+        return Fail(
+            NotFound(fmt::format("table {} has no index {}", r.table, r.index)),
+            field + ".index");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // What a table in the file may not ask of `have` (the table as it is;
+  // null when it does not exist yet): what DynamoDB cannot change in place
+  // and riffle will not recreate (a table holds data), and DynamoDB's
+  // index limits.
+  Status CheckTable(const StackTable& t, const TableState* have) const {
+    const std::string& name = t.spec.name;
+    std::string field = "tables." + name;
+    int global = 0, local = 0;
+    for (const tables::IndexSpec& i : t.spec.indexes)
+      ++(i.local ? local : global);
+    if (have == nullptr) {
+      if (local > kMaxLocalIndexes) {
+        return Fail(InvalidArgument(fmt::format(
+                        "{} local indexes: DynamoDB allows {} per table", local,
+                        kMaxLocalIndexes)),
+                    field + ".indexes");
+      }
+      if (global > kMaxGlobalIndexes) {
+        return Fail(InvalidArgument(fmt::format(
+                        "{} global indexes: DynamoDB allows {} per table",
+                        global, kMaxGlobalIndexes)),
+                    field + ".indexes");
+      }
+      return Status::Ok();
+    }
+    // A key cannot change in place; recreating would drop the items.
+    if (!SameKey(have->key, t.spec.key)) {
+      return Fail(InvalidArgument(fmt::format(
+                      "exists with key ({}), the stack declares ({}); "
+                      "riffle does not recreate tables: delete it first",
+                      KeyText(have->key), KeyText(t.spec.key))),
+                  field);
+    }
+    int global_after = 0;
+    for (const tables::IndexSpec& i : have->indexes) global_after += !i.local;
+    for (const tables::IndexSpec& i : t.spec.indexes) {
+      const tables::IndexSpec* existing = have->FindIndex(i.name);
+      if (existing == nullptr) {
+        // DynamoDB creates local indexes with their table only.
+        if (i.local) {
+          return Fail(InvalidArgument(fmt::format(
+                          "local index {} can only be created with the "
+                          "table: delete the table first, or make it "
+                          "global",
+                          i.name)),
+                      field + ".indexes." + i.name);
+        }
+        ++global_after;
+      } else if (!SameKey(existing->key, i.key)) {
+        return Fail(InvalidArgument(fmt::format(
+                        "index {} exists with key ({}), the stack declares "
+                        "({}); delete the index first",
+                        i.name, KeyText(existing->key), KeyText(i.key))),
+                    field + ".indexes." + i.name);
+      }
+    }
+    if (global_after > kMaxGlobalIndexes) {
+      return Fail(InvalidArgument(fmt::format(
+                      "the table would have {} global indexes: DynamoDB "
+                      "allows {} per table",
+                      global_after, kMaxGlobalIndexes)),
+                  field + ".indexes");
+    }
+    // DynamoDB changes the TTL attribute only by disabling TTL and enabling
+    // it again (UpdateTimeToLive refuses "TimeToLive is already enabled").
+    if (t.ttl && have->ttl.enabled && have->ttl.attribute != *t.ttl) {
+      return Fail(InvalidArgument(fmt::format(
+                      "TTL is enabled on {}, the stack declares {}; DynamoDB "
+                      "cannot change the attribute of an enabled TTL: apply "
+                      "the file without ttl first (disabling it), then with "
+                      "the new attribute",
+                      have->ttl.attribute, *t.ttl)),
+                  field + ".ttl");
     }
     return Status::Ok();
   }
@@ -343,6 +558,7 @@ class Applier {
       std::string field = "tables." + name;
       auto d = b_.DescribeTable(name);
       if (!d.ok()) return Fail(d.status(), field);
+      RETURN_IF_ERROR(CheckTable(t, *d ? &**d : nullptr));
       tables::TimeToLive ttl;
       if (t.ttl) ttl = {true, *t.ttl};
       if (!*d) {
@@ -364,36 +580,12 @@ class Applier {
         continue;
       }
       const TableState& have = **d;
-      // A key cannot change in place; recreating would drop the items.
-      if (!SameKey(have.key, t.spec.key)) {
-        return Fail(InvalidArgument(fmt::format(
-                        "exists with key ({}), the stack declares ({}); "
-                        "riffle does not recreate tables: delete it first",
-                        KeyText(have.key), KeyText(t.spec.key))),
-                    field);
-      }
       std::vector<std::string> changes;
       std::vector<tables::IndexSpec> add;
       for (const tables::IndexSpec& i : t.spec.indexes) {
-        const tables::IndexSpec* existing = have.FindIndex(i.name);
-        if (existing == nullptr) {
-          // DynamoDB creates local indexes with their table only.
-          if (i.local) {
-            return Fail(InvalidArgument(fmt::format(
-                            "local index {} can only be created with the "
-                            "table: delete the table first, or make it "
-                            "global",
-                            i.name)),
-                        field + ".indexes." + i.name);
-          }
+        if (have.FindIndex(i.name) == nullptr) {
           add.push_back(i);
           changes.push_back("added index " + i.name);
-        } else if (!SameKey(existing->key, i.key)) {
-          return Fail(InvalidArgument(fmt::format(
-                          "index {} exists with key ({}), the stack declares "
-                          "({}); delete the index first",
-                          i.name, KeyText(existing->key), KeyText(i.key))),
-                      field + ".indexes." + i.name);
         }
       }
       if (!add.empty() && !dry_) {
@@ -421,12 +613,9 @@ class Applier {
       const std::string& name = f.config.name;
       std::string what = "function " + name;
       std::string field = "functions." + name;
+      // Packaged by the pre-pass (PackageFunctionCode).
       std::optional<CodePackage> code;
-      if (f.code) {
-        auto p = b_.PackageCode(*f.code);
-        if (!p.ok()) return Fail(p.status(), field);
-        code = std::move(*p);
-      }
+      if (auto it = code_.find(name); it != code_.end()) code = it->second;
       auto have = b_.GetFunction(name);
       if (!have.ok()) return Fail(have.status(), field);
       if (!*have) {
@@ -503,7 +692,7 @@ class Applier {
     if (!d.ok()) return d.status();
     if (*d) return std::optional<std::string>((*d)->arn);
     if (dry_) return std::optional<std::string>();
-    return NotFound(fmt::format("stream {} does not exist", name));
+    return Missing("stream", name);
   }
 
   Status Mappings() {
@@ -652,6 +841,8 @@ class Applier {
   const bool dry_;
   const ReportFn& report_;
   ApplySummary summary_;
+  // Each function's code as the pre-pass packaged it, by function name.
+  std::map<std::string, CodePackage> code_;
 };
 
 }  // namespace

@@ -49,9 +49,13 @@ struct ApplySummary {
 
 // Applies `stack` through `backend`, calling `report` with one line per
 // item ("created stream payments (2 shards, ...)", "unchanged: table
-// payments", "would update function f: environment" in a dry run). Stops at
-// the first error, which names the item; what was applied before it stays
-// applied, and applying again resumes.
+// payments", "would update function f: environment" in a dry run). What
+// the file and the system's state decide (a table key that differs, a
+// reference to nothing, an incompatible schema, a missing code directory:
+// docs/stack-file.md) is checked before anything changes, so such a file
+// fails whole, dry run or not. Otherwise stops at the first error, which
+// names the item; what was applied before it stays applied, and applying
+// again resumes.
 Result<ApplySummary> ApplyStack(const Stack& stack, StackBackend& backend,
                                 const ApplyOptions& options,
                                 const ReportFn& report);

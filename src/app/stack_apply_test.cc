@@ -3,6 +3,7 @@
 // wording, the dry run, and errors naming the file, line and field.
 #include "app/stack_apply.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -57,6 +58,15 @@ class FakeBackend : public StackBackend {
     schemas[s].push_back(text);
     int n = static_cast<int>(schemas[s].size());
     return SchemaRef{n, n};
+  }
+
+  // Subjects whose next version the registry would refuse, and why.
+  std::map<std::string, std::vector<std::string>> incompatible;
+  Result<std::vector<std::string>> TestCompatibility(
+      const std::string& s, const std::string&) override {
+    auto it = incompatible.find(s);
+    if (it == incompatible.end()) return std::vector<std::string>();
+    return it->second;
   }
 
   Result<std::optional<StreamState>> DescribeStream(
@@ -117,6 +127,8 @@ class FakeBackend : public StackBackend {
   }
 
   Result<CodePackage> PackageCode(const fs::path& dir) override {
+    if (!fs::is_directory(dir))
+      return InvalidArgument(dir.string() + " is not a directory");
     CodePackage p;
     p.directory = dir.string();
     p.sha256 = "sha:" + dir.string() + ":" + code_version;
@@ -568,6 +580,159 @@ tables:
                                         "index has the table's partition key"),
             std::string::npos)
       << bad.status().message();
+}
+
+// Every error the file and the system's state decide is found before
+// anything changes, dry run or not: each file below changes a stream (and
+// more) before its last item, which conflicts, and nothing is changed or
+// reported; the error names the file, the line and the field.
+TEST_F(StackApplyTest, ConflictsFailTheFileWhole) {
+  Apply(Parse(kStack));
+  auto expect_refused = [&](const std::string& text, StatusCode code,
+                            const std::string& want) {
+    SCOPED_TRACE(want);
+    for (bool dry : {false, true}) {
+      backend_.calls.clear();
+      std::vector<std::string> report;
+      ApplyOptions options;
+      options.dry_run = dry;
+      auto r = ApplyStack(Parse(text), backend_, options,
+                          [&](const std::string& l) { report.push_back(l); });
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.status().code(), code);
+      EXPECT_NE(r.status().message().find(want), std::string::npos)
+          << r.status().message();
+      EXPECT_TRUE(report.empty());
+      EXPECT_TRUE(backend_.calls.empty());
+    }
+    EXPECT_EQ(backend_.streams["payments"].open_shards, 2);
+  };
+  // kStack with a stream change first and `tail` after its routes.
+  auto with = [&](const std::string& tail) {
+    std::string text = kStack;
+    text.replace(text.find("{shards: 2}"), 11, "{shards: 4}");
+    return text + tail;
+  };
+
+  // A table whose key differs (the line is the table's, 7).
+  backend_.tables["payments"].key.hash.name = "id";
+  expect_refused(with(""), StatusCode::kInvalidArgument,
+                 "stack.yaml:7: tables.payments: exists with key (id S), the "
+                 "stack declares (paymentId S); riffle does not recreate "
+                 "tables: delete it first");
+  backend_.tables["payments"].key.hash.name = "paymentId";
+
+  // An index whose key differs.
+  backend_.tables["payments"].indexes[0].key.hash.name = "account";
+  expect_refused(with(""), StatusCode::kInvalidArgument,
+                 "stack.yaml:7: tables.payments.indexes.byAccount: index "
+                 "byAccount exists with key (account S, createdAt S), the "
+                 "stack declares (accountId S, createdAt S); delete the index "
+                 "first");
+  backend_.tables["payments"].indexes[0].key.hash.name = "accountId";
+
+  // Another TTL attribute while TTL is enabled.
+  backend_.tables["payments"].ttl = {true, "expiresAt"};
+  std::string ttl = with("");
+  ttl.replace(ttl.find("    partition_key: {name: paymentId}"), 0,
+              "    ttl: deleteAt\n");
+  expect_refused(ttl, StatusCode::kInvalidArgument,
+                 "stack.yaml:7: tables.payments.ttl: TTL is enabled on "
+                 "expiresAt, the stack declares deleteAt");
+  backend_.tables["payments"].ttl = {};
+
+  // More global indexes than DynamoDB allows, on a new table.
+  std::string many =
+      "tables:\n  wide:\n    partition_key: {name: id}\n"
+      "    indexes:\n";
+  for (int i = 0; i < 21; ++i)
+    many += fmt::format("      i{}: {{partition_key: {{name: a{}}}}}\n", i, i);
+  std::string wide = with("");
+  wide.replace(wide.find("functions:"), 0, many.substr(sizeof("tables:")));
+  expect_refused(wide, StatusCode::kInvalidArgument,
+                 "tables.wide.indexes: 21 global indexes: DynamoDB allows 20 "
+                 "per table");
+
+  // A function whose code directory is missing.
+  std::string code = with("");
+  code.replace(code.find("code: fn"), 8, "code: gone");
+  expect_refused(code, StatusCode::kInvalidArgument,
+                 "stack.yaml:14: functions.store: " + (dir_ / "gone").string() +
+                     " is not a directory");
+
+  // A mapping's stream, failure stream or function that neither exists
+  // nor is declared.
+  std::string source = with("");
+  source.replace(source.find("    stream: payments"), 20,
+                 "    stream: elsewhere");
+  expect_refused(source, StatusCode::kNotFound,
+                 "stack.yaml:19: mappings[0].stream: stream elsewhere does not "
+                 "exist and the file does not declare it");
+  std::string dest = with("");
+  dest.replace(dest.find("    batch_size: 100"), 0,
+               "    on_failure: dead-letters\n");
+  expect_refused(dest, StatusCode::kNotFound,
+                 "stack.yaml:19: mappings[0].on_failure: stream dead-letters "
+                 "does not exist and the file does not declare it");
+  std::string function = with("");
+  function.replace(function.find("function: store"), 15, "function: other");
+  expect_refused(function, StatusCode::kNotFound,
+                 "stack.yaml:19: mappings[0].function: function other does "
+                 "not exist and the file does not declare it");
+
+  // A route's table, index or function.
+  expect_refused(with("  byId:\n    path: /things/{id}\n    action: get_item\n"
+                      "    table: things\n"),
+                 StatusCode::kNotFound,
+                 "stack.yaml:27: routes.byId.table: table things does not "
+                 "exist and the file does not declare it");
+  backend_.tables["things"] = {};
+  expect_refused(with("  byKind:\n    path: /kinds/{kind}\n    action: query\n"
+                      "    table: things\n    index: byKind\n"),
+                 StatusCode::kNotFound,
+                 "stack.yaml:27: routes.byKind.index: table things has no "
+                 "index byKind");
+  expect_refused(with("  hook:\n    path: /hook\n    method: POST\n"
+                      "    function: missing\n"),
+                 StatusCode::kNotFound,
+                 "stack.yaml:27: routes.hook.function: function missing does "
+                 "not exist and the file does not declare it");
+
+  // A new schema version the registry would refuse; the first subject's
+  // new schema is not registered either.
+  std::ofstream(dir_ / "v2.avsc") << R"({"type":"long"})";
+  std::string schema = with("");
+  schema.replace(schema.find("streams:"), 0,
+                 "  first: {file: v2.avsc}\n  payments-value: {file: v2.avsc, "
+                 "compatibility: BACKWARD}\n");
+  schema.erase(schema.find("  payments-value: {file: payment.avsc"),
+               sizeof("  payments-value: {file: payment.avsc, compatibility: "
+                      "BACKWARD}\n") -
+                   1);
+  backend_.incompatible["payments-value"] = {
+      "reader type: LONG not "
+      "compatible with writer type: "
+      "STRING"};
+  expect_refused(schema, StatusCode::kFailedPrecondition,
+                 "stack.yaml:4: schemas.payments-value: Schema being "
+                 "registered is incompatible with an earlier schema for "
+                 "subject \"payments-value\", details: [reader type: LONG "
+                 "not compatible with writer type: STRING]");
+  // The level the file sets would judge it instead: found when
+  // registering.
+  std::string level = schema;
+  level.replace(level.find("compatibility: BACKWARD"), 23,
+                "compatibility: NONE");
+  backend_.calls.clear();
+  auto lines = Apply(Parse(level), true);
+  EXPECT_EQ(lines[1], "would set compatibility of payments-value to NONE");
+
+  // What exists but is not declared is a fine reference.
+  backend_.functions["other"] = {};
+  backend_.functions["other"].name = "other";
+  backend_.calls.clear();
+  lines = Apply(Parse(function), true);
+  EXPECT_EQ(lines[4], "would create mapping payments -> other");
 }
 
 }  // namespace

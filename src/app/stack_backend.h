@@ -80,6 +80,12 @@ class StackBackend {
       const std::string& subject, const std::string& schema) = 0;
   virtual Result<SchemaRef> RegisterSchema(const std::string& subject,
                                            const std::string& schema) = 0;
+  // Would RegisterSchema accept `schema` (the registry's own judgement,
+  // under the subject's level as it is now)? Its reasons why not; empty
+  // when it would or the subject has no version yet. An invalid schema is
+  // an error, as registering it would be. Changes nothing.
+  virtual Result<std::vector<std::string>> TestCompatibility(
+      const std::string& subject, const std::string& schema) = 0;
 
   // Streams.
   virtual Result<std::optional<StreamState>> DescribeStream(

@@ -148,6 +148,34 @@ Result<std::shared_ptr<const avro::Schema>> RegistryClient::GetById(
   return by_id_.at(id);
 }
 
+Result<std::vector<std::string>> RegistryClient::TestCompatibility(
+    const std::string& subject, const std::string& schema_text) {
+  ASSIGN_OR_RETURN(auto schema, ParseAvro(schema_text, "the schema"));
+  json::Value request = json::Value::Object();
+  request.Set("schema", json::Value::String(schema_text));
+  auto body =
+      Call("POST",
+           "/compatibility" + SubjectPath(subject) + "/versions?verbose=true",
+           json::Serialize(request));
+  // 40401: no version to be incompatible with.
+  if (!body.ok() && body.status().code() == StatusCode::kNotFound)
+    return std::vector<std::string>();
+  if (!body.ok()) return body.status();
+  auto j = json::Parse(*body);
+  const json::Value* ok = j.ok() ? j->Find("is_compatible") : nullptr;
+  if (ok == nullptr || !ok->is_bool()) {
+    return Unavailable("registry: unexpected reply to the compatibility test");
+  }
+  std::vector<std::string> reasons;
+  if (ok->bool_value()) return reasons;
+  if (const json::Value* m = j->Find("messages"); m && m->is_array()) {
+    for (const json::Value& r : m->items())
+      if (r.is_string()) reasons.push_back(r.text());
+  }
+  if (reasons.empty()) reasons.push_back("incompatible");
+  return reasons;
+}
+
 Result<std::string> RegistryClient::GetCompatibility(
     const std::string& subject) {
   ASSIGN_OR_RETURN(std::string body, Call("GET", ConfigPath(subject), ""));

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "avro/schema.h"
 #include "client/connection_pool.h"
@@ -46,6 +47,14 @@ class RegistryClient {
   // GET /schemas/ids/{id}, cached. NotFound for an unknown id;
   // FailedPrecondition when the schema is not Avro.
   Result<std::shared_ptr<const avro::Schema>> GetById(uint32_t id);
+
+  // POST /compatibility/subjects/{subject}/versions?verbose=true: would
+  // the registry accept `schema_text` as a new version of `subject`, judged
+  // as registering it would be (against the versions the subject's level
+  // selects)? The registry's reasons why not; empty when it would, or when
+  // the subject has no version yet. Changes nothing.
+  Result<std::vector<std::string>> TestCompatibility(
+      const std::string& subject, const std::string& schema_text);
 
   // GET /config/{subject} (the global config when `subject` is empty): the
   // compatibility level ("BACKWARD", ...). NotFound (Confluent's 40408)

@@ -332,9 +332,11 @@ def test_apply_errors_name_the_item_and_its_line(server, stack_dir):
     assert code == 1, out + err
     assert (f"{stack}:16: tables.payments: exists with key (id S), the stack "
             "declares (paymentId S)") in err, err
-    # What came before it stays applied; the rest was not attempted.
-    assert "created stream payments (2 shards, PROVISIONED, 24h retention)" \
-        in items
+    # Found before anything was changed: the items before it in the file
+    # were not applied either (tests/apply/test_apply_checks.py has each
+    # check of that pre-pass).
+    assert items == [], out
+    assert client(server, "kinesis").list_streams()["StreamNames"] == []
     assert client(server, "lambda").list_functions()["Functions"] == []
 
 
