@@ -38,4 +38,11 @@ enum class FractionDigits { kNone, kMillis, kMillisIfAny };
 std::string FormatUtc(int64_t millis, FractionDigits fraction,
                       std::string_view suffix = {});
 
+// `millis` since the epoch in UTC as strftime writes `pattern` (at most 127
+// bytes of output; "" beyond): for AWS's other shapes, such as API
+// Gateway's Common Log Format time "%d/%b/%Y:%H:%M:%S +0000". The
+// milliseconds are dropped (floor division, as above). Month and day names
+// are English: riffle never leaves the "C" locale a program starts in.
+std::string FormatUtc(int64_t millis, const char* pattern);
+
 }  // namespace riffle

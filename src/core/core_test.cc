@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ctime>
+
 #include "core/base64.h"
 #include "core/bytes.h"
 #include "core/clock.h"
@@ -94,6 +96,33 @@ TEST(Metrics, GaugesGoUpAndDown) {
   EXPECT_NE(text.find("# TYPE riffle_age_ms gauge"), std::string::npos);
   EXPECT_NE(text.find("riffle_age_ms{shard=\"s-0\"} 200"), std::string::npos);
   EXPECT_NE(text.find("riffle_age_ms{shard=\"s-1\"} -3"), std::string::npos);
+}
+
+// Every month's name, zero-padded days and hours, the epoch, a leap day,
+// and a time before 1970 (floor: the second before).
+TEST(Clock, FormatUtcWithAPattern) {
+  const char* kClf = "%d/%b/%Y:%H:%M:%S +0000";
+  EXPECT_EQ(FormatUtc(1583348638390, kClf), "04/Mar/2020:19:03:58 +0000");
+  EXPECT_EQ(FormatUtc(0, kClf), "01/Jan/1970:00:00:00 +0000");
+  EXPECT_EQ(FormatUtc(951782400000, kClf), "29/Feb/2000:00:00:00 +0000");
+  EXPECT_EQ(FormatUtc(-1, kClf), "31/Dec/1969:23:59:59 +0000");
+  const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  for (int m = 0; m < 12; ++m) {
+    std::tm tm{};
+    tm.tm_year = 2026 - 1900;
+    tm.tm_mon = m;
+    tm.tm_mday = 9;
+    tm.tm_hour = 5;
+    tm.tm_min = 7;
+    tm.tm_sec = 3;
+    int64_t ms = static_cast<int64_t>(timegm(&tm)) * 1000 + 999;
+    EXPECT_EQ(FormatUtc(ms, kClf),
+              std::string("09/") + kMonths[m] + "/2026:05:07:03 +0000");
+  }
+  EXPECT_EQ(FormatUtc(1421889722000, "%a %b %d %H:%M:%S UTC %Y"),
+            "Thu Jan 22 01:22:02 UTC 2015");
+  EXPECT_EQ(FormatUtc(0, ""), "");
 }
 
 TEST(Clock, FormatUtc) {

@@ -3,12 +3,12 @@
 #include <fmt/format.h>
 
 #include <cctype>
-#include <ctime>
 #include <random>
 #include <utility>
 #include <vector>
 
 #include "core/base64.h"
+#include "core/clock.h"
 #include "json/json.h"
 #include "json/writer.h"
 
@@ -99,20 +99,6 @@ std::vector<std::pair<std::string, std::string>> Fold(
     if (!merged) out.emplace_back(std::move(name), std::move(value));
   }
   return out;
-}
-
-// "12/Mar/2020:19:03:58 +0000", the Common Log Format time of
-// requestContext.time.
-std::string ClfTime(int64_t time_ms) {
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr",
-                                            "May", "Jun", "Jul", "Aug",
-                                            "Sep", "Oct", "Nov", "Dec"};
-  std::time_t t = static_cast<std::time_t>(time_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:02d}/{}/{:04d}:{:02d}:{:02d}:{:02d} +0000", tm.tm_mday,
-                     kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec);
 }
 
 // A header value from a function's response: strings as they are, numbers
@@ -240,7 +226,8 @@ std::string HttpApiEvent(const http::Request& request, const Route& route,
   w.Key("requestId").String(context.request_id);
   w.Key("routeKey").String(route_key);
   w.Key("stage").String("$default");
-  w.Key("time").String(ClfTime(context.time_ms));
+  // "12/Mar/2020:19:03:58 +0000": the Common Log Format time.
+  w.Key("time").String(FormatUtc(context.time_ms, "%d/%b/%Y:%H:%M:%S +0000"));
   w.Key("timeEpoch").Int(context.time_ms);
   w.EndObject();
   if (!match.params.empty()) {
