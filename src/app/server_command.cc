@@ -149,11 +149,19 @@ Try it (any credentials work locally):
       if (auto it = stack->route_examples.find(route.name);
           it != stack->route_examples.end()) {
         // Quoted: the shell must not read `&` or `?`.
+        // An ANY route's examples are GETs.
         std::string method =
-            route.method == "GET" ? "" : "-X " + route.method + " ";
+            route.method == "GET" || route.method == gateway::kAnyMethod
+                ? ""
+                : "-X " + route.method + " ";
         for (const std::string& example : it->second) {
           text += fmt::format("  curl -s {}'{}{}'\n", method, http, example);
         }
+        continue;
+      }
+      if (route.path == gateway::kDefaultRoute) {
+        text += fmt::format(
+            "  ANY {}/... (any request no other route serves)\n", http);
         continue;
       }
       std::string params;

@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -39,7 +40,8 @@ def server(tmp_path_factory):
     stack.mkdir()
     shutil.copy(HERE / "route_keys" / "stack.yaml", stack / "stack.yaml")
     shutil.copytree(HERE / "functions" / "node", stack / "node")
-    s = harness.RiffleServer(base / "data", ["--stack", str(stack / "stack.yaml")]).start()
+    s = harness.RiffleServer(base / "data", ["--stack", str(stack / "stack.yaml"),
+                                             "--print-help-on-ready"]).start()
     yield s
     s.stop()
 
@@ -55,9 +57,16 @@ def event_of(response):
 
 
 def test_stack_output_names_the_route_keys(server):
+    # The welcome text follows endpoints.json: wait for its last line.
+    deadline = time.monotonic() + 10
+    while "Stop with Ctrl-C." not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
     log = server.log()
     assert "serving route anyOrder ANY /orders/{id} (invokes rk-api)" in log
     assert "serving route catchAll ANY $default (invokes rk-api)" in log
+    # --print-help-on-ready: an ANY route's examples are plain GETs.
+    assert f"  curl -s '{server.http}/orders/o-1'" in log
+    assert f"  ANY {server.http}/... (any request no other route serves)" in log
 
 
 def test_a_specific_method_beats_any(server):
