@@ -1099,6 +1099,79 @@ TEST(FunctionRouteConfig, Validation) {
   EXPECT_FALSE(ValidateRoute(FunctionRoute("any", "/x")).ok());
 }
 
+// API Gateway's greedy path variables: "{proxy+}" ends a path and takes
+// the rest of it; any route without one matches first.
+TEST_F(RouteKeyTest, GreedyPathVariables) {
+  Route pets = FunctionRoute("GET", "/pets/{proxy+}");
+  pets.name = "pets";
+  pets.function = "pets-fn";
+  Route all = FunctionRoute("ANY", "/{proxy+}");
+  all.name = "all";
+  all.function = "all-fn";
+  Route files;
+  files.name = "files";
+  files.path = "/files/{paymentId+}";
+  files.table = "payments";
+  config_.routes.push_back(pets);
+  config_.routes.push_back(all);
+  config_.routes.push_back(files);
+  ASSERT_TRUE(api_->SetConfig(config_).ok());
+  using P = std::pair<std::string, std::string>;
+  Call("GET", "/pets/cat/1%2F2");
+  EXPECT_EQ(Last(), (P{"pets-fn", "GET /pets/{proxy+}"}));
+  auto event = json::Parse(functions_.events.back());
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->Find("pathParameters")->Find("proxy")->text(), "cat/1/2");
+  EXPECT_EQ(event->Find("rawPath")->text(), "/pets/cat/1%2F2");
+  CallWithBody("POST", "/pets/cat", "x");
+  EXPECT_EQ(Last(), (P{"all-fn", "ANY /{proxy+}"}));
+  // Routes without a greedy variable first; $default only for "/".
+  Call("GET", "/orders/1");
+  EXPECT_EQ(Last(), (P{"get-fn", "GET /orders/{id}"}));
+  Call("GET", "/orders/1/lines");
+  EXPECT_EQ(Last(), (P{"all-fn", "ANY /{proxy+}"}));
+  Call("GET", "/");
+  EXPECT_EQ(Last(), (P{"default-fn", "$default"}));
+  // A table route may end with one too: the key is the rest of the path.
+  EXPECT_EQ(Call("GET", "/files/p1").status, 200);
+  EXPECT_EQ(Call("GET", "/files/p1/x").status, 404);
+  EXPECT_EQ(Call("GET", "/openapi.json").status, 200);
+  json::Value doc = Body(Call("GET", "/openapi.json"));
+  const json::Value* get =
+      doc.Find("paths")->Find("/pets/{proxy+}")->Find("get");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->Find("parameters")->items()[0].Find("name")->text(), "proxy");
+}
+
+TEST(FunctionRouteConfig, GreedyTemplates) {
+  std::vector<std::string> params;
+  EXPECT_TRUE(PathParams("/a/{b}/{rest+}", &params));
+  EXPECT_EQ(params, (std::vector<std::string>{"b", "rest"}));
+  EXPECT_TRUE(PathParams("/{proxy+}", &params));
+  EXPECT_EQ(params, std::vector<std::string>{"proxy"});
+  EXPECT_FALSE(PathParams("/{proxy+}/b", &params));
+  EXPECT_FALSE(PathParams("/{+}", &params));
+  EXPECT_FALSE(PathParams("/a{b+}", &params));
+}
+
+// One route per method and path shape, whatever the names; a greedy
+// variable is another shape than a plain one.
+TEST_F(FunctionRouteTest, GreedyShapes) {
+  Config config;
+  Route a = FunctionRoute("GET", "/a/{x+}");
+  a.name = "a";
+  Route b = FunctionRoute("GET", "/a/{y+}");
+  b.name = "b";
+  config.routes = {a, b};
+  Status s = api_->SetConfig(config);
+  EXPECT_NE(s.message().find("another route serves GET /a/{y+}"),
+            std::string::npos)
+      << s.message();
+  b.path = "/a/{y}";
+  config.routes = {a, b};
+  EXPECT_TRUE(api_->SetConfig(config).ok());
+}
+
 TEST(FunctionRouteConfig, RouteKeys) {
   EXPECT_EQ(RouteKey(FunctionRoute("GET", "/a/{b}")), "GET /a/{b}");
   EXPECT_EQ(RouteKey(FunctionRoute("ANY", "/a/{b}")), "ANY /a/{b}");

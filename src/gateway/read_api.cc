@@ -525,16 +525,17 @@ bool IsParamSegment(std::string_view s) {
   return s.size() >= 2 && s.front() == '{' && s.back() == '}';
 }
 
-// A path template with its parameter names blanked ("/a/{}/b"): templates
-// of one shape match the same requests.
+// A path template with its parameter names blanked ("/a/{}/b", "/a/{+}"):
+// templates of one shape match the same requests.
 std::string PathShape(std::string_view path) {
   std::string shape;
   while (!path.empty()) {
     size_t open = path.find('{');
     shape.append(path.substr(0, open));
     if (open == std::string_view::npos) break;
-    shape += "{}";
-    path = path.substr(path.find('}', open) + 1);
+    size_t close = path.find('}', open);
+    shape += path[close - 1] == '+' ? "{+}" : "{}";
+    path = path.substr(close + 1);
   }
   return shape;
 }
@@ -552,6 +553,11 @@ bool PathParams(std::string_view path, std::vector<std::string>* params) {
     if (seg.empty()) return false;  // "//" or a trailing slash
     if (IsParamSegment(seg)) {
       std::string_view name = seg.substr(1, seg.size() - 2);
+      // API Gateway's greedy variable "{proxy+}" ends the path.
+      if (!name.empty() && name.back() == '+') {
+        if (slash != std::string_view::npos) return false;
+        name.remove_suffix(1);
+      }
       if (name.empty()) return false;
       for (char c : name) {
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' &&
@@ -611,7 +617,8 @@ Status ValidateRoute(const Route& route) {
   std::vector<std::string> params;
   if (!PathParams(route.path, &params)) {
     return bad(
-        fmt::format("path {} must be /-separated literal and {{name}} segments",
+        fmt::format("path {} must be /-separated literal and {{name}} "
+                    "segments (the last may be a greedy {{name+}})",
                     route.path));
   }
   if (route.path == kOpenApiPath) return bad("/openapi.json is reserved");

@@ -74,8 +74,8 @@ class ReadApi {
 // Checks one route's own shape (see SetConfig). Exposed for the stack file.
 Status ValidateRoute(const Route& route);
 
-// The names of the {params} of a path template, in order; false when the
-// template is malformed.
+// The names of the {params} of a path template, in order (a last greedy
+// "{proxy+}" is named "proxy"); false when the template is malformed.
 bool PathParams(std::string_view path, std::vector<std::string>* params);
 
 }  // namespace riffle::gateway

@@ -49,8 +49,9 @@ struct Route {
   // GET for table routes; GET, POST, PUT, PATCH, DELETE or ANY for
   // functions.
   std::string method = "GET";
-  // Literal segments and {param} segments: "/accounts/{accountId}/payments";
-  // or kDefaultRoute.
+  // Literal segments and {param} segments: "/accounts/{accountId}/payments",
+  // the last of which may be API Gateway's greedy "{proxy+}" (the rest of
+  // the path); or kDefaultRoute.
   std::string path;
   RouteKind kind = RouteKind::kGetItem;
   std::string table;     // kGetItem, kQuery

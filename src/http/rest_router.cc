@@ -10,6 +10,19 @@ bool IsParam(const std::string& segment) {
   return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// "{name+}": API Gateway's greedy path variable, the last segment of its
+// pattern.
+bool IsGreedy(const std::string& segment) {
+  return segment.size() >= 4 && IsParam(segment) &&
+         segment[segment.size() - 2] == '+';
+}
+
+// How specific a pattern segment is: a literal, then a parameter, then a
+// greedy parameter.
+int SegmentRank(const std::string& segment) {
+  return IsGreedy(segment) ? 2 : IsParam(segment) ? 1 : 0;
+}
+
 void DefaultNotFound(Request, Responder respond) {
   Response r;
   r.status = 404;
@@ -137,12 +150,17 @@ void RestRouter::DispatchTo(const Routes& routes, Request request,
     routes.not_found(std::move(request), std::move(respond));
     return;
   }
-  // The best route for the path: at the first segment where two matching
-  // patterns differ, a literal beats a parameter.
+  // The best route for the path: a pattern without a greedy parameter
+  // beats one with (API Gateway's order); then, at the first segment where
+  // two matching patterns differ, a literal beats a parameter, which beats
+  // a greedy one (so the longer of two greedy patterns wins).
   auto more_specific = [](const Route& a, const Route& b) {
-    for (size_t i = 0; i < a.segments.size(); ++i) {
-      bool pa = IsParam(a.segments[i]), pb = IsParam(b.segments[i]);
-      if (pa != pb) return !pa;
+    bool ga = !a.segments.empty() && IsGreedy(a.segments.back());
+    bool gb = !b.segments.empty() && IsGreedy(b.segments.back());
+    if (ga != gb) return !ga;
+    for (size_t i = 0; i < a.segments.size() && i < b.segments.size(); ++i) {
+      int ra = SegmentRank(a.segments[i]), rb = SegmentRank(b.segments[i]);
+      if (ra != rb) return ra < rb;
     }
     return false;
   };
@@ -151,9 +169,14 @@ void RestRouter::DispatchTo(const Routes& routes, Request request,
   bool wildcard_matched = false;
   std::vector<std::string> allowed;
   for (const Route& route : routes.routes) {
-    if (route.segments.size() != segments.size()) continue;
+    // A greedy parameter takes one segment or more.
+    bool greedy = !route.segments.empty() && IsGreedy(route.segments.back());
+    if (greedy ? segments.size() < route.segments.size()
+               : route.segments.size() != segments.size()) {
+      continue;
+    }
     bool match = true;
-    for (size_t i = 0; i < segments.size() && match; ++i) {
+    for (size_t i = 0; i < route.segments.size() && match; ++i) {
       match = IsParam(route.segments[i]) || route.segments[i] == segments[i];
     }
     if (!match) continue;
@@ -196,11 +219,19 @@ void RestRouter::DispatchTo(const Routes& routes, Request request,
     return;
   }
   RouteMatch match;
-  for (size_t i = 0; i < segments.size(); ++i) {
-    if (IsParam(best->segments[i])) {
-      match.params.emplace_back(
-          best->segments[i].substr(1, best->segments[i].size() - 2),
-          std::move(segments[i]));
+  for (size_t i = 0; i < best->segments.size(); ++i) {
+    const std::string& p = best->segments[i];
+    if (IsGreedy(p)) {
+      // The rest of the path, its decoded segments joined by slashes.
+      std::string rest = std::move(segments[i]);
+      for (size_t j = i + 1; j < segments.size(); ++j) {
+        rest += '/';
+        rest += segments[j];
+      }
+      match.params.emplace_back(p.substr(1, p.size() - 3), std::move(rest));
+    } else if (IsParam(p)) {
+      match.params.emplace_back(p.substr(1, p.size() - 2),
+                                std::move(segments[i]));
     }
   }
   match.query = ParseQuery(request.query);

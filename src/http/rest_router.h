@@ -51,8 +51,12 @@ class RestRouter {
   RestRouter();
 
   // `pattern` starts with '/'; a segment "{name}" matches any one non-empty
-  // segment. When several patterns match, the one with a literal segment
-  // earliest wins ("/schemas/types" over "/schemas/{x}"). `method` is
+  // segment, and a last segment "{name+}" (API Gateway's greedy variable)
+  // one or more: `name` is then the rest of the path, its decoded segments
+  // joined by '/'. When several patterns match, one without a greedy
+  // segment wins, then the one with a literal segment earliest
+  // ("/schemas/types" over "/schemas/{x}", "/a/b/{p+}" over "/a/{p+}").
+  // `method` is
   // kAnyMethod for a route that serves every method: among matches of the
   // same pattern a route of the request's own method beats it, and a
   // request it matches is never a 405 (API Gateway's ANY routes).

@@ -151,6 +151,44 @@ TEST(RestRouterAnyMethod, SpecificMethodThenAny) {
   EXPECT_EQ(call("GET", "/orders").status, 404);
 }
 
+// Greedy variables: one segment or more, after every pattern without one,
+// the longer literal prefix first; methods as for other patterns.
+TEST(RestRouterAnyMethod, GreedyVariables) {
+  RestRouter router;
+  auto named = [](std::string name) {
+    return [name](Request, RouteMatch m, Responder respond) {
+      Response r;
+      r.body = name;
+      for (const auto& [k, v] : m.params) r.body += "|" + k + "=" + v;
+      respond(std::move(r));
+    };
+  };
+  std::string any(RestRouter::kAnyMethod);
+  router.Add("GET", "/pets/dog/1", named("dog1"));
+  router.Add("GET", "/pets/dog/{id}", named("dog"));
+  router.Add("GET", "/pets/{proxy+}", named("pets"));
+  router.Add(any, "/{proxy+}", named("all"));
+  router.Add("GET", "/{x}/b", named("xb"));
+  auto call = [&](std::string method, std::string target) {
+    Response out;
+    router.Dispatch(Make(std::move(method), std::move(target)),
+                    [&](Response r) { out = std::move(r); });
+    return out;
+  };
+  // API Gateway's own example of route selection.
+  EXPECT_EQ(call("GET", "/pets/dog/1").body, "dog1");
+  EXPECT_EQ(call("GET", "/pets/dog/2").body, "dog|id=2");
+  EXPECT_EQ(call("GET", "/pets/cat/1").body, "pets|proxy=cat/1");
+  EXPECT_EQ(call("POST", "/pets/dog/1").body, "all|proxy=pets/dog/1");
+  EXPECT_EQ(call("GET", "/pets/a%2Fb/c%20d").body, "pets|proxy=a/b/c d");
+  EXPECT_EQ(call("GET", "/pets").body, "all|proxy=pets");
+  // A full match beats a greedy one whatever its segments.
+  EXPECT_EQ(call("GET", "/pets/b").body, "xb|x=pets");
+  EXPECT_EQ(call("DELETE", "/pets/b").body, "all|proxy=pets/b");
+  // At least one segment: "/" is nobody's.
+  EXPECT_EQ(call("GET", "/").status, 404);
+}
+
 TEST(SplitPath, Forms) {
   std::vector<std::string> s;
   ASSERT_TRUE(SplitPath("/a//b/?q=1", &s));

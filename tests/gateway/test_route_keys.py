@@ -114,6 +114,16 @@ def test_default_catches_unmatched_paths(server):
     assert event_of(call(server, "GET", "/"))["routeKey"] == "$default"
 
 
+def test_greedy_path_variable_takes_the_rest_of_the_path(server):
+    event = event_of(call(server, "DELETE", "/files/a/b%2Fc/d%20e.txt?v=1"))
+    assert event["routeKey"] == "ANY /files/{proxy+}"
+    assert event["pathParameters"] == {"proxy": "a/b/c/d e.txt"}
+    assert event["rawPath"] == "/files/a/b%2Fc/d%20e.txt"
+    assert event_of(call(server, "GET", "/files/one"))["pathParameters"] == {"proxy": "one"}
+    # One segment at least: /files alone is $default's.
+    assert event_of(call(server, "GET", "/files"))["routeKey"] == "$default"
+
+
 def test_default_takes_what_would_be_405(server):
     # API Gateway matches method and path together: a POST to a GET-only
     # table route is $default's.
