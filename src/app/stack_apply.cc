@@ -200,7 +200,7 @@ class Applier {
   Status CheckBeforeChanging() {
     RETURN_IF_ERROR(CheckSchemas());
     RETURN_IF_ERROR(CheckTables());
-    RETURN_IF_ERROR(PackageFunctionCode());
+    RETURN_IF_ERROR(CheckFunctions());
     RETURN_IF_ERROR(CheckMappings());
     return CheckRoutes();
   }
@@ -245,14 +245,19 @@ class Applier {
     return Status::Ok();
   }
 
-  // Zips (or otherwise prepares) each function's code once, for the apply
-  // to send: a code directory that is missing or empty fails the file
-  // here.
-  Status PackageFunctionCode() {
+  // Each function's configuration as Lambda would take it (riffle's own
+  // rule, functions::ValidateFunctionConfig: a Node runtime needs a
+  // handler, ...), and its code zipped (or otherwise prepared) once, for
+  // the apply to send: a code directory that is missing or empty fails the
+  // file here.
+  Status CheckFunctions() {
     for (const StackFunction& f : stack_.functions) {
+      std::string field = "functions." + f.config.name;
+      if (Status v = functions::ValidateFunctionConfig(f.config); !v.ok())
+        return Fail(v, field);
       if (!f.code) continue;
       auto p = b_.PackageCode(*f.code);
-      if (!p.ok()) return Fail(p.status(), "functions." + f.config.name);
+      if (!p.ok()) return Fail(p.status(), field);
       code_.emplace(f.config.name, std::move(*p));
     }
     return Status::Ok();
@@ -613,7 +618,7 @@ class Applier {
       const std::string& name = f.config.name;
       std::string what = "function " + name;
       std::string field = "functions." + name;
-      // Packaged by the pre-pass (PackageFunctionCode).
+      // Packaged by the pre-pass (CheckFunctions).
       std::optional<CodePackage> code;
       if (auto it = code_.find(name); it != code_.end()) code = it->second;
       auto have = b_.GetFunction(name);

@@ -660,6 +660,14 @@ TEST_F(StackApplyTest, ConflictsFailTheFileWhole) {
                  "stack.yaml:14: functions.store: " + (dir_ / "gone").string() +
                      " is not a directory");
 
+  // A function configuration Lambda would refuse: Node needs a handler.
+  std::string handler = with("");
+  handler.replace(handler.find("runtime: provided.al2"), 21,
+                  "runtime: nodejs20.x");
+  expect_refused(handler, StatusCode::kInvalidArgument,
+                 "stack.yaml:14: functions.store: Handler is required for "
+                 "runtime nodejs20.x");
+
   // A mapping's stream, failure stream or function that neither exists
   // nor is declared.
   std::string source = with("");

@@ -7,6 +7,7 @@
 
 #include "core/base64.h"
 #include "core/clock.h"
+#include "functions/native_runtime.h"
 
 namespace riffle::functions {
 namespace {
@@ -44,6 +45,31 @@ std::map<std::string, std::string> GetStringMap(const json::Value& v,
 }
 
 }  // namespace
+
+Status ValidateFunctionConfig(const FunctionConfig& c) {
+  if (!RuntimeKindOf(c.runtime)) {
+    return InvalidArgument(fmt::format(
+        "Value {} at 'runtime' failed to satisfy constraint: riffle runs "
+        "provided.al2, provided.al2023, nodejs18.x, nodejs20.x, nodejs22.x, "
+        "riffle:native and riffle:avro-to-table",
+        c.runtime));
+  }
+  if (c.timeout_seconds < 1 || c.timeout_seconds > 900)
+    return InvalidArgument(fmt::format(
+        "1 validation error detected: Value '{}' at 'timeout' failed to "
+        "satisfy constraint: Member must have value between 1 and 900",
+        c.timeout_seconds));
+  if (c.memory_mb < 128 || c.memory_mb > 10240)
+    return InvalidArgument(fmt::format(
+        "1 validation error detected: Value '{}' at 'memorySize' failed to "
+        "satisfy constraint: Member must have value between 128 and 10240",
+        c.memory_mb));
+  if (RuntimeKindOf(c.runtime) == RuntimeKind::kNode && c.handler.empty())
+    return InvalidArgument("Handler is required for runtime " + c.runtime);
+  if (RuntimeKindOf(c.runtime) == RuntimeKind::kNative)
+    RETURN_IF_ERROR(ParseNativeHandler(c.handler).status());
+  return Status::Ok();
+}
 
 std::optional<RuntimeKind> RuntimeKindOf(std::string_view runtime) {
   if (runtime == "provided.al2" || runtime == "provided.al2023" ||

@@ -80,6 +80,13 @@ Result<std::string> ParseFunctionName(std::string_view name_or_arn);
 // Lambda's FunctionName pattern, for names given to CreateFunction.
 bool IsValidFunctionName(std::string_view name);
 
+// What CreateFunction and UpdateFunctionConfiguration refuse in a
+// configuration by itself (a runtime riffle does not run, timeout and
+// memory out of Lambda's ranges, a Node function without a handler, a
+// native handler that does not parse), with Lambda's words.
+// InvalidArgument.
+Status ValidateFunctionConfig(const FunctionConfig& config);
+
 // Lambda's FunctionConfiguration object.
 json::Value FunctionConfigurationJson(const FunctionConfig& config,
                                       const ArnContext& ctx);

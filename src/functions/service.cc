@@ -449,31 +449,6 @@ Status Service::InstallCode(const std::string& name, const FunctionCode& code,
 
 namespace {
 
-Status ValidateConfig(const FunctionConfig& c) {
-  if (!RuntimeKindOf(c.runtime)) {
-    return InvalidArgument(fmt::format(
-        "Value {} at 'runtime' failed to satisfy constraint: riffle runs "
-        "provided.al2, provided.al2023, nodejs18.x, nodejs20.x, nodejs22.x, "
-        "riffle:native and riffle:avro-to-table",
-        c.runtime));
-  }
-  if (c.timeout_seconds < 1 || c.timeout_seconds > 900)
-    return InvalidArgument(fmt::format(
-        "1 validation error detected: Value '{}' at 'timeout' failed to "
-        "satisfy constraint: Member must have value between 1 and 900",
-        c.timeout_seconds));
-  if (c.memory_mb < 128 || c.memory_mb > 10240)
-    return InvalidArgument(fmt::format(
-        "1 validation error detected: Value '{}' at 'memorySize' failed to "
-        "satisfy constraint: Member must have value between 128 and 10240",
-        c.memory_mb));
-  if (RuntimeKindOf(c.runtime) == RuntimeKind::kNode && c.handler.empty())
-    return InvalidArgument("Handler is required for runtime " + c.runtime);
-  if (RuntimeKindOf(c.runtime) == RuntimeKind::kNative)
-    RETURN_IF_ERROR(ParseNativeHandler(c.handler).status());
-  return Status::Ok();
-}
-
 // Deletes code trees of `name` other than the current one and `keep`
 // (processes of the previous revision may still be finishing).
 void PruneCode(const fs::path& fn_dir, const std::string& current,
@@ -538,7 +513,7 @@ Result<FunctionConfig> Service::CreateFunction(FunctionConfig c,
         "satisfy constraint: Member must satisfy regular expression pattern: "
         "[a-zA-Z0-9-_]+",
         c.name));
-  RETURN_IF_ERROR(ValidateConfig(c));
+  RETURN_IF_ERROR(ValidateFunctionConfig(c));
   {
     std::lock_guard l(mu_);
     if (functions_.count(c.name))
@@ -623,7 +598,7 @@ Result<FunctionConfig> Service::UpdateFunctionConfiguration(
   if (u.timeout_seconds) c.timeout_seconds = *u.timeout_seconds;
   if (u.memory_mb) c.memory_mb = *u.memory_mb;
   if (u.environment) c.environment = *u.environment;
-  RETURN_IF_ERROR(ValidateConfig(c));
+  RETURN_IF_ERROR(ValidateFunctionConfig(c));
   c.revision_id = NewUuid();
   c.last_modified = LambdaTimestamp(options_.now_ms());
   RETURN_IF_ERROR(SaveFunction(c));

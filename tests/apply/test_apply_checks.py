@@ -215,6 +215,20 @@ functions:
                    f"{d / 'gone'} is not a directory")
 
 
+def test_function_configuration_lambda_would_refuse(applied):
+    server, d = applied
+    (d / "node").mkdir()
+    (d / "node" / "index.js").write_text("exports.handler = async () => 1;\n")
+    text = EARLIER + """\
+functions:
+  handler:
+    runtime: nodejs20.x
+    code: node
+"""
+    expect_refused(applied, text, "  handler:", "functions.handler",
+                   "Handler is required for runtime nodejs20.x")
+
+
 def test_mapping_stream_neither_existing_nor_declared(applied):
     text = EARLIER + """\
 mappings:
