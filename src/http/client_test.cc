@@ -43,6 +43,11 @@ TEST(UriEncode, KeepsOnlyUnreserved) {
 }
 
 // The "get-vanilla" case of AWS's SigV4 test suite.
+TEST(SigV4Authorization, AmzDateIsBasicIso8601Utc) {
+  EXPECT_EQ(AmzDate(1440938160), "20150830T123600Z");
+  EXPECT_EQ(AmzDate(0), "19700101T000000Z");
+}
+
 TEST(SigV4Authorization, MatchesAwsTestSuite) {
   const std::string auth = SigV4Authorization(
       "GET", "/", "",

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "core/clock.h"
 #include "http/client.h"
 
 namespace riffle::http {
@@ -253,11 +254,7 @@ AwsCredentials AwsCredentials::FromEnvironment() {
 }
 
 std::string AmzDate(std::time_t t) {
-  char out[17];
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  std::strftime(out, sizeof out, "%Y%m%dT%H%M%SZ", &tm);
-  return out;
+  return FormatUtc(static_cast<int64_t>(t) * 1000, "%Y%m%dT%H%M%SZ");
 }
 
 std::string SigV4Authorization(

@@ -1185,12 +1185,7 @@ class Service::Impl {
 
   // "Thu Jan 22 01:22:02 UTC 2015", as Kinesis words times in messages.
   static std::string AmzTime(int64_t ms) {
-    time_t t = static_cast<time_t>(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S UTC %Y", &tm);
-    return buf;
+    return FormatUtc(ms, "%a %b %d %H:%M:%S UTC %Y");
   }
 
  private:

@@ -266,8 +266,14 @@ TEST_F(ServiceTest, IteratorTypesAndErrors) {
                 .code(),
             StatusCode::kInvalidArgument);
   now_ms_ += 6 * 60 * 1000;
-  EXPECT_EQ(service_->GetRecords(*at, 10).status().code(),
-            StatusCode::kDeadlineExceeded);
+  auto expired = service_->GetRecords(*at, 10);
+  EXPECT_EQ(expired.status().code(), StatusCode::kDeadlineExceeded);
+  // Kinesis's wording, times in its "date" shape.
+  EXPECT_EQ(expired.status().message(),
+            "Iterator expired. The iterator was created at time Sun Jun 15 "
+            "15:06:40 UTC 2025 while right now it is Sun Jun 15 15:12:40 UTC "
+            "2025 which is further in the future than the tolerated delay of "
+            "300000 milliseconds.");
 }
 
 TEST_F(ServiceTest, RetentionHidesExpiredRecords) {
