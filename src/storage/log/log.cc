@@ -305,6 +305,24 @@ struct Segment {
   std::string idx_pending;         // encoded, not yet written entries
   std::vector<IndexEntry> staged;  // not yet moved to `unpublished`
   uint64_t journal_seq = 0;        // the last journal file that covers it
+  // A write to it failed: written_size and `indexer` count the batch that
+  // failed, which the file may hold only in part.
+  bool write_failed = false;
+
+  // Makes the .log durable. Once a sync of it failed, so does every later
+  // one: Linux reports a failed writeback to one fdatasync and then counts
+  // the pages clean, so a later fdatasync would succeed without them and
+  // vouch (to a journal file's retirement, to a synced mark) for data that
+  // never reached the disk. Syncs run one at a time, so that none can pass
+  // a failure another thread has yet to record. Any thread.
+  Status Sync() {
+    std::lock_guard<std::mutex> lock(sync_mu);
+    if (!sync_status.ok()) return sync_status;
+    sync_status = SyncFile(log_fd.get(), log_path);
+    return sync_status;
+  }
+  std::mutex sync_mu;
+  Status sync_status;  // guarded by sync_mu: the first failed sync's
 
   // The synced mark of this segment, as it stands after a sync that
   // covered all it had then (the writer thread's state, so taken there or
@@ -312,7 +330,9 @@ struct Segment {
   std::optional<log_format::SyncedMark> Mark() const {
     const std::optional<IndexEntry>& last = indexer.last_batch();
     const std::optional<IndexEntry>& indexed = indexer.last_indexed();
-    if (written_size == 0 || !last || !indexed) return std::nullopt;
+    if (written_size == 0 || !last || !indexed || write_failed) {
+      return std::nullopt;
+    }
     return log_format::SyncedMark{.log_id = log_id,
                                   .base_offset = base_offset,
                                   .size = written_size,
@@ -929,7 +949,7 @@ void Journal::Retire(Retiring r) {
     // Gone: its log closed (and synced it) or was deleted.
     std::shared_ptr<Segment> seg = weak.lock();
     if (!seg || !s.ok()) continue;
-    s = SyncFile(seg->log_fd.get(), seg->log_path);
+    s = seg->Sync();
     // Its next open need not scan what this sync made durable.
     if (s.ok() && mark) seg->WriteMark(*mark);
   }
@@ -1207,8 +1227,7 @@ Result<std::shared_ptr<Segment>> LogCore::RecoverActiveSegment(uint64_t base) {
     if (::ftruncate(seg->log_fd.get(), static_cast<off_t>(valid)) != 0) {
       return IoError("truncate", seg->log_path, errno);
     }
-    if (options_.sync)
-      RETURN_IF_ERROR(SyncFile(seg->log_fd.get(), seg->log_path));
+    if (options_.sync) RETURN_IF_ERROR(seg->Sync());
   }
   seg->written_size = seg->readable_size = valid;
   seg->end_offset = expected;
@@ -1362,6 +1381,7 @@ void LogCore::WriteGroup(LogGroup* group) {
       Status s =
           WriteVectorAll(seg->log_fd.get(), seg->log_path, &iov, iov_position);
       iov.clear();
+      if (!s.ok()) seg->write_failed = true;
       if (s.ok()) s = Roll(r->base_offset);
       if (!s.ok()) return FailGroup(group, std::move(s));
       seg = active_.get();
@@ -1379,7 +1399,10 @@ void LogCore::WriteGroup(LogGroup* group) {
   }
   Status s =
       WriteVectorAll(seg->log_fd.get(), seg->log_path, &iov, iov_position);
-  if (!s.ok()) return FailGroup(group, std::move(s));
+  if (!s.ok()) {
+    seg->write_failed = true;
+    return FailGroup(group, std::move(s));
+  }
   FlushIndex(seg);
   if (journaled()) {
     Journal* journal = queue_->journal();
@@ -1416,7 +1439,7 @@ void LogCore::WriteGroup(LogGroup* group) {
 
 Status LogCore::SyncOwnSegment() {
   if (!options_.sync) return Status::Ok();
-  Status s = SyncFile(active_->log_fd.get(), active_->log_path);
+  Status s = active_->Sync();
   queue_->CountSync();
   if (!s.ok() && writer_status_.ok()) writer_status_ = Unavailable(s.message());
   return s;
@@ -1492,7 +1515,7 @@ Status LogCore::Roll(uint64_t new_base) {
   // found later in a sealed segment is never a torn write (see
   // docs/formats/log.md, Recovery).
   if (options_.sync) {
-    RETURN_IF_ERROR(SyncFile(old->log_fd.get(), old->log_path));
+    RETURN_IF_ERROR(old->Sync());
     queue_->CountSync();
   }
   if (auto e = old->indexer.OnSeal()) old->AddIndexEntry(*e);
@@ -1698,7 +1721,7 @@ void LogCore::Close(bool sync) {
     // not take them along, and so that the next open can trust the
     // segment without scanning it.
     std::optional<log_format::SyncedMark> mark = active->Mark();
-    Status s = SyncFile(active->log_fd.get(), active->log_path);
+    Status s = active->Sync();
     queue_->CountSync();
     if (!s.ok() && journaled()) queue_->journal()->Fail(s);
     if (s.ok() && healthy && mark) active->WriteMark(*mark);

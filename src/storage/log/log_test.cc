@@ -7,8 +7,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <future>
@@ -22,6 +26,37 @@ namespace riffle::storage {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The inode whose next fdatasync fails with EIO (0: none). Once, as Linux
+// reports a failed writeback: to one fdatasync, after which the pages count
+// as clean and the next fdatasync of the file succeeds without making them
+// durable.
+std::atomic<ino_t> fail_next_sync_of{0};
+
+void FailNextSyncOf(const fs::path& p) {
+  struct stat st;
+  ASSERT_EQ(::stat(p.c_str(), &st), 0) << p;
+  fail_next_sync_of = st.st_ino;
+}
+
+}  // namespace
+}  // namespace riffle::storage
+
+// Replaces libc's for this test binary (the log library calls ::fdatasync),
+// so that tests can make one sync fail.
+extern "C" int fdatasync(int fd) {
+  ino_t target = riffle::storage::fail_next_sync_of.load();
+  struct stat st;
+  if (target != 0 && ::fstat(fd, &st) == 0 && st.st_ino == target &&
+      riffle::storage::fail_next_sync_of.compare_exchange_strong(target, 0)) {
+    errno = EIO;
+    return -1;
+  }
+  return static_cast<int>(::syscall(SYS_fdatasync, fd));
+}
+
+namespace riffle::storage {
+namespace {
 
 // Opens a gate once; threads wait at it. For holding the writer thread
 // inside a callback while the test queues more work behind it.
@@ -1417,6 +1452,103 @@ TEST_F(JournalTest, RetiringAFileMarksTheSegmentsItSynced) {
   OpenSyncer(copy);
   auto a2 = OpenLog(copy / "a");
   ExpectRecords(ReadLog(a2.get()), want);
+}
+
+// Appends batches to `log` until journal file `seq` is gone (retired) or
+// an append fails (the journal refuses appends once it keeps its files),
+// then waits a moment for the retirement running in the background.
+void AppendUntilRetired(Log* log, const fs::path& root, uint64_t seq) {
+  fs::path file = root / "journal" / log_format::SegmentFileName(seq, ".jnl");
+  for (int i = 0; i < 400 && fs::exists(file); ++i) {
+    std::promise<Result<uint64_t>> done;
+    log->Append(MakeRecords(0, 3, 1000), 3000 + i,
+                [&done](Result<uint64_t> r) { done.set_value(std::move(r)); });
+    if (!done.get_future().get().ok()) break;
+  }
+  for (int i = 0; i < 100 && fs::exists(file); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+TEST_F(JournalTest, ASegmentWhoseSyncFailedKeepsItsJournalFile) {
+  // A failed fdatasync leaves the pages it could not write marked clean, so
+  // a later fdatasync of the same file succeeds without writing them: the
+  // journal file holding the segment's acknowledged batches must not be
+  // retired on the strength of it, and no synced mark may vouch for them.
+  journal_options_.file_bytes = 64 << 10;
+  options_.segment_bytes = 16 << 10;
+  syncer_.reset();
+  OpenSyncer(root_);
+  auto a = OpenLog(root_ / "a");
+  auto b = OpenLog(root_ / "b");
+  AppendToAll({a.get()}, 10);
+  auto want = ReadLog(a.get());
+  fs::path first = root_ / "journal" / log_format::SegmentFileName(1, ".jnl");
+  ASSERT_TRUE(fs::exists(first));
+  // The next append rolls a's segment, whose sync fails.
+  FailNextSyncOf(root_ / "a" / log_format::SegmentFileName(0, ".log"));
+  auto failed = AppendWait(MakeRecords(30, 5, 4000), 2000, a.get());
+  EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable);
+  // b fills the journal file, which then goes to be retired.
+  AppendUntilRetired(b.get(), root_, 1);
+  EXPECT_TRUE(fs::exists(first));
+  EXPECT_FALSE(fs::exists(root_ / "a" / log_format::kSyncedMarkFile));
+
+  // A power loss now: a's segment lost every write its failed sync was to
+  // make durable. The journal still has them.
+  fs::path copy = CrashCopy();
+  fs::resize_file(copy / "a" / log_format::SegmentFileName(0, ".log"), 0);
+  a.reset();
+  b.reset();
+  syncer_.reset();
+  OpenSyncer(copy);
+  auto a2 = OpenLog(copy / "a");
+  ExpectRecords(ReadLog(a2.get()), want);
+}
+
+TEST_F(JournalTest, AFailedWriteLeavesNoMarkPastTheSegmentsEnd) {
+  // A write that fails partway (EFBIG here) leaves the log failed, with a
+  // partial batch at the segment's end. A journal file that covered the
+  // segment is retired later: the mark it writes must still describe whole
+  // batches the segment holds, never the one that failed.
+  journal_options_.file_bytes = 64 << 10;
+  options_.segment_bytes = 1 << 20;
+  syncer_.reset();
+  OpenSyncer(root_);
+  auto a = OpenLog(root_ / "a");
+  auto b = OpenLog(root_ / "b");
+  AppendToAll({a.get()}, 10);
+  fs::path segment = root_ / "a" / log_format::SegmentFileName(0, ".log");
+  uint64_t size = fs::file_size(segment);
+  struct sigaction ignore = {}, old_action = {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &old_action), 0);
+  struct rlimit old_limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  struct rlimit limit = old_limit;
+  limit.rlim_cur = size + 50;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  auto failed = AppendWait(MakeRecords(30, 5, 100), 2000, a.get());
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  ASSERT_EQ(::sigaction(SIGXFSZ, &old_action, nullptr), 0);
+  EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable);
+  ASSERT_EQ(fs::file_size(segment), size + 50);
+
+  AppendUntilRetired(b.get(), root_, 1);
+  EXPECT_FALSE(
+      fs::exists(root_ / "journal" / log_format::SegmentFileName(1, ".jnl")));
+  fs::path mark_path = root_ / "a" / log_format::kSyncedMarkFile;
+  if (fs::exists(mark_path)) {
+    auto mark = log_format::ParseSyncedMark(ReadFile(mark_path));
+    ASSERT_TRUE(mark.has_value());
+    EXPECT_LE(mark->size, size);
+    EXPECT_LT(mark->last_batch.offset, 30u);
+  }
+  // Reopened, the log drops the partial batch and goes on from offset 30.
+  a.reset();
+  a = OpenLog(root_ / "a");
+  EXPECT_EQ(a->end_offset(), 30u);
+  EXPECT_EQ(fs::file_size(segment), size);
 }
 
 TEST_F(JournalTest, RelaxedLogsSkipTheJournal) {
