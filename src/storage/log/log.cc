@@ -386,6 +386,9 @@ struct AppendRequest {
 // only.
 struct LogGroup {
   LogCore* log = nullptr;
+  // Whether the round's journal flush carries it, read while its requests
+  // are in flight: once they are acknowledged the log may be gone.
+  bool journaled = false;
   std::vector<AppendRequest*> requests;
   bool written = false;  // WriteGroup wrote them (else it failed them)
 };
@@ -693,6 +696,7 @@ void SyncQueue::ProcessGroup(std::vector<AppendRequest>* group) {
     if (inserted) {
       logs.emplace_back();
       logs.back().log = r.log;
+      logs.back().journaled = r.log->journaled();
     }
     logs[it->second].requests.push_back(&r);
   }
@@ -705,7 +709,7 @@ void SyncQueue::ProcessGroup(std::vector<AppendRequest>* group) {
   bool any = false;
   for (LogGroup& g : logs) {
     if (!g.written) continue;
-    if (!g.log->journaled()) {
+    if (!g.journaled) {
       // Relaxed, or strict without a journal: this log's own segment
       // carries the round.
       g.log->FinishWritten(g.requests.size(), g.log->SyncOwnSegment());
@@ -720,7 +724,7 @@ void SyncQueue::ProcessGroup(std::vector<AppendRequest>* group) {
   // and no thread hop lies between the write, the flush and the callbacks.
   Status s = journal_->Commit(&syncs_, &flushes_metric_);
   for (LogGroup& g : logs) {
-    if (g.written && g.log->journaled()) {
+    if (g.written && g.journaled) {
       g.log->FinishWritten(g.requests.size(), s);
     }
   }

@@ -1551,6 +1551,44 @@ TEST_F(JournalTest, AFailedWriteLeavesNoMarkPastTheSegmentsEnd) {
   EXPECT_EQ(fs::file_size(segment), size);
 }
 
+TEST_F(JournalTest, ARelaxedLogMayCloseOnceItsAppendsAreAcknowledged) {
+  // In a round of strict and relaxed logs, the relaxed ones are
+  // acknowledged first, and may be closed and freed while the round's
+  // journal flush and the strict logs' callbacks are still to come: the
+  // writer must not look at them again (AddressSanitizer catches it).
+  auto strict = OpenLog(root_ / "s");
+  LogOptions relaxed_options = options_;
+  relaxed_options.sync = false;
+  auto relaxed = Log::Open(root_ / "r", relaxed_options, syncer_.get());
+  ASSERT_TRUE(relaxed.ok());
+  Gate hold;
+  std::promise<void> held;
+  strict->Append({}, 1, [&](Result<uint64_t>) {
+    held.set_value();
+    hold.Wait();
+  });
+  held.get_future().wait();
+  // Queued behind it, one round: the strict log first, then the relaxed.
+  Gate closed;
+  std::promise<void> relaxed_acked;
+  std::promise<void> strict_acked;
+  strict->Append(MakeRecords(0, 1), 1, [&](Result<uint64_t> r) {
+    EXPECT_TRUE(r.ok());
+    closed.Wait();
+    strict_acked.set_value();
+  });
+  (*relaxed)->Append(MakeRecords(0, 1), 1, [&](Result<uint64_t> r) {
+    EXPECT_TRUE(r.ok());
+    relaxed_acked.set_value();
+  });
+  hold.Open();
+  relaxed_acked.get_future().wait();
+  relaxed->reset();
+  closed.Open();
+  strict_acked.get_future().wait();
+  EXPECT_EQ(strict->end_offset(), 1u);
+}
+
 TEST_F(JournalTest, RelaxedLogsSkipTheJournal) {
   options_.sync = false;
   auto a = OpenLog(root_ / "a");
