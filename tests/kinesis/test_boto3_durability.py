@@ -189,6 +189,74 @@ def test_journal_restores_segment_tails_a_power_loss_would_drop(riffle_factory):
         kh.assert_strictly_increasing(records, f"sequence numbers in {shard}")
 
 
+def test_power_loss_after_journal_retirements_keeps_every_acknowledged_record(riffle_factory):
+    """Once a journal file (16 MiB) is retired, each shard's active segment
+    is synced and carries a `synced` mark, which the next start trusts
+    instead of scanning the prefix it names. Emulate a power loss after
+    kill -9 that keeps exactly that synced prefix and leaves a zero-filled
+    tail after it (a file extended but never written): the start must cut
+    the tail, and the journal must replay every acknowledged record past
+    the mark."""
+    server = riffle_factory()
+    client = kh.boto3_client(server.aws)
+    client.create_stream(StreamName="marked", ShardCount=2)
+    kh.wait_for_status(client, "marked")
+    streams = server.data_dir / "streams"
+    acked = []  # (shard id, sequence number, data)
+    stop = threading.Event()
+
+    def produce():
+        for n in itertools.count():
+            if stop.is_set():
+                return
+            entries = [{"PartitionKey": f"k{i}", "Data": f"{n}-{i}-".encode() + b"x" * 8000}
+                       for i in range(50)]
+            try:
+                reply = client.put_records(StreamName="marked", Records=entries)
+            except Exception:  # The server is being killed: unacknowledged.
+                return
+            for entry, result in zip(entries, reply["Records"]):
+                if "SequenceNumber" in result:
+                    acked.append((result["ShardId"], result["SequenceNumber"], entry["Data"]))
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    deadline = time.monotonic() + 60
+    while len(list(streams.glob("*/*/synced"))) < 2:
+        assert time.monotonic() < deadline, "no journal file was retired"
+        time.sleep(0.05)
+    time.sleep(0.3)  # a tail past the marks, in the journal only
+    server.kill9()
+    stop.set()
+    producer.join(30)
+
+    for mark in streams.glob("*/*/synced"):
+        data = mark.read_bytes()
+        assert len(data) == 84 and data[:4] == b"RSYN"
+        base = int.from_bytes(data[16:24], "little")
+        size = int.from_bytes(data[24:32], "little")
+        segments = sorted(mark.parent.glob("*.log"))
+        assert segments[-1].name == f"{base:020d}.log", "the mark names the active segment"
+        assert segments[-1].stat().st_size >= size
+        with open(segments[-1], "r+b") as f:
+            f.truncate(size)
+            f.seek(size)
+            f.write(b"\0" * 8192)
+
+    server.start()
+    assert "replayed" in server.log_path.read_text()
+    client = kh.boto3_client(server.aws)
+    stored = all_records(client, "marked")
+    position = {(shard, r["SequenceNumber"]): r["Data"]
+                for shard, records in stored.items() for r in records}
+    missing = [(s, q) for s, q, _ in acked if (s, q) not in position]
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged records lost"
+    for shard, sequence_number, data in acked:
+        assert position[(shard, sequence_number)] == data
+    for shard, records in stored.items():
+        kh.assert_strictly_increasing(records, f"sequence numbers in {shard}")
+
+
 # ---------------------------------------------------------------- retention
 
 def fake_clock_server(riffle_factory, tmp_path):

@@ -199,9 +199,10 @@ class LogTest : public ::testing::Test {
     return dir_ / log_format::SegmentFileName(base, ext);
   }
 
-  std::vector<uint64_t> SegmentBases() {
+  std::vector<uint64_t> SegmentBases() { return SegmentBasesOf(dir_); }
+  static std::vector<uint64_t> SegmentBasesOf(const fs::path& dir) {
     std::vector<uint64_t> bases;
-    for (const auto& e : fs::directory_iterator(dir_)) {
+    for (const auto& e : fs::directory_iterator(dir)) {
       auto base = log_format::ParseSegmentFileName(e.path().filename().string(),
                                                    ".log");
       if (base) bases.push_back(*base);
@@ -1587,6 +1588,66 @@ TEST_F(JournalTest, ARelaxedLogMayCloseOnceItsAppendsAreAcknowledged) {
   closed.Open();
   strict_acked.get_future().wait();
   EXPECT_EQ(strict->end_offset(), 1u);
+}
+
+TEST_F(JournalTest, LogsClosedAndReopenedWhileTheirFilesRetire) {
+  // Small journal files and segments: retirements (each syncing segments
+  // and writing their marks on the maintenance thread) overlap the logs'
+  // closes (which sync and mark too) and reopens, which make a second
+  // Segment object for a file an older one may still be marking. Whatever
+  // mark is left, the logs reopen with every record, and a full scan finds
+  // the same.
+  journal_options_.file_bytes = 8 << 10;
+  options_.segment_bytes = 8 << 10;
+  options_.index_interval_bytes = 256;
+  syncer_.reset();
+  OpenSyncer(root_);
+  constexpr int kLogs = 4;
+  constexpr int kRounds = 12;
+  constexpr int kBatches = 6;
+  std::vector<std::thread> threads;
+  for (int l = 0; l < kLogs; ++l) {
+    threads.emplace_back([this, l] {
+      fs::path dir = root_ / ("l" + std::to_string(l));
+      uint64_t next = 0;
+      for (int round = 0; round < kRounds; ++round) {
+        auto log = Log::Open(dir, options_, syncer_.get());
+        ASSERT_TRUE(log.ok()) << log.status().ToString();
+        ASSERT_EQ((*log)->end_offset(), next);
+        for (int b = 0; b < kBatches; ++b) {
+          auto r =
+              AppendWait(MakeRecords(next, 3, 100), 1000 + next, log->get());
+          ASSERT_TRUE(r.ok()) << r.status().ToString();
+          next += 3;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  syncer_.reset();
+  OpenSyncer(root_);
+  EXPECT_EQ(syncer_->replayed_batches(), 0u);
+  for (int l = 0; l < kLogs; ++l) {
+    fs::path dir = root_ / ("l" + std::to_string(l));
+    constexpr uint64_t kRecords = 3 * kRounds * kBatches;
+    auto log = OpenLog(dir);
+    auto got = ReadLog(log.get());
+    ASSERT_EQ(got.size(), kRecords);
+    for (uint64_t i = 0; i < kRecords; ++i) {
+      EXPECT_EQ(got[i].key, "key" + std::to_string(i));
+      EXPECT_EQ(got[i].value, ValueFor(i, 100));
+    }
+    log.reset();
+    std::string index_after_mark = ReadFile(
+        dir / log_format::SegmentFileName(SegmentBasesOf(dir).back(), ".idx"));
+    fs::remove(dir / log_format::kSyncedMarkFile);
+    log = OpenLog(dir);
+    EXPECT_EQ(log->end_offset(), kRecords);
+    log.reset();
+    EXPECT_EQ(ReadFile(dir / log_format::SegmentFileName(
+                                 SegmentBasesOf(dir).back(), ".idx")),
+              index_after_mark);
+  }
 }
 
 TEST_F(JournalTest, RelaxedLogsSkipTheJournal) {
