@@ -341,12 +341,12 @@ struct Segment {
   }
 
   // Writes `mark` (taken from this segment before a sync that succeeded)
-  // unless a larger one was written already: the log's close and a journal
-  // file's retirement may race. Not synced: losing the mark only costs the
-  // next open a scan. Any thread.
+  // unless a larger one was written already (the log's close and a journal
+  // file's retirement may race) or marks were stopped. Not synced: losing
+  // the mark only costs the next open a scan. Any thread.
   void WriteMark(const log_format::SyncedMark& mark) {
     std::lock_guard<std::mutex> lock(mark_mu);
-    if (mark.size <= marked_size) return;
+    if (marks_stopped || mark.size <= marked_size) return;
     fs::path path = log_path.parent_path() / log_format::kSyncedMarkFile;
     fs::path tmp = path;
     tmp += ".tmp";
@@ -363,8 +363,17 @@ struct Segment {
     }
     marked_size = mark.size;
   }
+  // Once its log is closed: a journal file's retirement still running may
+  // hold the segment, but its directory may be being removed (Discard) or
+  // be another Log's by now. When this returns, a mark being written is in
+  // place and no other will be. Any thread.
+  void StopMarks() {
+    std::lock_guard<std::mutex> lock(mark_mu);
+    marks_stopped = true;
+  }
   std::mutex mark_mu;
-  uint64_t marked_size = 0;  // guarded by mark_mu
+  uint64_t marked_size = 0;    // guarded by mark_mu
+  bool marks_stopped = false;  // guarded by mark_mu
 };
 
 // One Append on its way through the writer thread. `log` is null for an
@@ -1714,6 +1723,7 @@ void LogCore::Close(bool sync) {
   idle_cv_.wait(lock, [this] { return in_flight_ == 0; });
   // The writer no longer looks at this log: drop the files (readers in
   // flight keep theirs open through their shared_ptr).
+  std::vector<std::shared_ptr<Segment>> segments = std::move(segments_);
   segments_.clear();
   std::shared_ptr<Segment> active = std::move(active_);
   bool healthy = failed_.ok();
@@ -1730,6 +1740,7 @@ void LogCore::Close(bool sync) {
     if (!s.ok() && journaled()) queue_->journal()->Fail(s);
     if (s.ok() && healthy && mark) active->WriteMark(*mark);
   }
+  for (const auto& seg : segments) seg->StopMarks();
   dir_lock_.Reset();
 }
 

@@ -39,6 +39,35 @@ void FailNextSyncOf(const fs::path& p) {
   fail_next_sync_of = st.st_ino;
 }
 
+// The inode whose next fdatasync waits until ReleaseHeldSync (0: none), so
+// that a test can act while a sync (and whoever runs it) is held there.
+std::atomic<ino_t> hold_next_sync_of{0};
+std::mutex held_sync_mu;
+std::condition_variable held_sync_cv;
+bool sync_held = false;      // guarded by held_sync_mu
+bool sync_released = false;  // guarded by held_sync_mu
+
+void HoldNextSyncOf(const fs::path& p) {
+  struct stat st;
+  ASSERT_EQ(::stat(p.c_str(), &st), 0) << p;
+  std::lock_guard<std::mutex> lock(held_sync_mu);
+  sync_held = sync_released = false;
+  hold_next_sync_of = st.st_ino;
+}
+
+// False when no sync was held within 10 s.
+bool WaitUntilSyncHeld() {
+  std::unique_lock<std::mutex> lock(held_sync_mu);
+  return held_sync_cv.wait_for(lock, std::chrono::seconds(10),
+                               [] { return sync_held; });
+}
+
+void ReleaseHeldSync() {
+  std::lock_guard<std::mutex> lock(held_sync_mu);
+  sync_released = true;
+  held_sync_cv.notify_all();
+}
+
 }  // namespace
 }  // namespace riffle::storage
 
@@ -51,6 +80,15 @@ extern "C" int fdatasync(int fd) {
       riffle::storage::fail_next_sync_of.compare_exchange_strong(target, 0)) {
     errno = EIO;
     return -1;
+  }
+  target = riffle::storage::hold_next_sync_of.load();
+  if (target != 0 && ::fstat(fd, &st) == 0 && st.st_ino == target &&
+      riffle::storage::hold_next_sync_of.compare_exchange_strong(target, 0)) {
+    using namespace riffle::storage;
+    std::unique_lock<std::mutex> lock(held_sync_mu);
+    sync_held = true;
+    held_sync_cv.notify_all();
+    held_sync_cv.wait(lock, [] { return sync_released; });
   }
   return static_cast<int>(::syscall(SYS_fdatasync, fd));
 }
@@ -1661,6 +1699,38 @@ TEST_F(JournalTest, LogsClosedAndReopenedWhileTheirFilesRetire) {
                                  SegmentBasesOf(dir).back(), ".idx")),
               index_after_mark);
   }
+}
+
+TEST_F(JournalTest, ADiscardedLogGetsNoMarkFromARetirementStillRunning) {
+  // A journal file's retirement may still hold a log's segment when the
+  // log is discarded for its directory to be removed: it must write no
+  // synced mark there once Discard has returned (a mark arriving during
+  // the removal made it fail, "directory not empty", and left files).
+  journal_options_.file_bytes = 64 << 10;
+  syncer_.reset();
+  OpenSyncer(root_);
+  auto other = OpenLog(root_ / "other");
+  auto log = OpenLog(root_ / "d");
+  for (int b = 0; b < 4; ++b) {
+    ASSERT_TRUE(AppendWait(MakeRecords(3 * b, 3), 1, log.get()).ok());
+  }
+  // Fills the journal file; the next round retires it, and the retirement
+  // is held in its sync of the log's segment.
+  ASSERT_TRUE(AppendWait(MakeRecords(0, 3, 30000), 1, other.get()).ok());
+  HoldNextSyncOf(root_ / "d" / log_format::SegmentFileName(0, ".log"));
+  ASSERT_TRUE(AppendWait(MakeRecords(3, 1), 2, other.get()).ok());
+  ASSERT_TRUE(WaitUntilSyncHeld());
+  log->Discard();
+  ReleaseHeldSync();
+  fs::path first = root_ / "journal" / log_format::SegmentFileName(1, ".jnl");
+  for (int i = 0; i < 400 && fs::exists(first); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_FALSE(fs::exists(first));
+  EXPECT_FALSE(fs::exists(root_ / "d" / log_format::kSyncedMarkFile));
+  EXPECT_FALSE(fs::exists(root_ / "d" / "synced.tmp"));
+  log.reset();
+  EXPECT_FALSE(fs::exists(root_ / "d" / log_format::kSyncedMarkFile));
 }
 
 TEST_F(JournalTest, RelaxedLogsSkipTheJournal) {
