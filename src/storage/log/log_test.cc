@@ -1733,6 +1733,43 @@ TEST_F(JournalTest, ADiscardedLogGetsNoMarkFromARetirementStillRunning) {
   EXPECT_FALSE(fs::exists(root_ / "d" / log_format::kSyncedMarkFile));
 }
 
+TEST_F(JournalTest, ACloseOvertakingARetirementLeavesTheLargerMark) {
+  // A retirement took its mark of the segment when its file was full, and
+  // is held in its sync while the log appends more and closes: the close's
+  // mark (the whole segment) is what stays, not the retirement's older one.
+  journal_options_.file_bytes = 64 << 10;
+  syncer_.reset();
+  OpenSyncer(root_);
+  auto other = OpenLog(root_ / "other");
+  auto log = OpenLog(root_ / "d");
+  ASSERT_TRUE(AppendWait(MakeRecords(0, 3), 1, log.get()).ok());
+  ASSERT_TRUE(AppendWait(MakeRecords(0, 3, 30000), 1, other.get()).ok());
+  fs::path segment = root_ / "d" / log_format::SegmentFileName(0, ".log");
+  HoldNextSyncOf(segment);
+  ASSERT_TRUE(AppendWait(MakeRecords(3, 1), 2, other.get()).ok());
+  ASSERT_TRUE(WaitUntilSyncHeld());
+  uint64_t retired_size = fs::file_size(segment);
+  for (int b = 1; b < 5; ++b) {
+    ASSERT_TRUE(AppendWait(MakeRecords(3 * b, 3), 3, log.get()).ok());
+  }
+  std::thread closer([&] { log.reset(); });  // its sync waits for the held one
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ReleaseHeldSync();
+  closer.join();
+  fs::path first = root_ / "journal" / log_format::SegmentFileName(1, ".jnl");
+  for (int i = 0; i < 400 && fs::exists(first); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto mark = log_format::ParseSyncedMark(
+      ReadFile(root_ / "d" / log_format::kSyncedMarkFile));
+  ASSERT_TRUE(mark.has_value());
+  EXPECT_LT(retired_size, fs::file_size(segment));
+  EXPECT_EQ(mark->size, fs::file_size(segment));
+  EXPECT_EQ(mark->last_batch.offset, 12u);
+  log = OpenLog(root_ / "d");
+  EXPECT_EQ(log->end_offset(), 15u);
+}
+
 TEST_F(JournalTest, RelaxedLogsSkipTheJournal) {
   options_.sync = false;
   auto a = OpenLog(root_ / "a");
