@@ -158,6 +158,21 @@ def test_kill_9_under_load_loses_no_acknowledged_record(riffle_factory, durabili
     assert not last or kh.seq(reply) > kh.seq(last[-1])
 
 
+def assert_every_acknowledged_record(server, stream, acked):
+    """Every (shard, sequence number, data) in `acked` reads back from
+    `stream` with its data, and each shard's sequence numbers increase."""
+    client = kh.boto3_client(server.aws)
+    stored = all_records(client, stream)
+    position = {(shard, r["SequenceNumber"]): r["Data"]
+                for shard, records in stored.items() for r in records}
+    missing = [(s, q) for s, q, _ in acked if (s, q) not in position]
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged records lost"
+    for shard, sequence_number, data in acked:
+        assert position[(shard, sequence_number)] == data
+    for shard, records in stored.items():
+        kh.assert_strictly_increasing(records, f"sequence numbers in {shard}")
+
+
 def test_journal_restores_segment_tails_a_power_loss_would_drop(riffle_factory):
     """A strict put is acknowledged once the shared write-ahead journal is
     flushed; the shard segments are synced only later. Emulate a power loss
@@ -177,16 +192,7 @@ def test_journal_restores_segment_tails_a_power_loss_would_drop(riffle_factory):
 
     server.start()
     assert "replayed" in server.log_path.read_text()
-    client = kh.boto3_client(server.aws)
-    stored = all_records(client, "power")
-    position = {(shard, r["SequenceNumber"]): r["Data"]
-                for shard, records in stored.items() for r in records}
-    missing = [(s, q) for s, q, _ in acked if (s, q) not in position]
-    assert not missing, f"{len(missing)} of {len(acked)} acknowledged records lost"
-    for shard, sequence_number, data in acked:
-        assert position[(shard, sequence_number)] == data
-    for shard, records in stored.items():
-        kh.assert_strictly_increasing(records, f"sequence numbers in {shard}")
+    assert_every_acknowledged_record(server, "power", acked)
 
 
 def test_power_loss_after_journal_retirements_keeps_every_acknowledged_record(riffle_factory):
@@ -245,16 +251,7 @@ def test_power_loss_after_journal_retirements_keeps_every_acknowledged_record(ri
 
     server.start()
     assert "replayed" in server.log_path.read_text()
-    client = kh.boto3_client(server.aws)
-    stored = all_records(client, "marked")
-    position = {(shard, r["SequenceNumber"]): r["Data"]
-                for shard, records in stored.items() for r in records}
-    missing = [(s, q) for s, q, _ in acked if (s, q) not in position]
-    assert not missing, f"{len(missing)} of {len(acked)} acknowledged records lost"
-    for shard, sequence_number, data in acked:
-        assert position[(shard, sequence_number)] == data
-    for shard, records in stored.items():
-        kh.assert_strictly_increasing(records, f"sequence numbers in {shard}")
+    assert_every_acknowledged_record(server, "marked", acked)
 
 
 # ---------------------------------------------------------------- retention
