@@ -308,6 +308,10 @@ struct Segment {
   // A write to it failed: written_size and `indexer` count the batch that
   // failed, which the file may hold only in part.
   bool write_failed = false;
+  // Sealed without a sync (relaxed durability): its log's clean close
+  // syncs it. Set by the writer thread; read by Close once the writer is
+  // done with the log.
+  bool sealed_unsynced = false;
 
   // Makes the .log durable. Once a sync of it failed, so does every later
   // one: Linux reports a failed writeback to one fdatasync and then counts
@@ -1530,6 +1534,8 @@ Status LogCore::Roll(uint64_t new_base) {
   if (options_.sync) {
     RETURN_IF_ERROR(old->Sync());
     queue_->CountSync();
+  } else {
+    old->sealed_unsynced = true;
   }
   if (auto e = old->indexer.OnSeal()) old->AddIndexEntry(*e);
   FlushIndex(old);
@@ -1739,6 +1745,23 @@ void LogCore::Close(bool sync) {
     queue_->CountSync();
     if (!s.ok() && journaled()) queue_->journal()->Fail(s);
     if (s.ok() && healthy && mark) active->WriteMark(*mark);
+    // Relaxed: the segments sealed since the log opened, and their names,
+    // reach the disk too, so that a clean shutdown leaves nothing a power
+    // loss could tear.
+    bool sealed = false;
+    for (const auto& seg : segments) {
+      if (!seg->sealed_unsynced) continue;
+      sealed = true;
+      if (Status synced = seg->Sync(); !synced.ok()) {
+        RLOG_WARN("log {}: {}", dir_.string(), synced.ToString());
+      }
+      queue_->CountSync();
+    }
+    if (sealed) {
+      if (Status synced = SyncDir(dir_); !synced.ok()) {
+        RLOG_WARN("log {}: {}", dir_.string(), synced.ToString());
+      }
+    }
   }
   for (const auto& seg : segments) seg->StopMarks();
   dir_lock_.Reset();

@@ -1071,6 +1071,24 @@ TEST_F(LogTest, RelaxedDurabilitySkipsSync) {
   ExpectRecords(ReadAll(), expected_);
 }
 
+TEST_F(LogTest, RelaxedCleanCloseSyncsEverySegmentItSealed) {
+  options_.sync = false;
+  options_.segment_bytes = 500;
+  Reopen();
+  for (int i = 0; i < 20; ++i) AppendBatch(2, i);
+  size_t segments = SegmentBases().size();
+  ASSERT_GT(segments, 3u);
+  EXPECT_EQ(syncer_->sync_count(), 0u);
+  log_.reset();
+  // The sealed ones and the active one, once each.
+  EXPECT_EQ(syncer_->sync_count(), segments);
+  Reopen();
+  ExpectRecords(ReadAll(), expected_);
+  log_.reset();
+  // Nothing sealed since this open: only the active segment.
+  EXPECT_EQ(syncer_->sync_count(), segments + 1);
+}
+
 TEST_F(LogTest, StrictDurabilitySyncs) {
   options_.sync = true;
   Reopen();
