@@ -262,7 +262,9 @@ class LogCore;
 // its sparse index. Shared by the log's segment list, readers in flight, the
 // writer thread and a journal file waiting to be retired, so retention can
 // drop a segment while a reader still preads it (an unlinked file lives
-// until its last close).
+// until its last close). Not thread-safe as a whole: each field says who may
+// touch it (the owning LogCore's mu_, the writer thread, or its own mutex for
+// Sync and the synced mark, which any thread may call).
 struct Segment {
   Segment(uint64_t base, const fs::path& dir, uint32_t index_interval,
           uint64_t log_id)
