@@ -153,9 +153,12 @@ Status ShardProcessor::Commit(size_t n) {
   std::string seq = pending_[n - 1].sequence_number;
   if (auto it = skipped_after_.find(seq); it != skipped_after_.end())
     seq = it->second;  // filtered-out records after it are done too
-  if (Tumbling()) {
+  if (window_open_) {
     // Saved when the window closes, so that a restart replays the whole
-    // window and rebuilds its state.
+    // window and rebuilds its state. Records given up on (too old) before
+    // any window opened are saved at once, as AdvanceTo does: no window
+    // close may come to save them, and a restart would send their failure
+    // records again.
     unsaved_ = true;
   } else {
     RETURN_IF_ERROR(checkpoints_.Save(options_.shard_id, {seq, false}));

@@ -369,6 +369,23 @@ TEST_F(ShardProcessorTest, OldRecordsSkipTheFunction) {
       "RecordAgeExceeded");
 }
 
+// With a tumbling window, records given up on for their age before any
+// window opened were sent to the destination but their checkpoint waited
+// for a window to close: on an idle shard never, so a restart or a lease
+// handover sent the same failure records again.
+TEST_F(ShardProcessorTest, OldRecordsAreCheckpointedPastWithATumblingWindow) {
+  mapping.tumbling_window_seconds = 60;
+  mapping.maximum_record_age_seconds = 60;
+  source.Add(3, /*arrival_ms=*/now - 120'000);
+  auto p = Make();
+  for (int i = 0; i < 5; ++i) p->Step();
+  EXPECT_TRUE(invoker.batches.empty());
+  ASSERT_EQ(destination.sent.size(), 1u);
+  ASSERT_EQ(checkpoints.saved.count("shardId-000000000000"), 1u);
+  EXPECT_EQ(checkpoints.saved["shardId-000000000000"].sequence_number, Seq(2));
+  EXPECT_FALSE(checkpoints.saved["shardId-000000000000"].shard_end);
+}
+
 TEST_F(ShardProcessorTest, ThrottlingRetriesWithoutCountingAttempts) {
   mapping.maximum_retry_attempts = 0;
   source.Add(1);
