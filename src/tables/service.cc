@@ -350,16 +350,13 @@ Item KeyOf(const TableDescription& t, const IndexSpec* index,
   return key;
 }
 
-// The attributes of `item` named in `touched`: UPDATED_OLD and UPDATED_NEW
-// return the top-level attributes the update expression names.
-std::optional<Item> TouchedAttributes(const std::optional<Item>& item,
-                                      const std::set<std::string>& touched) {
+// The parts of `item` at the paths the update expression names: UPDATED_OLD
+// and UPDATED_NEW return only those, so `SET m.b = :v` returns {m: {b}} and
+// not the whole map m (DynamoDB returns the updated fragment).
+std::optional<Item> TouchedAttributes(
+    const std::optional<Item>& item, const std::vector<DocumentPath>& touched) {
   if (!item) return std::nullopt;
-  Item out;
-  for (const std::string& name : touched) {
-    auto it = item->find(name);
-    if (it != item->end()) out.emplace(it->first, it->second);
-  }
+  Item out = Project(*item, touched);
   if (out.empty()) return std::nullopt;
   return out;
 }
@@ -367,7 +364,7 @@ std::optional<Item> TouchedAttributes(const std::optional<Item>& item,
 std::optional<Item> Returned(ReturnValues rv,
                              const std::optional<Item>& old_item,
                              const std::optional<Item>& new_item,
-                             const std::set<std::string>& touched) {
+                             const std::vector<DocumentPath>& touched) {
   switch (rv) {
     case ReturnValues::kNone:
       return std::nullopt;
@@ -895,7 +892,7 @@ Result<TimeToLive> Service::UpdateTimeToLive(const std::string& name,
 
 void Service::WriteItem(
     const std::string& table, Item key, ConditionalWrite options,
-    std::set<std::string> touched,
+    std::vector<DocumentPath> touched,
     std::function<Result<std::optional<Item>>(const std::optional<Item>& old)>
         compute_new,
     WriteCallback done, FailureSink failure) {
@@ -1018,8 +1015,8 @@ void Service::UpdateItem(const std::string& table, Item key,
   auto t = Table(table);
   if (!t.ok()) return done(t.status());
   if (Status s = CheckUpdateOfKey(**t, update); !s.ok()) return done(s);
-  std::set<std::string> touched;
-  for (const UpdateAction& a : update.actions) touched.insert(a.path[0].name);
+  std::vector<DocumentPath> touched;
+  for (const UpdateAction& a : update.actions) touched.push_back(a.path);
   WriteItem(
       table, key, std::move(options), std::move(touched),
       [key, update = std::move(update)](

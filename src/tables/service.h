@@ -298,7 +298,7 @@ class Service {
   Status StoreTable(const TableDescription& t, kv::WriteBatch batch);
   void WriteItem(
       const std::string& table, Item key, ConditionalWrite options,
-      std::set<std::string> touched,
+      std::vector<DocumentPath> touched,
       std::function<Result<std::optional<Item>>(const std::optional<Item>& old)>
           compute_new,
       WriteCallback done, FailureSink failure);

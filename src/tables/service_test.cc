@@ -224,6 +224,36 @@ TEST_F(ServiceTest, UpdateItemReturnValuesAndKeyProtection) {
             "exist in the item");
 }
 
+// UPDATED_OLD and UPDATED_NEW return only what the update names, nested
+// paths included: SET m.b returns {m: {b}}, not the whole map m.
+TEST_F(ServiceTest, UpdatedValuesAreTheNamedPathsOnly) {
+  CreateTable("t");
+  ASSERT_TRUE(
+      Put("t",
+          R"({"pk":{"S":"k"},"sk":{"N":"1"},"m":{"M":{"a":{"N":"1"},"b":{"N":"2"}}},"l":{"L":[{"S":"x"},{"S":"y"}]}})")
+          .ok());
+  ExpressionAttributes attrs(
+      {}, {{":v", *AttributeValueFromJson(*json::Parse(R"({"N":"9"})"))}});
+  ConditionalWrite updated_new;
+  updated_new.return_values = ReturnValues::kUpdatedNew;
+  auto r = Update("t", R"({"pk":{"S":"k"},"sk":{"N":"1"}})",
+                  "SET m.b = :v, l[1] = :v", attrs, updated_new);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ItemToJson(*r->attributes),
+            R"({"l":{"L":[{"N":"9"}]},"m":{"M":{"b":{"N":"9"}}}})");
+  ConditionalWrite updated_old;
+  updated_old.return_values = ReturnValues::kUpdatedOld;
+  r = Update("t", R"({"pk":{"S":"k"},"sk":{"N":"1"}})", "REMOVE m.a", attrs,
+             updated_old);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ItemToJson(*r->attributes), R"({"m":{"M":{"a":{"N":"1"}}}})");
+  // Nothing set: UPDATED_NEW returns no attributes.
+  r = Update("t", R"({"pk":{"S":"k"},"sk":{"N":"1"}})", "REMOVE m.b", attrs,
+             updated_new);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->attributes.has_value());
+}
+
 // Conditional writes are serializable per item: concurrent read-modify-
 // write increments never lose an update.
 TEST_F(ServiceTest, ConcurrentUpdatesOfOneItemAreSerialized) {

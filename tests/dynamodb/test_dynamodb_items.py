@@ -131,6 +131,23 @@ def test_update_expressions(ddb, table):
                         ExpressionAttributeValues={":v": s("x")})
 
 
+def test_updated_return_values_of_nested_paths(ddb, table):
+    """UPDATED_NEW / UPDATED_OLD return the updated fragment of a map or
+    list, as DynamoDB does, not the whole top-level attribute."""
+    key = {"pk": s("nested"), "sk": n(1)}
+    ddb.put_item(TableName=table, Item={
+        **key, "m": {"M": {"a": n(1), "b": n(2)}}, "l": {"L": [s("x"), s("y")]}})
+    r = ddb.update_item(TableName=table, Key=key, UpdateExpression="SET m.b = :v, l[1] = :v",
+                        ExpressionAttributeValues={":v": n(9)}, ReturnValues="UPDATED_NEW")
+    assert r["Attributes"] == {"m": {"M": {"b": n(9)}}, "l": {"L": [n(9)]}}
+    r = ddb.update_item(TableName=table, Key=key, UpdateExpression="SET m.a = :v",
+                        ExpressionAttributeValues={":v": n(7)}, ReturnValues="UPDATED_OLD")
+    assert r["Attributes"] == {"m": {"M": {"a": n(1)}}}
+    r = ddb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE m.b",
+                        ReturnValues="UPDATED_NEW")
+    assert "Attributes" not in r
+
+
 def test_expression_attribute_checks(ddb, table):
     key = {"pk": s("e"), "sk": n(1)}
     with expect_error("ValidationException",
