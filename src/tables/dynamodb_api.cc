@@ -2172,6 +2172,12 @@ class DynamoDbApi {
       if (!t.ok()) return Fail(reply, t.status());
       auto k = EncodeItemKey(*t, wr.item, /*from_full_item=*/wr.put);
       if (!k.ok()) return Fail(reply, k.status());
+      // Every put is checked before any write starts: DynamoDB applies
+      // none of the batch when one request is invalid.
+      if (wr.put) {
+        if (Status c = CheckItemForPut(*t, wr.item); !c.ok())
+          return Fail(reply, c);
+      }
       if (!seen.insert({wr.table, *k}).second) {
         return reply.Error(
             Validation("Provided list of item keys contains duplicates"));

@@ -563,6 +563,13 @@ Result<std::string> EncodeItemKey(const TableDescription& t, const Item& key,
   return out;
 }
 
+Status CheckItemForPut(const TableDescription& t, const Item& item) {
+  if (ItemSize(item) > kMaxItemBytes) {
+    return InvalidArgument("Item size has exceeded the maximum allowed size");
+  }
+  return CheckIndexKeys(t, item);
+}
+
 Service::Service(kv::Store& store)
     : store_(store),
       catalog_(std::make_unique<Catalog>()),

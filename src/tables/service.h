@@ -321,6 +321,12 @@ class Service {
 Result<std::string> EncodeItemKey(const TableDescription& table,
                                   const Item& key, bool from_full_item);
 
+// Whether `item` may be stored in `table` as a whole: its size and its
+// secondary index keys (type, not empty), with DynamoDB's messages.
+// BatchWriteItem checks every put with it before writing any, since
+// DynamoDB rejects the whole batch when one request is invalid.
+Status CheckItemForPut(const TableDescription& table, const Item& item);
+
 // The attributes of `item` an index stores (its projection).
 Item ProjectForIndex(const TableDescription& table, const IndexSpec& index,
                      const Item& item);

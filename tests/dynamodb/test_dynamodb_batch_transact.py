@@ -49,6 +49,28 @@ def test_batch_limits_and_duplicates(ddb, table):
             {"PutRequest": {"Item": {"pk": s("d")}}}]})
 
 
+def test_batch_write_with_an_invalid_item_writes_nothing(ddb, tables):
+    """DynamoDB validates every request of a BatchWriteItem before writing
+    any: an oversized item or a GSI key of the wrong type rejects the whole
+    batch, and the valid requests beside it are not applied either."""
+    table = tables.create(
+        extra_attributes=[("g", "S")],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"}}])
+    ddb.put_item(TableName=table, Item={"pk": s("keep")})
+    valid = [{"PutRequest": {"Item": {"pk": s("new")}}},
+             {"DeleteRequest": {"Key": {"pk": s("keep")}}}]
+    with expect_error("ValidationException", "Item size has exceeded the maximum allowed size"):
+        ddb.batch_write_item(RequestItems={table: valid + [
+            {"PutRequest": {"Item": {"pk": s("big"), "v": s("x" * (400 * 1024))}}}]})
+    with expect_error("ValidationException", match="Type mismatch for Index Key g"):
+        ddb.batch_write_item(RequestItems={table: valid + [
+            {"PutRequest": {"Item": {"pk": s("bad"), "g": n(1)}}}]})
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": s("new")}, ConsistentRead=True)
+    assert "Item" in ddb.get_item(TableName=table, Key={"pk": s("keep")}, ConsistentRead=True)
+
+
 def test_transact_write_all_or_nothing(ddb, table):
     ddb.put_item(TableName=table, Item={"pk": s("acct1"), "bal": n(100)})
     ddb.put_item(TableName=table, Item={"pk": s("acct2"), "bal": n(0)})
