@@ -1342,6 +1342,22 @@ void Service::TransactWrite(
         auto release = [this, keys] {
           for (const std::string& k : *keys) locks_->Release(k);
         };
+        // The catalogue as of now, as WriteItem reads it: an index created
+        // while this transaction waited for its locks must be maintained
+        // (UpdateTable's backfill does not see items written after its
+        // scan), and a table deleted meanwhile is gone.
+        for (size_t i = 0; i < shared_actions->size(); ++i) {
+          Prepared& p = (*prepared)[i];
+          auto t = Table((*shared_actions)[i].table);
+          if (t.ok() && !p.key.starts_with(TablePrefix((*t)->id))) {
+            t = NotFound("Requested resource not found");
+          }
+          if (!t.ok()) {
+            release();
+            return done(t.status());
+          }
+          p.table = *t;
+        }
         TransactWriteResult result;
         result.reasons.resize(shared_actions->size());
         kv::WriteBatch batch;

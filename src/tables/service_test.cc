@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -516,6 +517,108 @@ TEST_F(ServiceTest, TransactionsAreAllOrNothing) {
   EXPECT_FALSE(r->cancelled);
   EXPECT_NE(Get("tx", R"({"pk":{"S":"b"},"sk":{"N":"1"}})"), "none");
   EXPECT_EQ(run({put, put}).status().code(), StatusCode::kInvalidArgument);
+}
+
+// A store that can hold back the acknowledgement of one write, so that a
+// test can keep an item's key lock held (the service releases it when the
+// write is acknowledged) while it changes the catalogue.
+class GatedStore : public kv::Store {
+ public:
+  explicit GatedStore(kv::Store& inner) : inner_(inner) {}
+  // The next Write is applied at once but acknowledged only by Release().
+  void HoldNext() { hold_next_ = true; }
+  void Release() {
+    std::function<void()> ack;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return held_ != nullptr; });
+      ack = std::move(held_);
+    }
+    ack();
+  }
+  void Write(kv::WriteBatch batch, WriteCallback done) override {
+    if (!hold_next_.exchange(false)) {
+      return inner_.Write(std::move(batch), std::move(done));
+    }
+    inner_.Write(std::move(batch),
+                 [this, done = std::move(done)](Status s) mutable {
+                   std::lock_guard lock(mu_);
+                   held_ = [done = std::move(done), s] { done(s); };
+                   cv_.notify_all();
+                 });
+  }
+  Status WriteSync(kv::WriteBatch batch) override {
+    std::promise<Status> p;
+    Write(std::move(batch), [&](Status s) { p.set_value(s); });
+    return p.get_future().get();
+  }
+  Result<std::string> Get(kv::Family family, std::string_view key,
+                          const kv::ReadOptions& options) override {
+    return inner_.Get(family, key, options);
+  }
+  std::unique_ptr<kv::Iterator> NewIterator(
+      kv::Family family, const kv::ReadOptions& options) override {
+    return inner_.NewIterator(family, options);
+  }
+  std::shared_ptr<const kv::Snapshot> GetSnapshot() override {
+    return inner_.GetSnapshot();
+  }
+  kv::Stats stats() const override { return inner_.stats(); }
+  Status Flush() override { return inner_.Flush(); }
+
+ private:
+  kv::Store& inner_;
+  std::atomic<bool> hold_next_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<void()> held_;  // guarded by mu_
+};
+
+// A transaction that waited for an item's lock while UpdateTable created a
+// GSI must maintain the new index: the backfill only covers items that
+// existed when it scanned, so a transaction that puts a new item with the
+// catalogue it read before waiting would leave the index without it.
+TEST_F(ServiceTest, TransactionWaitingForALockMaintainsANewIndex) {
+  GatedStore gated(*store_);
+  Service service(gated);
+  TableSpec spec;
+  spec.name = "gx";
+  spec.key.hash = {"pk", AttributeType::kS};
+  ASSERT_TRUE(service.CreateTable(spec).ok());
+  // Hold the lock of item "k" (which does not exist) with a delete whose
+  // acknowledgement is held back.
+  gated.HoldNext();
+  std::promise<Result<WriteResult>> deleted;
+  service.DeleteItem(
+      "gx", I(R"({"pk":{"S":"k"}})"), {},
+      [&](Result<WriteResult> r) { deleted.set_value(std::move(r)); });
+  TransactWriteAction put;
+  put.kind = TransactWriteAction::Kind::kPut;
+  put.table = "gx";
+  put.item = I(R"({"pk":{"S":"k"},"g":{"S":"x"}})");
+  std::promise<Result<TransactWriteResult>> committed;
+  service.TransactWrite({put}, [&](Result<TransactWriteResult> r) {
+    committed.set_value(std::move(r));
+  });
+  Service::TableUpdate update;
+  IndexSpec byg;
+  byg.name = "byg";
+  byg.key.hash = {"g", AttributeType::kS};
+  update.create_indexes.push_back(byg);
+  update.attributes.push_back({"g", AttributeType::kS});
+  ASSERT_TRUE(service.UpdateTable("gx", update).ok());
+  gated.Release();
+  ASSERT_TRUE(deleted.get_future().get().ok());
+  auto r = committed.get_future().get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_FALSE(r->cancelled);
+  QueryRequest q;
+  q.table = "gx";
+  q.index = "byg";
+  q.key_conditions = {{"g", KeyCondition::Op::kEq, {AttributeValue::S("x")}}};
+  auto found = service.Query(q);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->items.size(), 1u);
 }
 
 TEST_F(ServiceTest, TimeToLiveDeletesExpiredItemsOnly) {
