@@ -1031,6 +1031,11 @@ void Service::UpdateItem(const std::string& table, Item key,
         // An update of a missing item creates it from its key.
         Item item = old.value_or(key);
         RETURN_IF_ERROR(ApplyUpdate(update, &item));
+        // DynamoDB words an update's size error apart from a put's.
+        if (ItemSize(item) > kMaxItemBytes) {
+          return InvalidArgument(
+              "Item size to update has exceeded the maximum allowed size");
+        }
         return std::optional<Item>(std::move(item));
       },
       std::move(done), std::move(failure));

@@ -148,6 +148,19 @@ def test_updated_return_values_of_nested_paths(ddb, table):
     assert "Attributes" not in r
 
 
+def test_update_past_the_item_size_limit(ddb, table):
+    """An UpdateItem that would grow the item past 400 KB fails with the
+    message DynamoDB gives updates, and leaves the item as it was."""
+    key = {"pk": s("grow"), "sk": n(1)}
+    ddb.put_item(TableName=table, Item={**key, "a": s("x" * (300 * 1024))})
+    with expect_error("ValidationException",
+                      "Item size to update has exceeded the maximum allowed size"):
+        ddb.update_item(TableName=table, Key=key, UpdateExpression="SET b = :v",
+                        ExpressionAttributeValues={":v": s("y" * (200 * 1024))})
+    got = ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    assert set(got) == {"pk", "sk", "a"}
+
+
 def test_expression_attribute_checks(ddb, table):
     key = {"pk": s("e"), "sk": n(1)}
     with expect_error("ValidationException",
