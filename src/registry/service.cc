@@ -205,6 +205,21 @@ std::string Identity(SchemaType type, std::string_view text,
   return id;
 }
 
+// The text an Avro schema's id hangs on. Confluent compares its rendering
+// of the parsed schema (Avro's Schema.toString: fixed attribute order, full
+// names split, {"type":"string"} written "string"), not the JSON as sent, so
+// the same schema written another way keeps its id and makes no new version;
+// docs, defaults, aliases and properties still count. ToJson is riffle's
+// such rendering. Text stored in Parsing Canonical Form (normalize=true)
+// keys as itself, so normalized registrations keep matching each other; with
+// references the text as sent does (ToJson would inline the referenced
+// types, whose resolution may move with a "latest" reference).
+std::string AvroIdentityText(const avro::Schema& schema,
+                             const std::string& text, bool has_references) {
+  if (has_references || text == schema.CanonicalForm()) return text;
+  return schema.ToJson();
+}
+
 }  // namespace
 
 // ---- in-memory state ----
@@ -235,6 +250,13 @@ struct Service::State {
       if (!ver.deleted) return true;
     }
     return false;
+  }
+  // Forgets schema `id`, and its identity if that names this id (records
+  // stored before the identity rules changed may share one).
+  void DropSchema(int id) {
+    auto it = by_identity.find(by_id.at(id)->identity);
+    if (it != by_identity.end() && it->second == id) by_identity.erase(it);
+    by_id.erase(id);
   }
   Mode EffectiveMode(std::string_view s) const {
     auto it = subject_mode.find(s);
@@ -359,7 +381,11 @@ Result<Prepared> Prepare(const StateT& state, const SchemaInput& input) {
       break;
     }
   }
-  p.identity = Identity(p.type, p.text, p.references);
+  p.identity =
+      Identity(p.type,
+               p.avro ? AvroIdentityText(*p.avro, p.text, !p.references.empty())
+                      : p.text,
+               p.references);
   return p;
 }
 
@@ -638,7 +664,9 @@ Status Service::Load() {
     stored->schema = r.text;
     stored->references = r.refs;
     stored->avro = prepared->avro;
-    stored->identity = Identity(r.type, r.text, r.refs);
+    // Rebuilt with today's rules, so that an upgrade keys old records as
+    // new registrations would be (the first id of a duplicate wins).
+    stored->identity = prepared->identity;
     st.by_identity.emplace(stored->identity, id);
     st.by_id.emplace(id, std::move(stored));
     return Status::Ok();
@@ -1301,10 +1329,7 @@ void Service::DeleteSubject(std::string subject, bool permanent,
           s.subject_compat.erase(it);
         if (auto it = s.subject_mode.find(subject); it != s.subject_mode.end())
           s.subject_mode.erase(it);
-        for (int id : dropped) {
-          s.by_identity.erase(s.by_id.at(id)->identity);
-          s.by_id.erase(id);
-        }
+        for (int id : dropped) s.DropSchema(id);
       } else {
         for (auto& [v, ver] : s.subjects[subject]) ver.deleted = true;
       }
@@ -1392,10 +1417,7 @@ void Service::DeleteVersion(std::string subject, VersionSpec version,
       if (permanent) {
         vs.erase(number);
         if (vs.empty()) s.subjects.erase(subject);
-        for (int id : dropped) {
-          s.by_identity.erase(s.by_id.at(id)->identity);
-          s.by_id.erase(id);
-        }
+        for (int id : dropped) s.DropSchema(id);
       } else {
         vs[number].deleted = true;
       }

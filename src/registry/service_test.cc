@@ -137,6 +137,59 @@ TEST_F(RegistryTest, RegisterAssignsIdsAndVersions) {
             ErrorCode::kSchemaNotFound);
 }
 
+// Confluent gives one id to one Avro schema however its JSON is written
+// (it compares Avro's own rendering of the parsed schema): attribute order,
+// a primitive written as {"type": ...} or a full name split into name and
+// namespace make no new id and no new version. Docs still count.
+TEST_F(RegistryTest, SameAvroSchemaWrittenDifferentlyKeepsItsId) {
+  auto a = Register("s1", kV1);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  constexpr char kReordered[] =
+      R"({"fields":[{"type":"int","name":"a"}],"name":"P","type":"record"})";
+  auto same = Register("s1", kReordered);
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_EQ(same->id, a->id);
+  EXPECT_EQ(same->version, 1);
+  auto other = Register("s2", kReordered);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->id, a->id);
+  SchemaInput in;
+  in.schema = kReordered;
+  auto found = service_->Lookup("s1", in, false);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->version.id, a->id);
+
+  auto full = Register("ns", R"({"type":"record","name":"x.Q","fields":[]})");
+  ASSERT_TRUE(full.ok());
+  auto split = Register(
+      "ns", R"({"type":"record","namespace":"x","name":"Q","fields":[]})");
+  ASSERT_TRUE(split.ok());
+  EXPECT_EQ(split->id, full->id);
+  EXPECT_EQ(split->version, 1);
+
+  auto prim = Register("p1", R"("string")");
+  ASSERT_TRUE(prim.ok());
+  auto obj = Register("p2", R"({"type": "string"})");
+  ASSERT_TRUE(obj.ok());
+  EXPECT_EQ(obj->id, prim->id);
+
+  // A doc is part of the schema for Confluent: a new id.
+  auto doc = Register(
+      "d", R"({"type":"record","name":"P","doc":"d","fields":[{"name":"a",)"
+           R"("type":"int"}]})");
+  ASSERT_TRUE(doc.ok());
+  EXPECT_NE(doc->id, a->id);
+
+  // The same after a restart (identities rebuilt from the stored text).
+  Reopen();
+  auto after = Register("s3", kReordered);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->id, a->id);
+  auto obj2 = Register("p3", R"({"type":"string"})");
+  ASSERT_TRUE(obj2.ok());
+  EXPECT_EQ(obj2->id, prim->id);
+}
+
 TEST_F(RegistryTest, InvalidSchemas) {
   EXPECT_EQ(CodeOf(Register("s", "{").status()), ErrorCode::kInvalidSchema);
   EXPECT_EQ(CodeOf(Register("s", R"({"type":"nope"})").status()),

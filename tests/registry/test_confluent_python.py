@@ -95,3 +95,31 @@ def test_legacy_avro_message_serializer(registry, subject):
     decoded = reader.read(avro.io.BinaryDecoder(io.BytesIO(message[5:])))
     assert decoded == value
     assert SchemaRegistryClient({"url": registry}).get_schema(sid).schema_type == "AVRO"
+
+
+def test_same_schema_written_differently_keeps_its_id(client, subject):
+    # What a Java producer sends (Avro's Schema.toString: "type" first, the
+    # namespace split from the name) and what a Python one sends for the same
+    # schema: Confluent gives them one id and one version.
+    python_style = {
+        "name": "riffle.test.Payment",
+        "fields": [{"type": "string", "name": "id"}],
+        "type": "record",
+    }
+    java_style = {
+        "type": "record", "name": "Payment", "namespace": "riffle.test",
+        "fields": [{"name": "id", "type": "string"}],
+    }
+    sid = client.register_schema(subject, Schema(json.dumps(python_style), "AVRO"))
+    assert client.register_schema(subject, Schema(json.dumps(java_style), "AVRO")) == sid
+    assert client.get_versions(subject) == [1]
+    assert client.register_schema(subject + "-j", Schema(json.dumps(java_style), "AVRO")) == sid
+    reg = client.lookup_schema(subject, Schema(json.dumps(java_style), "AVRO"))
+    assert reg.schema_id == sid and reg.version == 1
+    # Attribute order does not count for a primitive either (a property of
+    # its own keeps this test's schema apart from other tests' primitives).
+    tag = json.dumps(subject)
+    pid = client.register_schema(
+        subject + "-p", Schema('{"type": "string", "x-test": %s}' % tag, "AVRO"))
+    assert client.register_schema(
+        subject + "-q", Schema('{"x-test": %s, "type": "string"}' % tag, "AVRO")) == pid
