@@ -376,6 +376,8 @@ class RequestParser : public bhttp::basic_parser<true> {
  public:
   explicit RequestParser(Request* req) : req_(req) {}
   bool expect_continue() const { return expect_continue_; }
+  // The status for a request refused by our own header checks (0: none).
+  int refusal_status() const { return refusal_status_; }
 
  private:
   void on_request_impl(bhttp::verb, beast::string_view method,
@@ -384,6 +386,7 @@ class RequestParser : public bhttp::basic_parser<true> {
     req_->method.assign(method.data(), method.size());
     req_->target.assign(target.data(), target.size());
     req_->http_major = version / 10;
+    version_ = version;
     if (!SplitTarget(req_)) ec = bhttp::error::bad_target;
   }
   void on_response_impl(int, beast::string_view, int, ErrorCode&) override {}
@@ -397,9 +400,53 @@ class RequestParser : public bhttp::basic_parser<true> {
         EqualsIgnoreCase({value.data(), value.size()}, "100-continue")) {
       expect_continue_ = true;
     }
+    if (field == bhttp::field::transfer_encoding) {
+      AddCodings({value.data(), value.size()});
+    }
     req_->headers.push_back(std::move(h));
   }
-  void on_header_impl(ErrorCode&) override {}
+  void on_header_impl(ErrorCode& ec) override {
+    if (!has_transfer_encoding_) return;
+    // Beast frames "gzip" or "chunked, chunked" as a body-less request and
+    // takes Content-Length beside a final non-chunked coding, while a proxy
+    // in front may frame them otherwise: the request-smuggling gap. RFC
+    // 9112 6.1 and 6.3: only a final, single "chunked" gives a length we
+    // can trust (400 and close otherwise), other codings we cannot decode
+    // (501), and HTTP/1.0 has no transfer codings at all.
+    const bool final_chunked =
+        !codings_.empty() && EqualsIgnoreCase(codings_.back(), "chunked");
+    size_t chunked = 0;
+    for (const std::string& c : codings_) {
+      if (EqualsIgnoreCase(c, "chunked")) ++chunked;
+    }
+    if (version_ < 11 || !final_chunked || chunked != 1) {
+      refusal_status_ = 400;
+      ec = bhttp::error::bad_transfer_encoding;
+    } else if (codings_.size() > 1) {
+      refusal_status_ = 501;
+      ec = bhttp::error::bad_transfer_encoding;
+    }
+  }
+  // Appends the codings of one Transfer-Encoding field value: a
+  // comma-separated list whose elements may carry ";parameters" and
+  // surrounding whitespace, and may be empty.
+  void AddCodings(std::string_view value) {
+    has_transfer_encoding_ = true;
+    while (!value.empty()) {
+      size_t comma = value.find(',');
+      std::string_view c = value.substr(0, comma);
+      value = comma == std::string_view::npos ? std::string_view()
+                                              : value.substr(comma + 1);
+      c = c.substr(0, c.find(';'));
+      while (!c.empty() && (c.front() == ' ' || c.front() == '\t')) {
+        c.remove_prefix(1);
+      }
+      while (!c.empty() && (c.back() == ' ' || c.back() == '\t')) {
+        c.remove_suffix(1);
+      }
+      if (!c.empty()) codings_.emplace_back(c);
+    }
+  }
   void on_body_init_impl(const boost::optional<std::uint64_t>& length,
                          ErrorCode&) override {
     // Beast has already checked the length against body_limit.
@@ -419,7 +466,11 @@ class RequestParser : public bhttp::basic_parser<true> {
   void on_finish_impl(ErrorCode&) override {}
 
   Request* req_;
+  int version_ = 11;
   bool expect_continue_ = false;
+  bool has_transfer_encoding_ = false;
+  std::vector<std::string> codings_;  // every Transfer-Encoding, in order
+  int refusal_status_ = 0;
 };
 
 // One HTTP/2 stream's request and, once answered, its response (which the
@@ -699,6 +750,9 @@ class Connection final : public ConnectionBase {
     } else if (ec == bhttp::error::header_limit) {
       status = 431;
       text = "request header fields too large";
+    } else if (parser_ && parser_->refusal_status() == 501) {
+      status = 501;
+      text = "transfer coding not implemented";
     }
     RLOG_DEBUG("http {}: {} ({})", server_->options.name, status, ec.message());
     keep_alive_ = false;

@@ -209,6 +209,53 @@ TEST(Http1, MalformedRequestsGet400AndClose) {
   }
 }
 
+// RFC 9112 6.1 and 6.3: a body whose length cannot be known for certain is
+// the seed of request smuggling (a proxy in front frames it one way, we
+// another), so only "chunked" as the final and single chunked coding is
+// accepted; the rest is 400 (501 for a coding we cannot decode) and close.
+TEST(Http1, TransferEncodingOtherThanFinalChunkedIsRefused) {
+  TestServer ts(Echo);
+  const std::string next = "GET /next HTTP/1.1\r\n\r\n";
+  for (const auto& [te, status] : std::vector<std::pair<std::string, int>>{
+           {"gzip", 400},
+           {"identity", 400},
+           {"xchunked", 400},
+           {"chunked, gzip", 400},
+           {"chunked, chunked", 400},
+           {"chunked\r\nTransfer-Encoding: chunked", 400},
+           {"gzip, chunked", 501},
+           {"gzip\r\nTransfer-Encoding: chunked", 501},
+       }) {
+    for (bool with_length : {false, true}) {
+      H1Client c(ts.port());
+      auto r = c.Request("POST /p HTTP/1.1\r\nTransfer-Encoding: " + te +
+                         (with_length ? "\r\nContent-Length: 2" : "") +
+                         "\r\n\r\n2\r\nab\r\n0\r\n\r\n" + next);
+      // Content-Length beside chunked is a 400 of its own (RFC 9112 6.3).
+      EXPECT_EQ(r.status, with_length ? 400 : status)
+          << te << " " << with_length;
+      EXPECT_EQ(r.headers["connection"], "close") << te;
+      EXPECT_TRUE(c.PeerClosed()) << te;
+    }
+  }
+  {
+    H1Client c(ts.port());
+    auto r = c.Request(
+        "POST /p HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "2\r\nab\r\n0\r\n\r\n");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_TRUE(c.PeerClosed());
+  }
+  // The ordinary forms still work, with any case and spacing.
+  H1Client c(ts.port());
+  auto r = c.Request(
+      "POST /p HTTP/1.1\r\nTransfer-Encoding:  Chunked \r\n\r\n"
+      "2\r\nab\r\n0\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "POST /p?|ab");
+  EXPECT_EQ(c.Request(next).status, 200);
+}
+
 TEST(Http1, RandomInputNeverCrashesOrHangs) {
   ServerOptions o;
   o.request_timeout_seconds = 1;
