@@ -914,14 +914,18 @@ Result<CompatibilityReport> Service::TestCompatibility(
       LevelOf(st, subject, options_.default_compatibility);
   std::vector<std::pair<int, int>> targets;
   if (version) {
-    if (!versions || !st.HasLive(subject)) return SubjectNotFound(subject);
+    // As Confluent 7.x does: no 40401. A numbered version the
+    // subject lacks (or has soft-deleted) is 40402; "latest" of a subject
+    // without a live version checks against nothing, so a CI check made
+    // before the first registration passes.
     if (version->number) {
-      auto it = versions->find(*version->number);
-      if (it == versions->end() || it->second.deleted) {
+      auto it = versions ? versions->find(*version->number)
+                         : decltype(versions->end()){};
+      if (!versions || it == versions->end() || it->second.deleted) {
         return VersionNotFound(*version->number);
       }
       targets.emplace_back(it->first, it->second.id);
-    } else {
+    } else if (versions) {
       targets = VersionsToCheck(*versions, /*transitive=*/false);
     }
   } else if (versions) {
