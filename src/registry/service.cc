@@ -1374,7 +1374,15 @@ void Service::DeleteVersion(std::string subject, VersionSpec version,
           break;
         }
       }
-      if (number == 0) return Fail(done, SubjectNotFound(subject));
+      // Every version soft-deleted: Confluent resolves "latest" among them
+      // all and so answers that it was soft-deleted.
+      if (number == 0) {
+        return Fail(done, Error(ErrorCode::kVersionSoftDeleted,
+                                fmt::format("Subject '{}' Version latest was "
+                                            "soft deleted.Set permanent=true "
+                                            "to delete permanently",
+                                            subject)));
+      }
     }
     const State::Version ver = versions->at(number);
     if (!permanent && ver.deleted) {

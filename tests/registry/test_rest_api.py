@@ -224,6 +224,10 @@ def test_soft_and_permanent_deletes(rest, subject):
     err(rest.delete(f"/subjects/{subject}?permanent=true"), 404, 40405)
     assert rest.delete(f"/subjects/{subject}").json() == [2, 3]
     err(rest.delete(f"/subjects/{subject}"), 404, 40404)
+    # "latest" of a subject whose versions are all soft-deleted names the
+    # newest of them, as Confluent resolves it: 40406, not 40401.
+    msg = err(rest.delete(f"/subjects/{subject}/versions/latest"), 404, 40406)
+    assert "latest" in msg
     assert subject not in rest.get("/subjects").json()
     assert subject in rest.get("/subjects?deleted=true").json()
     assert subject in rest.get("/subjects?deletedOnly=true").json()
