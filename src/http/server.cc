@@ -477,6 +477,7 @@ class RequestParser : public bhttp::basic_parser<true> {
 // data provider reads from until nghttp2 closes the stream).
 struct H2Stream {
   Request request;
+  Clock::time_point started;  // its HEADERS began; bounds the request time
   size_t header_bytes = 0;
   bool headers_too_large = false;
   bool headers_done = false;
@@ -610,10 +611,7 @@ class Connection final : public ConnectionBase {
       ArmTimer();
       return;
     }
-    if (mode_ == Mode::kHttp2 && H2HasPendingHandlers()) {
-      SetDeadline(IdleTimeout());
-      return;
-    }
+    if (mode_ == Mode::kHttp2 && H2OnDeadline()) return;
     RLOG_DEBUG("http {}: connection timed out", server_->options.name);
     Close();
   }
@@ -912,6 +910,7 @@ class Connection final : public ConnectionBase {
       buf_.consume(buf_.size());
     }
     if (!H2HasPendingHandlers()) SetDeadline(IdleTimeout());
+    H2BoundIncompleteRequests();
     H2Flush();
     if (closed_) return;
     if (!reading_ && nghttp2_session_want_read(h2_)) {
@@ -975,6 +974,47 @@ class Connection final : public ConnectionBase {
   }
 
   bool H2HasPendingHandlers() const { return h2_pending_ > 0; }
+
+  // A stream whose request has begun but not ended: it holds a buffered
+  // body and is owed nothing yet.
+  static bool H2Incomplete(const H2Stream& s) {
+    return !s.dispatched && !s.rejected && !s.reset;
+  }
+
+  // Brings the deadline forward to the first incomplete request's own
+  // (request_timeout after its HEADERS), as HTTP/1 bounds a request from
+  // its first byte: any frame at all (a PING, one DATA byte) pushes the
+  // idle deadline back, so it alone would let a half-sent upload, and the
+  // body it buffers, live for ever.
+  void H2BoundIncompleteRequests() {
+    for (const auto& [id, s] : streams_) {
+      if (H2Incomplete(*s) && s->started + RequestTimeout() < deadline_) {
+        deadline_ = s->started + RequestTimeout();
+      }
+    }
+    if (!timer_armed_ || deadline_ < timer_expiry_) ArmTimer();
+  }
+
+  // The deadline has passed: resets the requests that have run out of
+  // time. True when the connection lives on (it had such requests, or
+  // handlers still owe answers), false when it has been idle too long.
+  bool H2OnDeadline() {
+    const Clock::time_point now = Clock::now();
+    bool expired = false;
+    for (auto& [id, s] : streams_) {
+      if (H2Incomplete(*s) && s->started + RequestTimeout() <= now) {
+        s->reset = true;
+        expired = true;
+        s->request.body = std::string();
+        nghttp2_submit_rst_stream(h2_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+      }
+    }
+    if (!expired && !H2HasPendingHandlers()) return false;
+    SetDeadline(IdleTimeout());
+    H2BoundIncompleteRequests();
+    H2Flush();
+    return true;
+  }
 
   H2Stream* GetStream(int32_t id) {
     auto it = streams_.find(id);
@@ -1076,6 +1116,7 @@ class Connection final : public ConnectionBase {
     auto* self = static_cast<Connection*>(user);
     auto stream = std::make_unique<H2Stream>();
     stream->request.http_major = 2;
+    stream->started = Clock::now();
     nghttp2_session_set_stream_user_data(session, f->hd.stream_id,
                                          stream.get());
     self->streams_[f->hd.stream_id] = std::move(stream);

@@ -475,6 +475,72 @@ TEST(Http2, Limits) {
   EXPECT_EQ(c.responses[again].status, 200);
 }
 
+// Raw HTTP/2 frames, for what a well-behaved client library never sends.
+std::string H2Frame(uint8_t type, uint8_t flags, uint32_t stream,
+                    std::string_view payload) {
+  std::string f;
+  const size_t n = payload.size();
+  f.push_back(static_cast<char>(n >> 16));
+  f.push_back(static_cast<char>(n >> 8));
+  f.push_back(static_cast<char>(n));
+  f.push_back(static_cast<char>(type));
+  f.push_back(static_cast<char>(flags));
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    f.push_back(static_cast<char>((stream >> shift) & 0x7f));
+  }
+  f.append(payload);
+  return f;
+}
+
+// HTTP/1's request timeout bounds a request that never completes; HTTP/2
+// must too, per stream: otherwise PINGs (or a DATA byte now and then) keep
+// a half-sent upload, and its buffered body, alive for ever.
+TEST(Http2, IncompleteRequestsAreResetAfterTheRequestTimeout) {
+  ServerOptions o;
+  o.request_timeout_seconds = 1;
+  o.idle_timeout_seconds = 3;
+  TestServer ts(Echo, o);
+  test::Transport t(ts.port());
+  // HPACK: :method POST, :scheme http, :path /, :authority x (literal).
+  const std::string post("\x83\x86\x84\x41\x01x", 6);
+  const std::string get("\x82\x86\x84\x41\x01x", 6);
+  ASSERT_TRUE(t.Send(std::string(H2Client::kPrefaceForTests) +
+                     H2Frame(4, 0, 0, "") + H2Frame(1, 4, 1, post) +
+                     H2Frame(0, 0, 1, "some of the body")));
+  std::string in;
+  bool reset = false;
+  bool answered = false;
+  auto start = std::chrono::steady_clock::now();
+  while (!answered &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(6)) {
+    // A PING every 200 ms: the connection is never idle.
+    ASSERT_TRUE(t.Send(H2Frame(6, 0, 0, "12345678")));
+    char buf[4096];
+    ssize_t n = t.Recv(buf, sizeof(buf), 200);
+    if (n == 0) break;
+    if (n > 0) in.append(buf, static_cast<size_t>(n));
+    while (in.size() >= 9) {
+      size_t len = (static_cast<uint8_t>(in[0]) << 16) |
+                   (static_cast<uint8_t>(in[1]) << 8) |
+                   static_cast<uint8_t>(in[2]);
+      if (in.size() < 9 + len) break;
+      uint8_t type = static_cast<uint8_t>(in[3]);
+      uint32_t stream = static_cast<uint8_t>(in[8]);
+      if (type == 3 && stream == 1 && !reset) {
+        reset = true;
+        EXPECT_GE(std::chrono::steady_clock::now() - start,
+                  std::chrono::milliseconds(900));
+        // The connection itself lives on.
+        ASSERT_TRUE(t.Send(H2Frame(1, 5, 3, get)));
+      }
+      if (type == 1 && stream == 3) answered = true;
+      in.erase(0, 9 + len);
+    }
+  }
+  EXPECT_TRUE(reset);
+  EXPECT_TRUE(answered);
+}
+
 TEST(Http2, GarbageAfterPrefaceClosesConnection) {
   TestServer ts(Echo);
   H1Client c(ts.port());
