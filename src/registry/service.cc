@@ -205,18 +205,162 @@ std::string Identity(SchemaType type, std::string_view text,
   return id;
 }
 
+// ---- Confluent's normalized Avro form (normalize=true) ----
+
+void WriteSortedProperties(const std::vector<json::Value::Member>& props,
+                           std::string* out) {
+  std::vector<const json::Value::Member*> sorted;
+  for (const auto& m : props) sorted.push_back(&m);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* m : sorted) {
+    out->push_back(',');
+    json::AppendQuoted(m->first, out);
+    out->push_back(':');
+    json::SerializeTo(m->second, out);
+  }
+}
+
+void WriteSortedNames(std::vector<std::string> names, std::string* out) {
+  std::sort(names.begin(), names.end());
+  out->append("[");
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) out->push_back(',');
+    json::AppendQuoted(names[i], out);
+  }
+  out->append("]");
+}
+
+// Writes `node` as Confluent normalizes it: full names, attributes in a
+// fixed order, aliases and properties sorted. Unlike Parsing Canonical Form
+// it keeps docs, defaults, aliases, sort orders, logical types and other
+// properties: the stored text is what readers resolve data with. Named
+// types defined elsewhere (`own` lacks them: a referenced schema's) and
+// those already written go by name.
+void WriteNormalized(const avro::Node& node,
+                     const std::set<const avro::Node*>& own,
+                     std::set<const avro::Node*>* defined, std::string* out) {
+  using avro::Type;
+  if (node.is_named()) {
+    if (!own.count(&node) || !defined->insert(&node).second) {
+      json::AppendQuoted(node.full_name, out);
+      return;
+    }
+    out->append("{\"name\":");
+    json::AppendQuoted(node.full_name, out);
+    out->append(",\"type\":");
+    json::AppendQuoted(avro::TypeName(node.type), out);
+    if (node.type == Type::kEnum) {
+      out->append(",\"symbols\":[");
+      for (size_t i = 0; i < node.symbols.size(); ++i) {
+        if (i) out->push_back(',');
+        json::AppendQuoted(node.symbols[i], out);
+      }
+      out->push_back(']');
+    } else if (node.type == Type::kFixed) {
+      out->append(",\"size\":");
+      out->append(std::to_string(node.fixed_size));
+    } else {
+      out->append(",\"fields\":[");
+      for (size_t i = 0; i < node.fields.size(); ++i) {
+        const avro::Field& f = node.fields[i];
+        if (i) out->push_back(',');
+        out->append("{\"name\":");
+        json::AppendQuoted(f.name, out);
+        out->append(",\"type\":");
+        WriteNormalized(*f.type, own, defined, out);
+        if (f.order != avro::SortOrder::kAscending) {
+          out->append(f.order == avro::SortOrder::kDescending
+                          ? ",\"order\":\"descending\""
+                          : ",\"order\":\"ignore\"");
+        }
+        if (!f.doc.empty()) {
+          out->append(",\"doc\":");
+          json::AppendQuoted(f.doc, out);
+        }
+        if (!f.aliases.empty()) {
+          out->append(",\"aliases\":");
+          WriteSortedNames(f.aliases, out);
+        }
+        if (f.default_value) {
+          out->append(",\"default\":");
+          json::SerializeTo(*f.default_value, out);
+        }
+        WriteSortedProperties(f.properties, out);
+        out->push_back('}');
+      }
+      out->push_back(']');
+    }
+    if (!node.doc.empty()) {
+      out->append(",\"doc\":");
+      json::AppendQuoted(node.doc, out);
+    }
+    if (!node.aliases.empty()) {
+      out->append(",\"aliases\":");
+      WriteSortedNames(node.aliases, out);
+    }
+    if (node.type == Type::kEnum && node.enum_default) {
+      out->append(",\"default\":");
+      json::AppendQuoted(node.symbols[*node.enum_default], out);
+    }
+    WriteSortedProperties(node.properties, out);
+    out->push_back('}');
+    return;
+  }
+  switch (node.type) {
+    case Type::kUnion:
+      out->push_back('[');
+      for (size_t i = 0; i < node.branches.size(); ++i) {
+        if (i) out->push_back(',');
+        WriteNormalized(*node.branches[i], own, defined, out);
+      }
+      out->push_back(']');
+      return;
+    case Type::kArray:
+    case Type::kMap: {
+      bool array = node.type == Type::kArray;
+      out->append(array ? "{\"type\":\"array\",\"items\":"
+                        : "{\"type\":\"map\",\"values\":");
+      WriteNormalized(array ? *node.items : *node.values, own, defined, out);
+      WriteSortedProperties(node.properties, out);
+      out->push_back('}');
+      return;
+    }
+    default:
+      if (node.properties.empty()) {
+        json::AppendQuoted(avro::TypeName(node.type), out);
+        return;
+      }
+      out->append("{\"type\":");
+      json::AppendQuoted(avro::TypeName(node.type), out);
+      WriteSortedProperties(node.properties, out);
+      out->push_back('}');
+  }
+}
+
+std::string NormalizedForm(const avro::Schema& schema) {
+  std::set<const avro::Node*> own;
+  for (const auto& n : schema.nodes()) own.insert(n.get());
+  std::set<const avro::Node*> defined;
+  std::string out;
+  WriteNormalized(schema.root(), own, &defined, &out);
+  return out;
+}
+
 // The text an Avro schema's id hangs on. Confluent compares its rendering
 // of the parsed schema (Avro's Schema.toString: fixed attribute order, full
 // names split, {"type":"string"} written "string"), not the JSON as sent, so
 // the same schema written another way keeps its id and makes no new version;
 // docs, defaults, aliases and properties still count. ToJson is riffle's
-// such rendering. Text stored in Parsing Canonical Form (normalize=true)
-// keys as itself, so normalized registrations keep matching each other; with
+// such rendering. Text stored in normalized form (normalize=true; before it
+// Parsing Canonical Form, which is the normalized form of a schema without
+// docs, defaults or properties) keys as itself, so normalized registrations
+// keep matching each other; with
 // references the text as sent does (ToJson would inline the referenced
 // types, whose resolution may move with a "latest" reference).
 std::string AvroIdentityText(const avro::Schema& schema,
                              const std::string& text, bool has_references) {
-  if (has_references || text == schema.CanonicalForm()) return text;
+  if (has_references || text == NormalizedForm(schema)) return text;
   return schema.ToJson();
 }
 
@@ -361,9 +505,9 @@ Result<Prepared> Prepare(const StateT& state, const SchemaInput& input) {
       if (!parsed.ok()) return InvalidSchema(parsed.status().message());
       p.avro = std::move(parsed).value();
       // The compact form of the text as sent (so that whitespace does not
-      // make a new schema), or with normalize the Parsing Canonical Form.
+      // make a new schema), or with normalize Confluent's normalized form.
       p.text =
-          input.normalize ? p.avro->CanonicalForm() : json::Serialize(*json);
+          input.normalize ? NormalizedForm(*p.avro) : json::Serialize(*json);
       break;
     }
     case SchemaType::kJson: {
@@ -770,20 +914,22 @@ Result<VersionedSchema> Service::Lookup(std::string_view subject,
     return SubjectNotFound(subject);
   }
   ASSIGN_OR_RETURN(Prepared p, Prepare(*state_, input));
+  std::optional<std::string> input_normalized;  // computed once if needed
   // Newest first: the version a client most likely means.
   for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
     if (it->second.deleted && !deleted) continue;
     const auto& schema = state_->by_id.at(it->second.id);
     bool same = schema->identity == p.identity;
-    // Without normalize a stored canonical form still matches the canonical
-    // form of the input, as Confluent compares normalized forms when the
-    // stored schema was normalized.
+    // Without normalize a stored normalized form still matches the
+    // normalized form of the input, as Confluent compares normalized forms
+    // when the stored schema was normalized.
     if (!same && p.avro && schema->avro && schema->type == p.type &&
         schema->references == p.references) {
-      same = schema->schema == p.avro->CanonicalForm() &&
-             schema->schema == schema->avro->CanonicalForm();
+      if (!input_normalized) input_normalized = NormalizedForm(*p.avro);
+      same = schema->schema == *input_normalized &&
+             schema->schema == NormalizedForm(*schema->avro);
       if (input.normalize) {
-        same = schema->avro->CanonicalForm() == p.avro->CanonicalForm();
+        same = NormalizedForm(*schema->avro) == *input_normalized;
       }
     }
     if (same) {

@@ -90,7 +90,7 @@ struct StoredSchema {
   int id = 0;
   SchemaType type = SchemaType::kAvro;
   // The schema text as served: for Avro the compact form of the parsed
-  // schema (its Parsing Canonical Form when registered with normalize).
+  // schema (Confluent's normalized form when registered with normalize).
   std::string schema;
   std::vector<Reference> references;
   // AVRO only: the parsed schema, with its references resolved.
@@ -117,7 +117,8 @@ struct SchemaInput {
   SchemaType type = SchemaType::kAvro;
   std::string schema;
   std::vector<Reference> references;
-  // Compare and store the normalized form (Avro: Parsing Canonical Form).
+  // Compare and store the normalized form (Avro: Confluent's, which keeps
+  // docs, defaults and properties; see NormalizedForm in service.cc).
   bool normalize = false;
 };
 

@@ -422,22 +422,76 @@ TEST_F(RegistryTest, LookupAndNormalize) {
   auto found = service_->Lookup("s", in, false);
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   EXPECT_EQ(found->version.version, 1);
-  // A differently written but equivalent schema matches only with
-  // normalize.
+  // A doc is part of the schema, normalized or not (Confluent's
+  // normalization keeps docs, defaults, aliases and properties).
   in.schema =
       R"({"name":"P","type":"record","doc":"d","fields":[{"type":"int","name":"a"}]})";
   EXPECT_EQ(CodeOf(service_->Lookup("s", in, false).status()),
             ErrorCode::kSchemaNotFound);
   in.normalize = true;
-  EXPECT_TRUE(service_->Lookup("s", in, false).ok());
+  EXPECT_EQ(CodeOf(service_->Lookup("s", in, false).status()),
+            ErrorCode::kSchemaNotFound);
   EXPECT_EQ(CodeOf(service_->Lookup("nope", in, false).status()),
             ErrorCode::kSubjectNotFound);
-  // Registering normalized stores the canonical form.
+  // Registering normalized stores Confluent's normalized form: full names,
+  // a fixed attribute order, and still the doc.
   auto n = Register("n", in.schema, SchemaType::kAvro, {}, true);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(
       n->schema->schema,
-      R"({"name":"P","type":"record","fields":[{"name":"a","type":"int"}]})");
+      R"({"name":"P","type":"record","fields":[{"name":"a","type":"int"}],)"
+      R"("doc":"d"})");
+  in.schema = R"({"type":"record","name":"P","doc":"d","fields":[{"name":"a",)"
+              R"("type":"int"}]})";
+  auto found_n = service_->Lookup("n", in, false);
+  ASSERT_TRUE(found_n.ok()) << found_n.status().ToString();
+  EXPECT_EQ(found_n->version.id, n->id);
+}
+
+// normalize=true must not drop what a reader needs: defaults, logical types
+// and properties stay in the stored text, and a schema that changes only a
+// default is a new version (Confluent's normalization keeps them; Parsing
+// Canonical Form would strip them and answer the previous version's id).
+TEST_F(RegistryTest, NormalizeKeepsDefaultsAndLogicalTypes) {
+  SetLevel(std::nullopt, CompatibilityLevel::kNone);
+  constexpr char kWithDefault[] =
+      R"({"type":"record","namespace":"ns","name":"R","fields":[)"
+      R"({"name":"b","type":"string","default":"x","aliases":["y","c"]},)"
+      R"({"name":"t","type":{"type":"long","logicalType":"timestamp-millis"}},)"
+      R"({"name":"d","type":{"type":"bytes","scale":2,"logicalType":"decimal",)"
+      R"("precision":5}}],"zz":1,"aa":2})";
+  auto a = Register("s", kWithDefault, SchemaType::kAvro, {}, true);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(
+      a->schema->schema,
+      R"({"name":"ns.R","type":"record","fields":[)"
+      R"({"name":"b","type":"string","aliases":["c","y"],"default":"x"},)"
+      R"({"name":"t","type":{"type":"long","logicalType":"timestamp-millis"}},)"
+      R"({"name":"d","type":{"type":"bytes","logicalType":"decimal",)"
+      R"("precision":5,"scale":2}}],"aa":2,"zz":1})");
+  std::string other_default = kWithDefault;
+  other_default.replace(other_default.find(R"("x")"), 3, R"("z")");
+  auto b = Register("s", other_default, SchemaType::kAvro, {}, true);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_NE(b->id, a->id);
+  EXPECT_EQ(b->version, 2);
+  // Attribute and alias order do not count under normalize.
+  auto again = Register(
+      "s",
+      R"({"aa":2,"zz":1,"fields":[)"
+      R"({"aliases":["c","y"],"default":"z","type":"string","name":"b"},)"
+      R"({"name":"t","type":{"logicalType":"timestamp-millis","type":"long"}},)"
+      R"({"name":"d","type":{"type":"bytes","logicalType":"decimal",)"
+      R"("precision":5,"scale":2}}],"name":"ns.R","type":"record"})",
+      SchemaType::kAvro, {}, true);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->id, b->id);
+  EXPECT_EQ(again->version, 2);
+  // The stored text parses back (as it must on the next start).
+  Reopen();
+  auto after = Register("s2", other_default, SchemaType::kAvro, {}, true);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->id, b->id);
 }
 
 // ---- compatibility levels, table-driven ----

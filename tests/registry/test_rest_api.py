@@ -347,3 +347,36 @@ def test_durable_across_restart_and_kill9(riffle_factory):
 def test_health_and_metrics_on_registry_port(riffle):
     base = riffle.endpoints["registry"]
     assert requests.get(base + "/health", timeout=5).status_code == 200
+
+
+def test_normalize_keeps_defaults_and_logical_types(rest, subject):
+    # Confluent's normalize=true rewrites names and attribute order but keeps
+    # what readers need; stripping to Parsing Canonical Form lost the default
+    # of an added field and made a default-only change answer the old id.
+    ns = "t" + uuid.uuid4().hex[:8]
+    rest.put(f"/config/{subject}", {"compatibility": "NONE"})
+
+    def schema(default):
+        return json.dumps({"type": "record", "name": "Payment", "namespace": ns, "fields": [
+            {"name": "id", "type": "string"},
+            {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+            {"name": "currency", "type": "string", "default": default}]})
+
+    r = rest.post(f"/subjects/{subject}/versions", {"schema": schema("EUR")},
+                  params={"normalize": "true"})
+    assert r.status_code == 200, r.text
+    id1 = r.json()["id"]
+    stored = json.loads(rest.get(f"/schemas/ids/{id1}").json()["schema"])
+    fields = {f["name"]: f for f in stored["fields"]}
+    assert stored["name"] == f"{ns}.Payment"
+    assert fields["currency"]["default"] == "EUR"
+    assert fields["at"]["type"] == {"type": "long", "logicalType": "timestamp-millis"}
+    r = rest.post(f"/subjects/{subject}/versions", {"schema": schema("USD")},
+                  params={"normalize": "true"})
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] != id1
+    assert rest.get(f"/subjects/{subject}/versions").json() == [1, 2]
+    # Attribute order still does not count.
+    reordered = json.dumps(dict(reversed(list(json.loads(schema("EUR")).items()))))
+    found = rest.post(f"/subjects/{subject}", {"schema": reordered}, params={"normalize": "true"})
+    assert found.status_code == 200 and found.json()["id"] == id1, found.text
