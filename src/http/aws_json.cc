@@ -60,6 +60,50 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+// `s` with each byte that is not part of a well-formed UTF-8 sequence
+// (stray continuation bytes, overlong forms, surrogates, code points past
+// U+10FFFF, sequences cut short) replaced by U+FFFD. Error messages quote
+// what clients sent, from headers (any byte above 0x7f is legal there) or
+// from JSON strings as parsed, and a JSON body must be UTF-8 for the SDKs
+// to decode it and report the error at all.
+std::string ValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    if (c < 0x80) {
+      n = 1;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 3;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 4;
+    }
+    bool ok = n > 0 && i + n <= s.size();
+    for (size_t k = 1; ok && k < n; ++k) {
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+    }
+    if (ok && n > 2) {
+      const auto d = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xe0 && d < 0xa0) &&   // overlong
+           !(c == 0xed && d >= 0xa0) &&  // surrogate
+           !(c == 0xf0 && d < 0x90) &&   // overlong
+           !(c == 0xf4 && d >= 0x90);    // past U+10FFFF
+    }
+    if (ok) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out.append("\xef\xbf\xbd");
+      ++i;
+    }
+  }
+  return out;
+}
+
 void AppendErrorBody(const AwsError& error, std::string_view prefix,
                      std::string* out) {
   out->append("{\"__type\":");
@@ -70,7 +114,7 @@ void AppendErrorBody(const AwsError& error, std::string_view prefix,
   if (!error.message.empty()) {
     out->append(error.capitalized_message_key ? ",\"Message\":"
                                               : ",\"message\":");
-    json::AppendQuoted(error.message, out);
+    json::AppendQuoted(ValidUtf8(error.message), out);
   }
   if (!error.extra_members.empty()) {
     out->push_back(',');

@@ -32,6 +32,11 @@ AwsJsonService KinesisLike() {
   s.operations["Throw"] = [](AwsJsonCall, AwsJsonReply) {
     throw std::runtime_error("boom");
   };
+  s.operations["EchoName"] = [](AwsJsonCall call, AwsJsonReply reply) {
+    // As services quote a bad name back, whatever its bytes.
+    reply.Error({"ValidationException",
+                 "Value '" + call.body.Find("StreamName")->text() + "'", 400});
+  };
   return s;
 }
 
@@ -246,6 +251,36 @@ TEST_F(AwsJsonTest, Authentication) {
   EXPECT_EQ(
       r.body,
       R"({"__type":"InvalidSignatureException","message":"Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."})");
+}
+
+// Headers may carry any byte above 0x7f (RFC 9110 obs-text) and the JSON
+// parser keeps what a string holds, but an error that quotes them must
+// still be UTF-8, the only encoding JSON has: SDKs that fail to decode the
+// body report a generic error instead of the AWS one.
+TEST_F(AwsJsonTest, ErrorMessagesQuotingInvalidUtf8StayUtf8) {
+  Request req;
+  req.method = "POST";
+  req.headers = {{"x-amz-target", "Kinesis_20131202.ListStreams"},
+                 {"content-type", kJ11},
+                 {"authorization", "AWS4-HMAC-SHA256 \xff\xfe=\xc3"}};
+  req.body = "{}";
+  Response out;
+  handler_(req, [&](Response resp) { out = std::move(resp); });
+  EXPECT_EQ(out.status, 400);
+  EXPECT_NE(out.body.find("Authorization=AWS4-HMAC-SHA256 "
+                          "\xef\xbf\xbd\xef\xbf\xbd=\xef\xbf\xbd\"}"),
+            std::string::npos)
+      << out.body;
+
+  // Valid sequences pass; overlong, surrogate and truncated ones do not.
+  Response r = Call("Kinesis_20131202.EchoName", kJ11,
+                    "{\"StreamName\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|"
+                    "\xc0\xaf|\xed\xa0\x80|\xe2\x82\"}");
+  EXPECT_EQ(r.body,
+            "{\"__type\":\"ValidationException\",\"message\":\"Value '"
+            "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|"
+            "\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
+            "\xef\xbf\xbd\xef\xbf\xbd'\"}");
 }
 
 TEST_F(AwsJsonTest, HandlerExceptionsBecome500) {
