@@ -310,8 +310,18 @@ class LambdaApi {
     return v;
   }
 
+  // The function named by the path, and by ?Qualifier= (boto3 sends
+  // Invoke's and GetFunction's Qualifier there). riffle keeps $LATEST only:
+  // any other qualifier names a version or alias that does not exist, which
+  // Lambda answers with 404 rather than running $LATEST.
   Result<std::string> Name(const RouteMatch& m) {
-    return ParseFunctionName(m.Param("name"));
+    ASSIGN_OR_RETURN(std::string name, ParseFunctionName(m.Param("name")));
+    std::optional<std::string> qualifier = m.Query("Qualifier");
+    if (qualifier && !qualifier->empty() && *qualifier != "$LATEST")
+      return NotFound(fmt::format("Function not found: {}:{}",
+                                  FunctionArn(service_.options().arn, name),
+                                  *qualifier));
+    return name;
   }
 
   Value Configuration(const FunctionConfig& c) {

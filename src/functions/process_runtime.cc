@@ -20,6 +20,9 @@ namespace riffle::functions {
 namespace {
 
 constexpr std::string_view kApiPrefix = "/2018-06-01/runtime/";
+// Lambda's cap on a synchronous response (6 MB and 100 bytes): above it the
+// Runtime API answers 413 and the caller gets Function.ResponseSizeTooLarge.
+constexpr size_t kMaxResponseBytes = 6 * 1024 * 1024 + 100;
 // Lambda keeps the last 4 KB for LogType=Tail; keep a little more so that
 // the caller can cut at a line boundary.
 constexpr size_t kInvocationLogCap = 64 * 1024;
@@ -428,7 +431,18 @@ void ProcessRuntime::OnRuntimeRequest(int instance_id, http::Request req,
       // invocation's log: read them before closing it.
       DrainLocked(inst);
       InvokeResult result;
-      if (verb == "response") {
+      bool too_large = false;
+      if (verb == "response" && req.body.size() > kMaxResponseBytes) {
+        // As Lambda: the invocation fails, the runtime is told why and may
+        // go on to the next invocation.
+        result.function_error = "Unhandled";
+        result.payload = ErrorDocument(
+            "Function.ResponseSizeTooLarge",
+            fmt::format("Response payload size exceeded maximum allowed "
+                        "payload size ({} bytes).",
+                        kMaxResponseBytes));
+        too_large = true;
+      } else if (verb == "response") {
         result.payload = std::move(req.body);
       } else {
         result.function_error = "Unhandled";
@@ -441,7 +455,15 @@ void ProcessRuntime::OnRuntimeRequest(int instance_id, http::Request req,
         result.payload = std::move(body);
       }
       CompleteLocked(inst, std::move(result), &after);
-      after.push_back([respond] {
+      after.push_back([respond, too_large] {
+        if (too_large) {
+          respond(http::JsonResponse(
+              413, ErrorDocument("RequestEntityTooLarge",
+                                 fmt::format("Exceeded maximum allowed payload "
+                                             "size ({} bytes).",
+                                             kMaxResponseBytes))));
+          return;
+        }
         respond(http::JsonResponse(202, R"({"status":"OK"})"));
       });
     } else {

@@ -71,6 +71,8 @@ def handle(event, headers):
             os._exit(7)
         if action == "fail":
             raise RuntimeError("asked to fail")
+        if action == "big":
+            return {"blob": "x" * event["bytes"]}
         if action == "print":
             for i in range(event.get("lines", 1)):
                 print("line", i, "x" * 60, flush=True)
