@@ -422,7 +422,22 @@ void ProcessRuntime::OnRuntimeRequest(int instance_id, http::Request req,
             http::JsonResponse(404, ErrorDocument("NotFound", "unknown path")));
         return;
       }
-      if (!inst.current || inst.current->request_id != id) {
+      if (!inst.current) {
+        // As Lambda's Runtime API: nothing is in progress (the id was
+        // already answered, or timed out), so the runtime's state machine
+        // refuses the transition.
+        respond(http::JsonResponse(
+            403,
+            ErrorDocument(
+                "InvalidStateTransition",
+                fmt::format("State transition from Ready to {} failed "
+                            "for runtime. Error: State transition is "
+                            "not allowed",
+                            verb == "response" ? "InvocationResponse"
+                                               : "InvocationErrorResponse"))));
+        return;
+      }
+      if (inst.current->request_id != id) {
         respond(http::JsonResponse(
             400, ErrorDocument("InvalidRequestID", "Invalid request ID")));
         return;
