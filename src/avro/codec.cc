@@ -302,10 +302,16 @@ template <typename C>
 }
 
 // Reads an array or map block header; *count is 0 at the end. Each item of
-// a non-empty type takes at least one byte, which bounds the count.
+// a non-empty type takes at least one byte, which bounds the count. A
+// block with a negative count also gives its size in bytes: *block_end is
+// where its items must then end (else null), which the caller checks with
+// BlockEnded, since skipping jumps by that size without reading the items
+// and must land where decoding does.
 template <typename C>
 [[gnu::always_inline]] inline bool ReadBlock(C& c, bool empty_items,
-                                             int64_t* count) {
+                                             int64_t* count,
+                                             const uint8_t** block_end) {
+  *block_end = nullptr;
   int64_t n = 0;
   if (!ReadLong(c, &n)) return false;
   if (n < 0) {
@@ -314,6 +320,7 @@ template <typename C>
     int64_t size = 0;
     if (!ReadLong(c, &size)) return false;
     if (size < 0 || size > c.end - c.p) return c.Fail("invalid block size");
+    *block_end = c.p + size;
   }
   if (empty_items) {
     c.empty_budget -= n;
@@ -322,6 +329,14 @@ template <typename C>
     return c.Fail("block count past the end of the input");
   }
   *count = n;
+  return true;
+}
+
+// Whether a block's items ended where its byte size said (see ReadBlock).
+template <typename C>
+[[gnu::always_inline]] inline bool BlockEnded(C& c, const uint8_t* block_end) {
+  if (block_end != nullptr && c.p != block_end) [[unlikely]]
+    return c.Fail("block size does not match its items");
   return true;
 }
 
@@ -1627,7 +1642,9 @@ bool Decoder::RunJson(uint32_t pc, Context& c, JsonOut& out) const {
         bool first = true;
         while (true) {
           int64_t n = 0;
-          if (!ReadBlock(c, in->flags & kFlagEmptyItems, &n)) return false;
+          const uint8_t* block_end;
+          if (!ReadBlock(c, in->flags & kFlagEmptyItems, &n, &block_end))
+            return false;
           if (n == 0) break;
           for (int64_t i = 0; i < n; ++i) {
             if (!first) out.Put(',');
@@ -1640,6 +1657,7 @@ bool Decoder::RunJson(uint32_t pc, Context& c, JsonOut& out) const {
             }
             if (!RunJson<F>(in->arg, c, out)) return false;
           }
+          if (!BlockEnded(c, block_end)) return false;
         }
         out.Put(map ? '}' : ']');
         break;
@@ -1718,7 +1736,8 @@ bool Decoder::SkipComplex(const Inst& in, Context& c) const {
     }
     c.p = save;
     int64_t n = 0;
-    if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
+    const uint8_t* no_size;
+    if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n, &no_size)) return false;
     if (n == 0) return true;
     for (int64_t i = 0; i < n; ++i) {
       if (in.op == kSkipMap) {
@@ -1870,13 +1889,15 @@ bool Decoder::SkipComplex(const Inst& in, Context& c) const {
   size_t count = 0;
   while (true) {
     int64_t n = 0;
-    if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
+    const uint8_t* block_end;
+    if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n, &block_end)) return false;
     if (n == 0) break;
     v->items.resize(count + static_cast<size_t>(n));
     Value* items = v->items.data();
     for (int64_t i = 0; i < n; ++i, ++count) {
       if (!ScalarValue(item, c, &items[count])) return false;
     }
+    if (!BlockEnded(c, block_end)) return false;
   }
   v->items.resize(count);
   return true;
@@ -1915,7 +1936,9 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
         if (map) v->keys.clear();
         while (true) {
           int64_t n = 0;
-          if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
+          const uint8_t* block_end;
+          if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n, &block_end))
+            return false;
           if (n == 0) break;
           v->items.resize(count + static_cast<size_t>(n));
           for (int64_t i = 0; i < n; ++i, ++count) {
@@ -1926,6 +1949,7 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
             }
             if (!RunValue(in.arg, c, &v->items[count])) return false;
           }
+          if (!BlockEnded(c, block_end)) return false;
         }
         v->items.resize(count);
         break;
@@ -2263,7 +2287,9 @@ template <JsonFormat F>
       bool first = true;
       while (true) {
         int64_t n = 0;
-        if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n)) return false;
+        const uint8_t* block_end;
+        if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n, &block_end))
+          return false;
         if (n == 0) break;
         for (int64_t i = 0; i < n; ++i) {
           p = out.Room(p, 1 + internal::kNumberBound + flat_bound_);
@@ -2272,6 +2298,7 @@ template <JsonFormat F>
           p = FlatScalarJson<F>(item, c, out, p);
           if (p == nullptr) return false;
         }
+        if (!BlockEnded(c, block_end)) return false;
       }
       *p++ = ']';
     }

@@ -129,6 +129,12 @@ TEST(Codec, LogicalTypesInThePlainProjection) {
       // Beyond year 9999 the number is kept.
       {R"({"type":"long","logicalType":"timestamp-millis"})",
        "9223372036854775807", "9223372036854775807"},
+      // Before year 0000 too, down to the most negative long (whose
+      // floor remainder once overflowed: UBSan).
+      {R"({"type":"long","logicalType":"timestamp-millis"})",
+       "-9223372036854775808", "-9223372036854775808"},
+      {R"({"type":"long","logicalType":"local-timestamp-micros"})",
+       "-9223372036854775808", "-9223372036854775808"},
       {R"({"type":"string","logicalType":"uuid"})",
        R"("123e4567-e89b-12d3-a456-426614174000")",
        R"("123e4567-e89b-12d3-a456-426614174000")"},
@@ -951,6 +957,60 @@ TEST(Codec, JsonOutputOfAnySizeAppends) {
     std::string out = "prefix";
     ASSERT_TRUE(d->DecodeJsonExact(bin, JsonFormat::kAvro, &out).ok());
     EXPECT_EQ(out, "prefix" + expected) << len;
+  }
+}
+
+TEST(Codec, BlockSizesMustMatchTheirItems) {
+  // A negative block count comes with the block's size in bytes, which
+  // skipping jumps by: decoding must end the block there too, or a field
+  // the reader skips and one it reads would see different data.
+  auto s = MustParse(R"({"type":"record","name":"R","fields":[
+      {"name":"a","type":{"type":"array","items":"long"}},
+      {"name":"m","type":{"type":"map","values":["null","string"]}},
+      {"name":"x","type":"int"}]})");
+  auto d = MustCompile(s);
+  // A flat record (the flat loops) and a skipped array (resolution).
+  auto flat = MustCompile(MustParse(R"({"type":"record","name":"F","fields":[
+      {"name":"a","type":{"type":"array","items":"long"}},
+      {"name":"x","type":"int"}]})"));
+  struct Case {
+    std::string bin;
+    bool ok;
+  } cases[] = {
+      // a: count -2, size 2, items 1 and 2; m: empty; x: 3.
+      {std::string("\x03\x04\x02\x04\x00\x00\x06", 7), true},
+      // The size says 1 byte, the items take 2.
+      {std::string("\x03\x02\x02\x04\x00\x00\x06", 7), false},
+      // The size says 3 bytes, the items take 2 (x hides in the block).
+      {std::string("\x03\x06\x02\x04\x00\x00\x06", 7), false},
+      // m: count -1, size 2 for a 3-byte item ("k" and a null, then
+      // a string branch).
+      {std::string("\x00\x01\x04\x02k\x00\x00\x06", 8), false},
+      {std::string("\x00\x01\x06\x02k\x00\x00\x06", 8), true},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(testing::PrintToString(c.bin));
+    Value v;
+    std::string json;
+    EXPECT_EQ(d->DecodeExact(c.bin, &v).ok(), c.ok);
+    EXPECT_EQ(d->DecodeJsonExact(c.bin, JsonFormat::kAvro, &json).ok(), c.ok);
+    // What decodes, skips to the same end.
+    std::string_view skip = c.bin;
+    if (c.ok) {
+      EXPECT_TRUE(d->Skip(&skip).ok() && skip.empty());
+    }
+  }
+  // The flat record: a's blocks as above, then x.
+  for (const auto& [bin, ok] :
+       {std::pair<std::string, bool>{std::string("\x03\x04\x02\x04\x00\x06", 6),
+                                     true},
+        {std::string("\x03\x02\x02\x04\x00\x06", 6), false}}) {
+    SCOPED_TRACE(testing::PrintToString(bin));
+    Value v;
+    std::string json;
+    EXPECT_EQ(flat->DecodeExact(bin, &v).ok(), ok);
+    EXPECT_EQ(flat->DecodeJsonExact(bin, JsonFormat::kPlain, &json).ok(), ok);
+    EXPECT_EQ(flat->DecodeJsonExact(bin, JsonFormat::kAvro, &json).ok(), ok);
   }
 }
 

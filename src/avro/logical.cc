@@ -507,7 +507,10 @@ bool AppendTimeOfDay(int64_t value, TimeUnit unit, std::string* out) {
 bool AppendTimestamp(int64_t value, TimeUnit unit, bool utc, std::string* out) {
   int64_t per_second = UnitsPerSecond(unit);
   int64_t secs = FloorDiv(value, per_second);
-  int64_t frac = value - secs * per_second;
+  // The floor remainder, without multiplying back: secs * per_second
+  // overflows for the most negative values (INT64_MIN millis).
+  int64_t frac = value % per_second;
+  if (frac < 0) frac += per_second;
   int64_t days = FloorDiv(secs, 86400);
   int64_t sod = secs - days * 86400;
   if (days < -719528 || days > 2932896) return false;
