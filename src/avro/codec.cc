@@ -1903,6 +1903,33 @@ bool Decoder::SkipComplex(const Inst& in, Context& c) const {
   return true;
 }
 
+[[gnu::noinline]] bool Decoder::BlocksValue(const Inst& in, Context& c,
+                                            Value* v) const {
+  bool map = in.op == kMap;
+  v->branch = -1;
+  v->type = map ? Type::kMap : Type::kArray;
+  size_t count = 0;
+  if (map) v->keys.clear();
+  while (true) {
+    int64_t n = 0;
+    const uint8_t* block_end;
+    if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n, &block_end)) return false;
+    if (n == 0) break;
+    v->items.resize(count + static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i, ++count) {
+      if (map) {
+        std::string_view k;
+        if (!ReadBytes(c, &k)) return false;
+        v->keys.emplace_back(k);
+      }
+      if (!RunValue(in.arg, c, &v->items[count])) return false;
+    }
+    if (!BlockEnded(c, block_end)) return false;
+  }
+  v->items.resize(count);
+  return true;
+}
+
 bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
   if (++c.depth > options_.max_depth) return c.Fail("nested too deeply");
   for (;; ++pc) {
@@ -1928,32 +1955,9 @@ bool Decoder::RunValue(uint32_t pc, Context& c, Value* target) const {
           break;
         }
         [[fallthrough]];
-      case kMap: {
-        bool map = in.op == kMap;
-        v->branch = -1;
-        v->type = map ? Type::kMap : Type::kArray;
-        size_t count = 0;
-        if (map) v->keys.clear();
-        while (true) {
-          int64_t n = 0;
-          const uint8_t* block_end;
-          if (!ReadBlock(c, in.flags & kFlagEmptyItems, &n, &block_end))
-            return false;
-          if (n == 0) break;
-          v->items.resize(count + static_cast<size_t>(n));
-          for (int64_t i = 0; i < n; ++i, ++count) {
-            if (map) {
-              std::string_view k;
-              if (!ReadBytes(c, &k)) return false;
-              v->keys.emplace_back(k);
-            }
-            if (!RunValue(in.arg, c, &v->items[count])) return false;
-          }
-          if (!BlockEnded(c, block_end)) return false;
-        }
-        v->items.resize(count);
+      case kMap:
+        if (!BlocksValue(in, c, v)) return false;
         break;
-      }
       case kUnion:
       case kReaderUnion: {
         uint32_t b = in.arg;

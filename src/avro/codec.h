@@ -120,6 +120,9 @@ class Decoder {
   bool RunValue(uint32_t pc, Context& c, Value* target) const;
   bool ScalarValue(const Inst& in, Context& c, Value* v) const;
   bool LeafArrayValue(const Inst& in, Context& c, Value* v) const;
+  // The blocks of an array or map whose items are not leaves; out of line,
+  // so that RunValue's frame (one per level of nesting) stays small.
+  bool BlocksValue(const Inst& in, Context& c, Value* v) const;
   bool RunSkip(uint32_t pc, Context& c) const;
   bool SkipComplex(const Inst& in, Context& c) const;
   template <JsonFormat F>
